@@ -1,0 +1,171 @@
+//! Command-line definitions (clap). Only parsing lives here; `settings` validates and resolves.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::ingest::{AmbiguousPolicy, GapPolicy, ReadingsFormat, ValueUnit};
+use crate::settings::StampMark;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  finished, every reading used
+  1  finished, but some readings were quarantined (see data_quality.csv)
+  2  fatal error (bad option, missing file or column, unreadable input)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gridsleuth",
+    version,
+    about = "Find hidden crypto-mining rigs in electricity load data",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print only errors (no summary).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Never show a progress bar (it is hidden anyway when stderr is not a terminal).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load readings, check them, and report what was used and what was quarantined.
+    #[command(
+        visible_alias = "check",
+        after_help = concat!(
+"Examples:
+  # The committed sample region
+  gridsleuth ingest -r data-samples/region/readings.csv --meters data-samples/region/meters.csv -o out
+
+  # London smart-meter files as published (LCLid,tstp,energy(kWh/hh)), options only
+  gridsleuth ingest -r 'data-samples/london/*.csv' --meter-col LCLid --time-col tstp \\
+      --value-col 'energy(kWh/hh)' --tz UTC -o out/london
+
+  # NEM12 exports (interval length and quality flags from the file)
+  gridsleuth ingest -r data-samples/nem12/nem12_meter01.csv --format nem12 -o out/nem12
+
+  # A month of Parquet, written back as a matrix for notebooks
+  gridsleuth ingest -r readings.parquet --start 2024-03-01 --end 2024-04-01 --write-matrix -o out
+
+", "Exit codes:
+  0  finished, every reading used
+  1  finished, but some readings were quarantined (see data_quality.csv)
+  2  fatal error (bad option, missing file or column, unreadable input)")
+    )]
+    Ingest(IngestArgs),
+}
+
+/// Options of `gridsleuth ingest` (also used by later stages that load readings).
+#[derive(Debug, Clone, Default, Args)]
+pub struct IngestArgs {
+    /// Readings files or quoted globs (CSV, CSV.gz, Parquet, wide CSV, NEM12).
+    #[arg(short, long, num_args = 1.., value_name = "PATH", help_heading = "Inputs")]
+    pub readings: Vec<String>,
+    /// Reader to use [default: auto: by extension and content].
+    #[arg(long, value_enum, help_heading = "Inputs")]
+    pub format: Option<ReadingsFormat>,
+    /// Meters metadata CSV: meter_id[,address,feeder_id,tariff,lat,lon,registered_miner,contracted_kw].
+    #[arg(long, value_name = "FILE", help_heading = "Inputs")]
+    pub meters: Option<PathBuf>,
+    /// Feeder/substation load (feeder_id,timestamp,kwh), put on the meters' grid.
+    #[arg(long, num_args = 1.., value_name = "PATH", help_heading = "Inputs")]
+    pub feeders: Vec<String>,
+    /// Weather CSV (timestamp,temperature_c).
+    #[arg(long, value_name = "FILE", help_heading = "Inputs")]
+    pub weather: Option<PathBuf>,
+    /// TOML config file; flags override it. See README "Configuration".
+    #[arg(short, long, value_name = "FILE", help_heading = "Inputs")]
+    pub config: Option<PathBuf>,
+
+    /// Meter id column [default: meter_id].
+    #[arg(long, value_name = "NAME", help_heading = "Columns (long form)")]
+    pub meter_col: Option<String>,
+    /// Timestamp column [default: timestamp].
+    #[arg(long, value_name = "NAME", help_heading = "Columns (long form)")]
+    pub time_col: Option<String>,
+    /// Value column [default: kwh].
+    #[arg(long, value_name = "NAME", help_heading = "Columns (long form)")]
+    pub value_col: Option<String>,
+    /// Unit of the value column [default: kwh (energy per interval)].
+    #[arg(long, value_enum, help_heading = "Columns (long form)")]
+    pub unit: Option<ValueUnit>,
+    /// Field delimiter, one character or 'tab' [default: ,].
+    #[arg(long, value_name = "CHAR", help_heading = "Columns (long form)")]
+    pub delimiter: Option<String>,
+    /// Tokens meaning "no value" (repeatable) [default: NA N/A null Null NULL -].
+    #[arg(
+        long = "null",
+        value_name = "TOKEN",
+        help_heading = "Columns (long form)"
+    )]
+    pub null: Vec<String>,
+
+    /// IANA zone of naive timestamps; offsets and Z are always honoured [default: UTC].
+    #[arg(long, value_name = "ZONE", help_heading = "Time")]
+    pub tz: Option<String>,
+    /// Timestamp layout: iso, epoch, epoch_ms, or a chrono layout like '%d/%m/%Y %H:%M'.
+    #[arg(long, value_name = "FMT", help_heading = "Time")]
+    pub timestamp_format: Option<String>,
+    /// Repeated local hour (DST fall-back) [default: sequential].
+    #[arg(long, value_enum, help_heading = "Time")]
+    pub dst_ambiguous: Option<AmbiguousPolicy>,
+    /// Skipped local hour (DST spring-forward) [default: reject].
+    #[arg(long, value_enum, help_heading = "Time")]
+    pub dst_gap: Option<GapPolicy>,
+    /// Whether a timestamp labels its interval's start or end [default: start].
+    #[arg(long, value_enum, help_heading = "Time")]
+    pub timestamps_mark: Option<StampMark>,
+    /// Grid interval (15m, 30m, 1h); finer meters are summed into it [default: auto, the most
+    /// common meter interval].
+    #[arg(long, value_name = "DUR", help_heading = "Time")]
+    pub interval: Option<String>,
+    /// Window start (YYYY-MM-DD local midnight, or a timestamp); readings before are quarantined.
+    #[arg(long, value_name = "WHEN", help_heading = "Time")]
+    pub start: Option<String>,
+    /// Window end, exclusive.
+    #[arg(long, value_name = "WHEN", help_heading = "Time")]
+    pub end: Option<String>,
+
+    /// Wide form: meter id column [default: meter_id].
+    #[arg(long, value_name = "NAME", help_heading = "Wide form and NEM12")]
+    pub wide_id_col: Option<String>,
+    /// Wide form: date column [default: date].
+    #[arg(long, value_name = "NAME", help_heading = "Wide form and NEM12")]
+    pub wide_date_col: Option<String>,
+    /// Wide form: chrono layout of the date [default: %Y-%m-%d].
+    #[arg(long, value_name = "FMT", help_heading = "Wide form and NEM12")]
+    pub wide_date_format: Option<String>,
+    /// Wide form: column flagging an estimated day (Yes/No).
+    #[arg(long, value_name = "NAME", help_heading = "Wide form and NEM12")]
+    pub wide_estimated_col: Option<String>,
+    /// NEM12: zone of interval dates [default: Australia/Brisbane, AEMO market time].
+    #[arg(long, value_name = "ZONE", help_heading = "Wide form and NEM12")]
+    pub nem12_tz: Option<String>,
+
+    /// Readings above this average power are quarantined [default: 2000 kW].
+    #[arg(long, value_name = "KW", help_heading = "Data quality")]
+    pub max_kw: Option<f64>,
+    /// Accept negative values (net export) instead of quarantining them.
+    #[arg(long, help_heading = "Data quality")]
+    pub allow_negative: bool,
+    /// Keep readings of meters missing from --meters (quarantined by default).
+    #[arg(long, help_heading = "Data quality")]
+    pub keep_unknown_meters: bool,
+
+    /// Output directory (data_quality.csv, ingest.json, matrix.parquet).
+    #[arg(
+        short,
+        long,
+        value_name = "DIR",
+        default_value = "gridsleuth-out",
+        help_heading = "Output"
+    )]
+    pub out: PathBuf,
+    /// Also write the matrix as long-form Parquet (meter_id, timestamp, kwh, estimated).
+    #[arg(long, help_heading = "Output")]
+    pub write_matrix: bool,
+}

@@ -1,0 +1,781 @@
+//! The streaming accumulator: readings in, [`LoadMatrix`] out, never holding the long table.
+//!
+//! Readers call [`Accumulator::push`] once per reading, in any order. Each meter keeps one row of
+//! `f32` at its *native* interval inside a shared arena (`NaN` = not yet seen). Its interval is
+//! inferred from its first [`PENDING`] readings (the most common step between distinct
+//! timestamps, so gaps and a stray reading do not fool it); those are buffered, then replayed.
+//! [`Accumulator::finish`] picks the grid (configured, or the most common meter interval), sums
+//! finer meters into it (a slot is kept only when complete), quarantines meters whose interval
+//! does not fit, and sorts meters by id.
+//!
+//! Memory: when meters share one span and interval (the nightly-batch case, or any `--start`/
+//! `--end` window) the arena rows *are* the matrix: rows are permuted in place into id order, so
+//! peak memory is one matrix plus one row. Otherwise rows are copied once into the matrix.
+//!
+//! Every reading pushed ends up used, quarantined (with a [`Reason`]) or counted as an exact
+//! duplicate; the [`QualityLog`] counts reconcile.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::quality::{QualityLog, Reason, RowLoc};
+use super::time::{AmbiguousPolicy, Stamp};
+use crate::grid::{bitset, bitset_set, LoadMatrix, MatrixError, TimeGrid, UnixSecs};
+
+/// Readings buffered per meter before its interval is inferred.
+pub const PENDING: usize = 8;
+
+/// Unit of pushed values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushUnit {
+    /// kWh in the interval.
+    Kwh,
+    /// Average kW over the interval (converted with the meter's interval).
+    Kw,
+}
+
+/// What the accumulator checks and how it builds the grid.
+#[derive(Debug, Clone)]
+pub struct AccumulatorConfig {
+    /// Grid interval in seconds; `None` = the most common meter interval.
+    pub interval_secs: Option<u32>,
+    /// Keep readings in `[start, end)` only; also fixes the grid span.
+    pub window: Option<(UnixSecs, UnixSecs)>,
+    /// Readings above this average power (kW) are quarantined as physically implausible.
+    pub max_kw: f64,
+    /// Accept negative values (net export) instead of quarantining them.
+    pub allow_negative: bool,
+    /// Timestamps mark the interval end (`true`) rather than its start.
+    pub stamps_mark_end: bool,
+    /// When set, readings of meters not in this set are quarantined (unknown meter).
+    pub known_meters: Option<FxHashSet<Box<str>>>,
+    /// Column names used in data-quality records.
+    pub value_column: &'static str,
+}
+
+impl Default for AccumulatorConfig {
+    fn default() -> Self {
+        AccumulatorConfig {
+            interval_secs: None,
+            window: None,
+            max_kw: 2000.0,
+            allow_negative: false,
+            stamps_mark_end: false,
+            known_meters: None,
+            value_column: "kwh",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    stamp: Stamp,
+    value: f64,
+    estimated: bool,
+    loc: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Row {
+    start: usize,
+    len: usize,
+    /// Absolute native slot number of the row's first cell.
+    base: i64,
+}
+
+#[derive(Debug)]
+struct Meter {
+    id: Box<str>,
+    unit: PushUnit,
+    /// Native interval (seconds) once inferred.
+    interval: Option<u32>,
+    /// Instants of this meter's slot starts are `phase + k * interval`.
+    phase: i64,
+    row: Option<Row>,
+    pending: Vec<Pending>,
+    /// Native slots (absolute numbers) holding estimated values.
+    estimated: Vec<i64>,
+    used: u64,
+    min_slot: i64,
+    max_slot: i64,
+    first_loc: u64,
+    /// Readings rejected because the meter is unknown to the metadata.
+    unknown: bool,
+}
+
+/// Streaming builder of a [`LoadMatrix`]; see the module docs.
+#[derive(Debug)]
+pub struct Accumulator {
+    cfg: AccumulatorConfig,
+    meters: Vec<Meter>,
+    index: FxHashMap<Box<str>, u32>,
+    last: Option<u32>,
+    arena: Vec<f32>,
+    /// Union span (instants) of rows so far, per native interval: new rows start with it.
+    spans: FxHashMap<u32, (i64, i64)>,
+    pub quality: QualityLog,
+}
+
+/// The result of [`Accumulator::finish`].
+#[derive(Debug)]
+pub struct Finished {
+    pub matrix: LoadMatrix,
+    pub quality: QualityLog,
+    /// Per kept meter (matrix order): its native interval in seconds.
+    pub native_interval: Vec<u32>,
+    /// Whether the in-place (no copy) path built the matrix.
+    pub zero_copy: bool,
+}
+
+/// Why no matrix could be built at all.
+#[derive(Debug, thiserror::Error)]
+pub enum FinishError {
+    #[error("no usable readings: {read} read, {quarantined} quarantined (see data_quality.csv)")]
+    NoData { read: u64, quarantined: u64 },
+    #[error(
+        "grid too large: {meters} meters x {slots} slots; narrow the window with --start/--end"
+    )]
+    TooLarge { meters: usize, slots: i64 },
+    #[error(transparent)]
+    Matrix(#[from] MatrixError),
+}
+
+impl Accumulator {
+    pub fn new(cfg: AccumulatorConfig) -> Self {
+        let mut spans = FxHashMap::default();
+        if let (Some((s, e)), Some(i)) = (cfg.window, cfg.interval_secs) {
+            spans.insert(i, (s, e));
+        }
+        Accumulator {
+            cfg,
+            meters: Vec::new(),
+            index: FxHashMap::default(),
+            last: None,
+            arena: Vec::new(),
+            spans,
+            quality: QualityLog::default(),
+        }
+    }
+
+    pub fn config(&self) -> &AccumulatorConfig {
+        &self.cfg
+    }
+
+    /// Number of distinct meter ids seen so far (including rejected ones).
+    pub fn meters_seen(&self) -> usize {
+        self.meters.len()
+    }
+
+    fn meter_idx(&mut self, id: &str, unit: PushUnit, loc: RowLoc) -> u32 {
+        if let Some(l) = self.last {
+            if &*self.meters[l as usize].id == id {
+                return l;
+            }
+        }
+        let idx = match self.index.get(id) {
+            Some(&i) => i,
+            None => {
+                let i = self.meters.len() as u32;
+                let unknown = self
+                    .cfg
+                    .known_meters
+                    .as_ref()
+                    .is_some_and(|k| !k.contains(id));
+                self.meters.push(Meter {
+                    id: id.into(),
+                    unit,
+                    interval: None,
+                    phase: 0,
+                    row: None,
+                    pending: Vec::with_capacity(PENDING),
+                    estimated: Vec::new(),
+                    used: 0,
+                    min_slot: i64::MAX,
+                    max_slot: i64::MIN,
+                    first_loc: loc.pack(),
+                    unknown,
+                });
+                self.index.insert(id.into(), i);
+                i
+            }
+        };
+        self.last = Some(idx);
+        idx
+    }
+
+    /// Adds one reading. The caller has counted it in `quality.readings_read` and parsed it;
+    /// range checks, duplicates and placement happen here.
+    pub fn push(
+        &mut self,
+        meter_id: &str,
+        stamp: Stamp,
+        value: f64,
+        unit: PushUnit,
+        estimated: bool,
+        loc: RowLoc,
+    ) {
+        let col = self.cfg.value_column;
+        if meter_id.is_empty() {
+            self.quality.reject(
+                loc,
+                "meter_id",
+                "",
+                Reason::MissingMeterId,
+                "empty meter id",
+                1,
+            );
+            return;
+        }
+        if !value.is_finite() {
+            self.quality.reject(
+                loc,
+                col,
+                meter_id,
+                Reason::NotFinite,
+                format!("value {value}"),
+                1,
+            );
+            return;
+        }
+        if value < 0.0 && !self.cfg.allow_negative {
+            self.quality.reject(
+                loc,
+                col,
+                meter_id,
+                Reason::Negative,
+                format!("value {value}; use --allow-negative if the meter records net export"),
+                1,
+            );
+            return;
+        }
+        if let Some((s, e)) = self.cfg.window {
+            let t = match stamp {
+                Stamp::At(t) | Stamp::Ambiguous(t, _) => t,
+            };
+            // End-marked stamps label (t - interval, t]: the window is (start, end] for them.
+            let outside = if self.cfg.stamps_mark_end {
+                t <= s || t > e
+            } else {
+                t < s || t >= e
+            };
+            if outside {
+                self.quality.reject(
+                    loc,
+                    "timestamp",
+                    meter_id,
+                    Reason::OutsideWindow,
+                    fmt_instant(t),
+                    1,
+                );
+                return;
+            }
+        }
+        let m = self.meter_idx(meter_id, unit, loc) as usize;
+        if self.meters[m].unknown {
+            self.quality.reject(
+                loc,
+                "meter_id",
+                meter_id,
+                Reason::UnknownMeter,
+                "meter not in the meters file; add it there or drop --meters",
+                1,
+            );
+            return;
+        }
+        let p = Pending {
+            stamp,
+            value,
+            estimated,
+            loc: loc.pack(),
+        };
+        if self.meters[m].interval.is_some() {
+            self.place(m, p);
+        } else {
+            self.meters[m].pending.push(p);
+            if self.meters[m].pending.len() >= PENDING {
+                self.resolve(m, None);
+            }
+        }
+    }
+
+    /// Infers the meter's interval and phase from its pending readings and replays them.
+    /// `fallback` is used when fewer than two distinct instants are known.
+    fn resolve(&mut self, m: usize, fallback: Option<u32>) -> bool {
+        let pending = std::mem::take(&mut self.meters[m].pending);
+        let mut ts: Vec<i64> = pending
+            .iter()
+            .map(|p| match p.stamp {
+                Stamp::At(t) | Stamp::Ambiguous(t, _) => t,
+            })
+            .collect();
+        ts.sort_unstable();
+        ts.dedup();
+        let interval = mode(
+            ts.windows(2)
+                .map(|w| w[1] - w[0])
+                .filter(|&d| d > 0 && d <= 86_400),
+        )
+        .map(|d| d as u32)
+        .or(fallback);
+        let Some(interval) = interval else {
+            self.meters[m].pending = pending;
+            return false;
+        };
+        let phase = mode(ts.iter().map(|t| t.rem_euclid(i64::from(interval)))).unwrap_or(0);
+        let meter = &mut self.meters[m];
+        meter.interval = Some(interval);
+        meter.phase = phase;
+        for p in pending {
+            self.place(m, p);
+        }
+        true
+    }
+
+    /// Native slot of instant `t` for meter `m`, or `None` when off its lattice.
+    fn native_slot(&self, m: usize, t: i64) -> Option<i64> {
+        let meter = &self.meters[m];
+        let iv = i64::from(meter.interval.unwrap_or(1));
+        let rel = t - meter.phase;
+        if rel.rem_euclid(iv) != 0 {
+            return None;
+        }
+        let n = rel.div_euclid(iv);
+        Some(if self.cfg.stamps_mark_end { n - 1 } else { n })
+    }
+
+    fn place(&mut self, m: usize, p: Pending) {
+        let loc = RowLoc::unpack(p.loc);
+        let iv = self.meters[m].interval.unwrap_or(1);
+        let hours = f64::from(iv) / 3600.0;
+        let kwh = match self.meters[m].unit {
+            PushUnit::Kwh => p.value,
+            PushUnit::Kw => p.value * hours,
+        };
+        if kwh > self.cfg.max_kw * hours {
+            let detail = format!(
+                "{:.3} kWh in {} min = {:.1} kW average, above the {} kW maximum (--max-kw)",
+                kwh,
+                iv / 60,
+                kwh / hours,
+                self.cfg.max_kw
+            );
+            let id = self.meters[m].id.clone();
+            self.quality.reject(
+                loc,
+                self.cfg.value_column,
+                &id,
+                Reason::AbovePhysicalMax,
+                detail,
+                1,
+            );
+            return;
+        }
+        let (first, second) = match p.stamp {
+            Stamp::At(t) => (t, None),
+            Stamp::Ambiguous(a, b) => (a, Some(b)),
+        };
+        let Some(n1) = self.native_slot(m, first) else {
+            let id = self.meters[m].id.clone();
+            let detail = format!(
+                "{} is not on this meter's {}-minute interval",
+                fmt_instant(first),
+                iv / 60
+            );
+            self.quality
+                .reject(loc, "timestamp", &id, Reason::OffInterval, detail, 1);
+            return;
+        };
+        let v = kwh as f32;
+        let cell = self.cell(m, n1);
+        let target = if self.arena[cell].is_nan() {
+            Some((cell, n1))
+        } else if let Some(t2) = second {
+            // Sequential DST policy: the second reading at a repeated local time is the later one.
+            match self.native_slot(m, t2) {
+                Some(n2) => {
+                    let c2 = self.cell(m, n2);
+                    if self.arena[c2].is_nan() {
+                        Some((c2, n2))
+                    } else {
+                        self.dup_or_conflict(m, c2, v, loc, t2)
+                    }
+                }
+                None => self.dup_or_conflict(m, cell, v, loc, first),
+            }
+        } else {
+            self.dup_or_conflict(m, cell, v, loc, first)
+        };
+        if let Some((c, n)) = target {
+            self.arena[c] = v;
+            let meter = &mut self.meters[m];
+            meter.used += 1;
+            meter.min_slot = meter.min_slot.min(n);
+            meter.max_slot = meter.max_slot.max(n);
+            if p.estimated {
+                meter.estimated.push(n);
+            }
+            self.quality.readings_used += 1;
+        }
+    }
+
+    /// Handles a second reading for an occupied slot; returns `None` (nothing to place).
+    fn dup_or_conflict(
+        &mut self,
+        m: usize,
+        cell: usize,
+        v: f32,
+        loc: RowLoc,
+        t: i64,
+    ) -> Option<(usize, i64)> {
+        let old = self.arena[cell];
+        if old.to_bits() == v.to_bits() {
+            self.quality.exact_duplicates += 1;
+        } else {
+            let id = self.meters[m].id.clone();
+            let detail = format!(
+                "{} already has {old} kWh; this row says {v} (first value kept)",
+                fmt_instant(t)
+            );
+            self.quality.reject(
+                loc,
+                self.cfg.value_column,
+                &id,
+                Reason::ConflictingDuplicate,
+                detail,
+                1,
+            );
+        }
+        None
+    }
+
+    /// Arena index of native slot `n` of meter `m`, growing or moving its row as needed.
+    fn cell(&mut self, m: usize, n: i64) -> usize {
+        let iv = self.meters[m].interval.unwrap_or(1);
+        let ivl = i64::from(iv);
+        let phase = self.meters[m].phase;
+        match self.meters[m].row {
+            Some(r) if n >= r.base && n < r.base + r.len as i64 => r.start + (n - r.base) as usize,
+            row => {
+                // The span new rows of this interval should cover (instants -> native slots).
+                let span = self.spans.get(&iv).copied();
+                let (mut lo, mut hi) = (n, n + 1);
+                if let Some((s, e)) = span {
+                    lo = lo.min((s - phase).div_euclid(ivl));
+                    hi = hi.max((e - phase + ivl - 1).div_euclid(ivl));
+                }
+                if let Some(r) = row {
+                    lo = lo.min(r.base);
+                    hi = hi.max(r.base + r.len as i64);
+                    // Growing to the right by a small step: leave room so a meter that streams
+                    // in time order does not move once per reading.
+                    if n >= r.base + r.len as i64
+                        && span.is_none_or(|(_, e)| n >= (e - phase).div_euclid(ivl))
+                    {
+                        hi = hi.max(r.base + 2 * r.len as i64);
+                    }
+                }
+                let new_len = (hi - lo) as usize;
+                let is_last = row.is_some_and(|r| r.start + r.len == self.arena.len());
+                let new_start = match row {
+                    Some(r) if is_last => {
+                        // Grow in place at the end of the arena, shifting right if it grew left.
+                        self.arena.resize(r.start + new_len, f32::NAN);
+                        let shift = (r.base - lo) as usize;
+                        if shift > 0 {
+                            self.arena
+                                .copy_within(r.start..r.start + r.len, r.start + shift);
+                            self.arena[r.start..r.start + shift].fill(f32::NAN);
+                        }
+                        r.start
+                    }
+                    _ => {
+                        let start = self.arena.len();
+                        self.arena.resize(start + new_len, f32::NAN);
+                        if let Some(r) = row {
+                            let dst = start + (r.base - lo) as usize;
+                            self.arena.copy_within(r.start..r.start + r.len, dst);
+                            self.arena[r.start..r.start + r.len].fill(f32::NAN);
+                        }
+                        start
+                    }
+                };
+                let new = Row {
+                    start: new_start,
+                    len: new_len,
+                    base: lo,
+                };
+                self.meters[m].row = Some(new);
+                let (s, e) = (phase + lo * ivl, phase + hi * ivl);
+                let entry = self.spans.entry(iv).or_insert((s, e));
+                entry.0 = entry.0.min(s);
+                entry.1 = entry.1.max(e);
+                new.start + (n - lo) as usize
+            }
+        }
+    }
+
+    /// Builds the matrix. Consumes the accumulator.
+    pub fn finish(mut self) -> Result<Finished, FinishError> {
+        // 1. Meters still pending (fewer than PENDING readings): infer what can be inferred.
+        for m in 0..self.meters.len() {
+            if self.meters[m].interval.is_none() && !self.meters[m].pending.is_empty() {
+                self.resolve(m, None);
+            }
+        }
+        // 2. Grid interval: configured, or the most common meter interval.
+        let interval = match self.cfg.interval_secs {
+            Some(i) => Some(i),
+            None => mode(
+                self.meters
+                    .iter()
+                    .filter(|m| m.used > 0)
+                    .filter_map(|m| m.interval.map(i64::from)),
+            )
+            .map(|i| i as u32),
+        };
+        // Single-reading meters take the grid interval.
+        if let Some(iv) = interval {
+            for m in 0..self.meters.len() {
+                if self.meters[m].interval.is_none() && !self.meters[m].pending.is_empty() {
+                    self.resolve(m, Some(iv));
+                }
+            }
+        }
+        let Some(interval) = interval.filter(|_| self.quality.readings_used > 0) else {
+            return Err(FinishError::NoData {
+                read: self.quality.readings_read,
+                quarantined: self.quality.readings_quarantined(),
+            });
+        };
+        let iv = i64::from(interval);
+        // Slot-start instant of a meter's native slot n (slot numbers are start-based).
+        let start_of = |m: &Meter, n: i64| m.phase + n * i64::from(m.interval.unwrap_or(interval));
+        // 3. Grid phase and span.
+        let phase = match self.cfg.window {
+            Some((s, _)) => s.rem_euclid(iv),
+            None => mode(
+                self.meters
+                    .iter()
+                    .filter(|m| m.used > 0 && m.interval == Some(interval))
+                    .map(|m| m.phase.rem_euclid(iv)),
+            )
+            .unwrap_or(0),
+        };
+        // 4. Which meters fit the grid.
+        let mut keep = vec![false; self.meters.len()];
+        for (k, m) in self.meters.iter().enumerate() {
+            if m.used == 0 {
+                continue;
+            }
+            let miv = m.interval.unwrap_or(interval);
+            let fits = interval % miv == 0 && (phase - m.phase).rem_euclid(i64::from(miv)) == 0;
+            if fits {
+                keep[k] = true;
+                continue;
+            }
+            let detail = if miv > interval {
+                format!(
+                    "{}-minute readings are coarser than the {}-minute grid; rerun with --interval {}m to use them",
+                    miv / 60,
+                    interval / 60,
+                    miv / 60
+                )
+            } else if interval % miv != 0 {
+                format!(
+                    "{}-minute readings do not divide the {}-minute grid",
+                    miv / 60,
+                    interval / 60
+                )
+            } else {
+                format!(
+                    "readings start at {} past the interval, the grid at {}; check --timestamps-mark",
+                    m.phase.rem_euclid(iv) / 60,
+                    phase / 60
+                )
+            };
+            let loc = RowLoc::unpack(m.first_loc);
+            self.quality.reject(
+                RowLoc {
+                    file: loc.file,
+                    row: 0,
+                },
+                "timestamp",
+                &m.id.clone(),
+                Reason::WrongInterval,
+                detail,
+                m.used,
+            );
+            self.quality.unuse(m.used);
+        }
+        let (grid_start, grid_end) = match self.cfg.window {
+            Some((s, e)) => (s, e),
+            None => {
+                let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+                for (k, m) in self.meters.iter().enumerate() {
+                    if keep[k] {
+                        lo = lo.min(start_of(m, m.min_slot));
+                        hi = hi.max(
+                            start_of(m, m.max_slot) + i64::from(m.interval.unwrap_or(interval)),
+                        );
+                    }
+                }
+                (
+                    lo - (lo - phase).rem_euclid(iv),
+                    hi + (phase - hi).rem_euclid(iv),
+                )
+            }
+        };
+        let n_slots_i = (grid_end - grid_start + iv - 1) / iv;
+        let mut order: Vec<usize> = (0..self.meters.len()).filter(|&k| keep[k]).collect();
+        order.sort_by(|&a, &b| self.meters[a].id.cmp(&self.meters[b].id));
+        if n_slots_i <= 0 || (order.len() as i128) * (n_slots_i as i128) > (isize::MAX as i128) / 8
+        {
+            return Err(FinishError::TooLarge {
+                meters: order.len(),
+                slots: n_slots_i,
+            });
+        }
+        let n_slots = n_slots_i as usize;
+        let grid = TimeGrid {
+            start: grid_start,
+            interval_secs: interval,
+            n_slots,
+        };
+        let grid_base = |m: &Meter| (grid_start - m.phase).div_euclid(iv);
+
+        // 5a. In place: every kept meter at the grid interval with a row equal to the grid, rows
+        // tiling the arena (no holes), and no rejected meter owning a row.
+        let uniform = self
+            .meters
+            .iter()
+            .enumerate()
+            .all(|(k, m)| match (keep[k], m.row) {
+                (true, Some(r)) => {
+                    m.interval == Some(interval)
+                        && r.len == n_slots
+                        && r.base == grid_base(m)
+                        && r.start % n_slots == 0
+                }
+                (true, None) => false,
+                (false, r) => r.is_none(),
+            })
+            && self.arena.len() == order.len() * n_slots;
+        let values = if uniform {
+            // target[arena row] = rank in id order; apply the permutation by cycles.
+            let mut target = vec![0usize; order.len()];
+            for (rank, &k) in order.iter().enumerate() {
+                let r = self.meters[k].row.map_or(0, |r| r.start / n_slots);
+                target[r] = rank;
+            }
+            permute_rows(&mut self.arena, n_slots, &mut target);
+            std::mem::take(&mut self.arena)
+        } else {
+            let mut out = vec![f32::NAN; order.len() * n_slots];
+            let mut sum = vec![0f64; n_slots];
+            let mut count = vec![0u16; n_slots];
+            for (rank, &k) in order.iter().enumerate() {
+                let m = &self.meters[k];
+                let Some(r) = m.row else { continue };
+                let miv = i64::from(m.interval.unwrap_or(interval));
+                let factor = (iv / miv) as u16;
+                sum.fill(0.0);
+                count.fill(0);
+                for (j, &v) in self.arena[r.start..r.start + r.len].iter().enumerate() {
+                    if v.is_nan() {
+                        continue;
+                    }
+                    let t = start_of(m, r.base + j as i64);
+                    if let Some(g) = grid.slot_of(t) {
+                        sum[g] += f64::from(v);
+                        count[g] += 1;
+                    }
+                }
+                let dst = &mut out[rank * n_slots..(rank + 1) * n_slots];
+                for g in 0..n_slots {
+                    if count[g] == factor {
+                        dst[g] = sum[g] as f32;
+                    }
+                }
+                let partial = count.iter().filter(|&&c| c > 0 && c < factor).count();
+                if partial > 0 {
+                    self.quality.notes.push(format!(
+                        "meter {}: {partial} slots had only part of their {}-minute readings and are left missing",
+                        m.id,
+                        miv / 60
+                    ));
+                }
+            }
+            out
+        };
+        let mut estimated = Vec::new();
+        if order.iter().any(|&k| !self.meters[k].estimated.is_empty()) {
+            estimated = bitset(order.len() * n_slots);
+            for (rank, &k) in order.iter().enumerate() {
+                let m = &self.meters[k];
+                for &n in &m.estimated {
+                    if let Some(g) = grid.slot_of(start_of(m, n)) {
+                        bitset_set(&mut estimated, rank * n_slots + g);
+                    }
+                }
+            }
+        }
+        let native_interval = order
+            .iter()
+            .map(|&k| self.meters[k].interval.unwrap_or(interval))
+            .collect();
+        let ids: Vec<Box<str>> = order.iter().map(|&k| self.meters[k].id.clone()).collect();
+        drop(self.meters);
+        let matrix = LoadMatrix::from_parts(grid, ids, values, estimated)?;
+        Ok(Finished {
+            matrix,
+            quality: self.quality,
+            native_interval,
+            zero_copy: uniform,
+        })
+    }
+}
+
+/// Moves row `r` of `data` (rows of `width`) to row `target[r]`, in place, one row of scratch.
+fn permute_rows(data: &mut [f32], width: usize, target: &mut [usize]) {
+    let mut tmp = vec![0f32; width];
+    for start in 0..target.len() {
+        // Follow the cycle through `start`, carrying one row in `tmp`.
+        if target[start] == start || target[start] == usize::MAX {
+            continue;
+        }
+        tmp.copy_from_slice(&data[start * width..(start + 1) * width]);
+        let mut cur = start;
+        loop {
+            let dst = target[cur];
+            target[cur] = usize::MAX;
+            // swap tmp with row dst
+            let row = &mut data[dst * width..(dst + 1) * width];
+            row.swap_with_slice(&mut tmp);
+            cur = dst;
+            if cur == start {
+                break;
+            }
+        }
+    }
+}
+
+/// The most common value (ties: the smallest).
+fn mode(it: impl Iterator<Item = i64>) -> Option<i64> {
+    let mut counts: FxHashMap<i64, u64> = FxHashMap::default();
+    for v in it {
+        *counts.entry(v).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(v, _)| v)
+}
+
+/// `2024-03-31T01:30:00Z`.
+pub fn fmt_instant(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// Ambiguous-time policy re-exported for readers that build stamps themselves.
+pub type Policy = AmbiguousPolicy;

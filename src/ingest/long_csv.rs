@@ -1,0 +1,214 @@
+//! Long-form readings from CSV (optionally gzip): one row per meter and timestamp.
+//!
+//! Streams records with one reused `ByteRecord` (no per-row allocation) into the
+//! [`Accumulator`]; only the configured three columns are looked at. Column names, delimiter,
+//! timestamp layout, unit and null tokens come from [`LongFormat`].
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use super::accumulate::Accumulator;
+use super::error::IngestError;
+use super::quality::{Reason, RowLoc};
+use super::time::TimeError;
+use super::value::{parse_value, trim};
+use super::{LongFormat, Progress};
+
+/// Opens a file, transparently gunzipping `.gz` files (by magic bytes, not only by name).
+pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>, IngestError> {
+    let mut f = std::fs::File::open(path).map_err(|e| IngestError::open(path, e))?;
+    let mut magic = [0u8; 2];
+    let n = read_up_to(&mut f, &mut magic).map_err(|e| IngestError::open(path, e))?;
+    use std::io::Seek;
+    f.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| IngestError::open(path, e))?;
+    let buffered = BufReader::with_capacity(1 << 20, f);
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::bufread::MultiGzDecoder::new(buffered),
+        )))
+    } else {
+        Ok(Box::new(buffered))
+    }
+}
+
+fn read_up_to(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Finds `name` among `headers` (exact, then trimmed and case-insensitive).
+pub fn find_column(headers: &[String], name: &str) -> Option<usize> {
+    headers.iter().position(|h| h == name).or_else(|| {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name.trim()))
+    })
+}
+
+/// The header line of a CSV as strings (BOM stripped).
+pub fn header_strings(rec: &csv::ByteRecord) -> Vec<String> {
+    rec.iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let h = if i == 0 {
+                h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
+            } else {
+                h
+            };
+            String::from_utf8_lossy(h).into_owned()
+        })
+        .collect()
+}
+
+pub(crate) fn required(
+    path: &Path,
+    headers: &[String],
+    name: &str,
+    flag: &str,
+) -> Result<usize, IngestError> {
+    find_column(headers, name).ok_or_else(|| IngestError::MissingColumn {
+        path: path.to_path_buf(),
+        column: name.to_string(),
+        found: headers.join(", "),
+        fix: format!(
+            "name the column with {flag} (e.g. {flag} '{}')",
+            headers.first().map_or("", |s| s.as_str())
+        ),
+    })
+}
+
+/// Stamp errors -> quarantine reasons.
+pub(crate) fn time_reason(e: &TimeError) -> (Reason, &'static str) {
+    match e {
+        TimeError::Unparseable => (
+            Reason::BadTimestamp,
+            "unreadable timestamp; set --timestamp-format (e.g. '%d/%m/%Y %H:%M')",
+        ),
+        TimeError::Gap => (
+            Reason::DstGap,
+            "local time does not exist (DST spring-forward); see --dst-gap",
+        ),
+        TimeError::Ambiguous => (
+            Reason::DstAmbiguous,
+            "local time occurs twice (DST fall-back); see --dst-ambiguous",
+        ),
+    }
+}
+
+/// Streams one CSV file of long-form readings into `acc`.
+pub fn read_long_csv(
+    path: &Path,
+    fmt: &LongFormat,
+    acc: &mut Accumulator,
+    progress: &Progress,
+) -> Result<(), IngestError> {
+    let file_idx = acc.quality.add_file(path);
+    let input = open_maybe_gz(path)?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(fmt.delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(input);
+    let mut rec = csv::ByteRecord::new();
+    let has_header = rdr
+        .read_byte_record(&mut rec)
+        .map_err(|e| csv_err(path, &e))?;
+    if !has_header {
+        return Err(IngestError::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let headers = header_strings(&rec);
+    let c_meter = required(path, &headers, &fmt.meter_col, "--meter-col")?;
+    let c_time = required(path, &headers, &fmt.time_col, "--time-col")?;
+    let c_value = required(path, &headers, &fmt.value_col, "--value-col")?;
+    let need = c_meter.max(c_time).max(c_value) + 1;
+    let mut parser = fmt.time_parser();
+    let (scale, unit) = fmt.unit.scale();
+    let mut last_pos = 0u64;
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_err(path, &e)),
+        }
+        let line = rec.position().map_or(0, |p| p.line());
+        let loc = RowLoc {
+            file: file_idx,
+            row: line,
+        };
+        acc.quality.readings_read += 1;
+        if rec.len() < need {
+            if rec.len() == 1 && rec[0].is_empty() {
+                // A blank line is not a reading.
+                acc.quality.readings_read -= 1;
+                continue;
+            }
+            acc.quality.reject(
+                loc,
+                "",
+                "",
+                Reason::ShortRow,
+                format!("{} fields, need at least {need}", rec.len()),
+                1,
+            );
+            continue;
+        }
+        let meter = String::from_utf8_lossy(trim(&rec[c_meter]));
+        let stamp = match parser.parse(&rec[c_time]) {
+            Ok(s) => s,
+            Err(e) => {
+                let (reason, hint) = time_reason(&e);
+                let raw = String::from_utf8_lossy(&rec[c_time]);
+                acc.quality.reject(
+                    loc,
+                    "timestamp",
+                    &meter,
+                    reason,
+                    format!("{raw:?}: {hint}"),
+                    1,
+                );
+                continue;
+            }
+        };
+        match parse_value(&rec[c_value], &fmt.nulls) {
+            Ok(v) => acc.push(&meter, stamp, v * scale, unit, false, loc),
+            Err(reason) => {
+                let raw = String::from_utf8_lossy(&rec[c_value]);
+                acc.quality.reject(
+                    loc,
+                    acc.config().value_column,
+                    &meter,
+                    reason,
+                    format!("{raw:?}"),
+                    1,
+                );
+            }
+        }
+        if line & 0xFFFF == 0 {
+            let pos = rec.position().map_or(0, |p| p.byte());
+            progress.inc(pos.saturating_sub(last_pos));
+            last_pos = pos;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn csv_err(path: &Path, e: &csv::Error) -> IngestError {
+    let line = e.position().map_or(0, |p| p.line());
+    IngestError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        message: e.to_string(),
+        fix: "check the delimiter (--delimiter) and quoting; a gzip file must be complete".into(),
+    }
+}

@@ -1,0 +1,226 @@
+//! Long-form readings from Parquet, streamed one row-group slice at a time.
+//!
+//! Only the three configured columns are decoded, and at most [`BATCH_ROWS`] rows are in memory
+//! at once, so a 144 M-row file costs one batch, not the whole table. Accepted column types:
+//! meter id as string or integer; timestamp as Datetime (any unit; with a zone it is an instant,
+//! without one it is local time in `--tz`), Date, or string (parsed like CSV); value as any
+//! numeric type.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::accumulate::Accumulator;
+use super::error::IngestError;
+use super::long_csv::{find_column, time_reason};
+use super::quality::{Reason, RowLoc};
+use super::time::Stamp;
+use super::{LongFormat, Progress};
+
+/// Upper bound on rows decoded at once (row groups larger than this are read in slices).
+pub const BATCH_ROWS: usize = 1 << 20;
+
+fn perr(path: &Path, e: impl std::fmt::Display) -> IngestError {
+    IngestError::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+enum TimeCol {
+    /// Integer instants in `div` units per second; `local`: naive (apply --tz).
+    Int {
+        div: i64,
+        local: bool,
+    },
+    Date,
+    Text,
+}
+
+/// Streams one Parquet file of long-form readings into `acc`.
+pub fn read_long_parquet(
+    path: &Path,
+    fmt: &LongFormat,
+    acc: &mut Accumulator,
+    progress: &Progress,
+) -> Result<(), IngestError> {
+    let file_idx = acc.quality.add_file(path);
+    let file = std::fs::File::open(path).map_err(|e| IngestError::open(path, e))?;
+    let file_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut reader = ParquetReader::new(file);
+    let schema = reader.schema().map_err(|e| perr(path, e))?;
+    let headers: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    let col = |name: &str, flag: &str| -> Result<String, IngestError> {
+        find_column(&headers, name)
+            .map(|i| headers[i].clone())
+            .ok_or_else(|| IngestError::MissingColumn {
+                path: path.to_path_buf(),
+                column: name.to_string(),
+                found: headers.join(", "),
+                fix: format!("name the column with {flag}"),
+            })
+    };
+    let c_meter = col(&fmt.meter_col, "--meter-col")?;
+    let c_time = col(&fmt.time_col, "--time-col")?;
+    let c_value = col(&fmt.value_col, "--value-col")?;
+    let metadata = reader.get_metadata().map_err(|e| perr(path, e))?.clone();
+    let total_rows = metadata.num_rows;
+    // Slices aligned to row groups, each at most BATCH_ROWS.
+    let mut slices = Vec::new();
+    let mut offset = 0usize;
+    for rg in &metadata.row_groups {
+        let n = rg.num_rows();
+        let mut done = 0;
+        while done < n {
+            let len = (n - done).min(BATCH_ROWS);
+            slices.push((offset + done, len));
+            done += len;
+        }
+        offset += n;
+    }
+    let mut parser = fmt.time_parser();
+    let (scale, unit) = fmt.unit.scale();
+    let value_col_name = acc.config().value_column;
+    for (start, len) in slices {
+        let file = std::fs::File::open(path).map_err(|e| IngestError::open(path, e))?;
+        let mut r = ParquetReader::new(file)
+            .with_columns(Some(vec![c_meter.clone(), c_time.clone(), c_value.clone()]))
+            .with_slice(Some((start, len)))
+            .read_parallel(ParallelStrategy::Columns);
+        r.set_metadata(metadata.clone());
+        let df = r.finish().map_err(|e| perr(path, e))?;
+        let meters = df.column(&c_meter).map_err(|e| perr(path, e))?;
+        let meters = match meters.dtype() {
+            DataType::String => meters.clone(),
+            dt if dt.is_integer() => meters.cast(&DataType::String).map_err(|e| perr(path, e))?,
+            dt => {
+                return Err(type_err(
+                    path,
+                    &c_meter,
+                    dt,
+                    "string or integer",
+                    "--meter-col",
+                ))
+            }
+        };
+        let meters = meters.str().map_err(|e| perr(path, e))?;
+        let times = df.column(&c_time).map_err(|e| perr(path, e))?;
+        let (time_kind, times) = match times.dtype() {
+            DataType::Datetime(tu, tz) => {
+                let div = match tu {
+                    TimeUnit::Nanoseconds => 1_000_000_000,
+                    TimeUnit::Microseconds => 1_000_000,
+                    TimeUnit::Milliseconds => 1_000,
+                };
+                let c = times.cast(&DataType::Int64).map_err(|e| perr(path, e))?;
+                (
+                    TimeCol::Int {
+                        div,
+                        local: tz.is_none(),
+                    },
+                    c,
+                )
+            }
+            DataType::Date => (
+                TimeCol::Date,
+                times
+                    .cast(&DataType::Int32)
+                    .map_err(|e| perr(path, e))?
+                    .cast(&DataType::Int64)
+                    .map_err(|e| perr(path, e))?,
+            ),
+            DataType::String => (TimeCol::Text, times.clone()),
+            dt => {
+                return Err(type_err(
+                    path,
+                    &c_time,
+                    dt,
+                    "datetime, date or string",
+                    "--time-col",
+                ))
+            }
+        };
+        let values = df.column(&c_value).map_err(|e| perr(path, e))?;
+        if !values.dtype().is_primitive_numeric() {
+            return Err(type_err(
+                path,
+                &c_value,
+                values.dtype(),
+                "numeric",
+                "--value-col",
+            ));
+        }
+        let values = values.cast(&DataType::Float64).map_err(|e| perr(path, e))?;
+        let values = values.f64().map_err(|e| perr(path, e))?;
+        let ints = match time_kind {
+            TimeCol::Text => None,
+            _ => Some(times.i64().map_err(|e| perr(path, e))?),
+        };
+        let texts = match time_kind {
+            TimeCol::Text => Some(times.str().map_err(|e| perr(path, e))?),
+            _ => None,
+        };
+        let mut int_iter = ints.map(|c| c.iter());
+        let mut text_iter = texts.map(|c| c.iter());
+        for (i, (meter, value)) in meters.iter().zip(values.iter()).enumerate() {
+            let loc = RowLoc {
+                file: file_idx,
+                row: (start + i + 1) as u64,
+            };
+            acc.quality.readings_read += 1;
+            let t_int = int_iter.as_mut().and_then(|it| it.next()).flatten();
+            let t_text = text_iter.as_mut().and_then(|it| it.next()).flatten();
+            let meter = meter.unwrap_or("");
+            let stamp = match (&time_kind, t_int, t_text) {
+                (TimeCol::Int { div, local }, Some(v), _) => {
+                    let secs = v.div_euclid(*div);
+                    if *local {
+                        parser.localize(secs)
+                    } else {
+                        Ok(Stamp::At(secs))
+                    }
+                }
+                (TimeCol::Date, Some(days), _) => parser.localize(days * 86_400),
+                (TimeCol::Text, _, Some(s)) => parser.parse(s.as_bytes()),
+                _ => Err(super::time::TimeError::Unparseable),
+            };
+            let stamp = match stamp {
+                Ok(s) => s,
+                Err(e) => {
+                    let (reason, hint) = time_reason(&e);
+                    acc.quality.reject(loc, "timestamp", meter, reason, hint, 1);
+                    continue;
+                }
+            };
+            match value {
+                Some(v) if v.is_finite() => acc.push(meter, stamp, v * scale, unit, false, loc),
+                Some(v) => acc.quality.reject(
+                    loc,
+                    value_col_name,
+                    meter,
+                    Reason::NotFinite,
+                    format!("value {v}"),
+                    1,
+                ),
+                None => {
+                    acc.quality
+                        .reject(loc, value_col_name, meter, Reason::NullValue, "null", 1)
+                }
+            }
+        }
+        if total_rows > 0 {
+            progress.inc((file_bytes as u128 * len as u128 / total_rows as u128) as u64);
+        }
+    }
+    Ok(())
+}
+
+fn type_err(path: &Path, column: &str, dt: &DataType, expected: &str, flag: &str) -> IngestError {
+    IngestError::ColumnType {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+        dtype: dt.to_string(),
+        expected: expected.to_string(),
+        fix: format!("point {flag} at the right column or cast it when exporting"),
+    }
+}

@@ -1,0 +1,188 @@
+//! The ingest summary: what was loaded, on which grid, what was quarantined and why.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::grid::LoadMatrix;
+use crate::ingest::accumulate::fmt_instant;
+use crate::ingest::{Ingested, QualityLog};
+
+/// Counts of one dataset's quality log.
+#[derive(Debug, Serialize)]
+pub struct DatasetCounts {
+    pub dataset: &'static str,
+    pub files: usize,
+    pub read: u64,
+    pub used: u64,
+    pub quarantined: u64,
+    pub exact_duplicates: u64,
+    pub reconciles: bool,
+    pub quarantined_by_reason: std::collections::BTreeMap<String, u64>,
+    pub notes: Vec<String>,
+}
+
+impl DatasetCounts {
+    pub fn of(q: &QualityLog) -> Self {
+        DatasetCounts {
+            dataset: q.dataset,
+            files: q.files().len(),
+            read: q.readings_read,
+            used: q.readings_used,
+            quarantined: q.readings_quarantined(),
+            exact_duplicates: q.exact_duplicates,
+            reconciles: q.reconciles(),
+            quarantined_by_reason: q
+                .quarantined_by_reason()
+                .iter()
+                .map(|(r, n)| (r.to_string(), *n))
+                .collect(),
+            notes: q.notes.clone(),
+        }
+    }
+}
+
+/// Grid and coverage figures.
+#[derive(Debug, Serialize)]
+pub struct GridSummary {
+    pub meters: usize,
+    pub interval_minutes: u32,
+    pub start: String,
+    pub end: String,
+    pub slots: usize,
+    pub days: f64,
+    pub present_share: f64,
+    pub estimated_share: f64,
+    pub min_meter_coverage: f64,
+    pub meters_below_90pct: usize,
+    pub aggregated_meters: usize,
+}
+
+impl GridSummary {
+    pub fn of(m: &LoadMatrix, native_interval: &[u32]) -> Self {
+        let n = m.grid.n_slots;
+        let total = (m.n_meters() * n).max(1) as f64;
+        let est: u64 = (0..m.n_meters())
+            .map(|i| u64::from(m.coverage(i).estimated))
+            .sum();
+        let shares: Vec<f64> = (0..m.n_meters())
+            .map(|i| m.coverage(i).present_share(n))
+            .collect();
+        GridSummary {
+            meters: m.n_meters(),
+            interval_minutes: m.grid.interval_secs / 60,
+            start: fmt_instant(m.grid.start),
+            end: fmt_instant(m.grid.end()),
+            slots: n,
+            days: (m.grid.end() - m.grid.start) as f64 / 86_400.0,
+            present_share: m.present_slots() as f64 / total,
+            estimated_share: est as f64 / total,
+            min_meter_coverage: shares
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min)
+                .min(1.0),
+            meters_below_90pct: shares.iter().filter(|&&s| s < 0.9).count(),
+            aggregated_meters: native_interval
+                .iter()
+                .filter(|&&iv| iv != m.grid.interval_secs)
+                .count(),
+        }
+    }
+}
+
+/// Everything `ingest.json` holds.
+#[derive(Debug, Serialize)]
+pub struct IngestReport {
+    pub version: &'static str,
+    pub grid: GridSummary,
+    pub datasets: Vec<DatasetCounts>,
+    pub feeders: Option<usize>,
+    pub weather_slots_known: Option<usize>,
+    pub timings_secs: std::collections::BTreeMap<&'static str, f64>,
+}
+
+impl IngestReport {
+    pub fn of(ing: &Ingested) -> Self {
+        let mut datasets = vec![DatasetCounts::of(&ing.quality)];
+        if let Some((_, q)) = &ing.meters {
+            datasets.push(DatasetCounts::of(q));
+        }
+        if let Some(f) = &ing.feeders {
+            datasets.push(DatasetCounts::of(&f.quality));
+        }
+        if let Some((_, q)) = &ing.weather {
+            datasets.push(DatasetCounts::of(q));
+        }
+        IngestReport {
+            version: env!("CARGO_PKG_VERSION"),
+            grid: GridSummary::of(&ing.matrix, &ing.native_interval),
+            datasets,
+            feeders: ing.feeders.as_ref().map(|f| f.matrix.n_meters()),
+            weather_slots_known: ing
+                .weather
+                .as_ref()
+                .map(|(w, _)| w.temperature_c.iter().filter(|v| !v.is_nan()).count()),
+            timings_secs: ing
+                .timings
+                .iter()
+                .map(|(k, d)| (*k, d.as_secs_f64()))
+                .collect(),
+        }
+    }
+
+    /// Any reading quarantined in any dataset.
+    pub fn any_quarantined(&self) -> bool {
+        self.datasets.iter().any(|d| d.quarantined > 0)
+    }
+
+    /// The human summary printed by `gridsleuth ingest`.
+    pub fn text(&self) -> String {
+        let g = &self.grid;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "grid: {} meters x {} slots of {} min, {} .. {} ({:.1} days)",
+            g.meters, g.slots, g.interval_minutes, g.start, g.end, g.days
+        );
+        let _ = writeln!(
+            s,
+            "coverage: {:.1}% of slots present, {:.1}% estimated; lowest meter {:.1}%, {} meters below 90%{}",
+            100.0 * g.present_share,
+            100.0 * g.estimated_share,
+            100.0 * g.min_meter_coverage,
+            g.meters_below_90pct,
+            if g.aggregated_meters > 0 { format!("; {} finer meters summed into the grid", g.aggregated_meters) } else { String::new() }
+        );
+        for d in &self.datasets {
+            let _ = writeln!(
+                s,
+                "{}: {} read = {} used + {} quarantined + {} exact duplicates ({} files){}",
+                d.dataset,
+                d.read,
+                d.used,
+                d.quarantined,
+                d.exact_duplicates,
+                d.files,
+                if d.reconciles {
+                    ""
+                } else {
+                    "  [COUNTS DO NOT RECONCILE: please report]"
+                }
+            );
+            for (reason, n) in &d.quarantined_by_reason {
+                let _ = writeln!(s, "  {reason:<24} {n:>12}");
+            }
+            for note in &d.notes {
+                let _ = writeln!(s, "  note: {note}");
+            }
+        }
+        if let Some(f) = self.feeders {
+            let _ = writeln!(s, "feeders: {f} series on the grid");
+        }
+        if let Some(w) = self.weather_slots_known {
+            let _ = writeln!(s, "weather: temperature known for {w} of {} slots", g.slots);
+        }
+        s
+    }
+}
