@@ -53,7 +53,18 @@ pub fn run_ingest(
     out: &mut dyn Write,
 ) -> Result<Outcome, AppError> {
     let opts = settings::resolve_ingest(args, progress)?;
-    let ing = ingest::load(&opts)?;
+    let ing = match ingest::load(&opts) {
+        Ok(ing) => ing,
+        Err(ingest::IngestError::Empty { what, mut quality }) => {
+            quality.sort();
+            // Still write the log, so the user can see why every reading was rejected.
+            std::fs::create_dir_all(&args.out).map_err(|e| write_err(&args.out, e))?;
+            let dq = args.out.join("data_quality.csv");
+            write_quality_csv(&[&quality], &dq).map_err(|e| write_err(&dq, e))?;
+            return Err(ingest::IngestError::Empty { what, quality }.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     std::fs::create_dir_all(&args.out).map_err(|e| write_err(&args.out, e))?;
     let mut logs = vec![&ing.quality];
     if let Some((_, q)) = &ing.meters {

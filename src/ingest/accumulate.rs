@@ -100,6 +100,13 @@ struct Meter {
     first_loc: u64,
     /// Readings rejected because the meter is unknown to the metadata.
     unknown: bool,
+    /// Last placed instant and its native slot: the next reading of a time-sorted meter is
+    /// `last_t + interval`, found without a division.
+    last_t: i64,
+    last_n: i64,
+    /// kWh per pushed unit (1, or the interval in hours for kW) and the kWh ceiling per slot.
+    kwh_factor: f64,
+    max_kwh: f64,
 }
 
 /// Streaming builder of a [`LoadMatrix`]; see the module docs.
@@ -129,8 +136,9 @@ pub struct Finished {
 /// Why no matrix could be built at all.
 #[derive(Debug, thiserror::Error)]
 pub enum FinishError {
-    #[error("no usable readings: {read} read, {quarantined} quarantined (see data_quality.csv)")]
-    NoData { read: u64, quarantined: u64 },
+    /// Nothing usable; the log says why for every reading.
+    #[error("no usable readings")]
+    NoData { quality: Box<QualityLog> },
     #[error(
         "grid too large: {meters} meters x {slots} slots; narrow the window with --start/--end"
     )]
@@ -193,6 +201,10 @@ impl Accumulator {
                     max_slot: i64::MIN,
                     first_loc: loc.pack(),
                     unknown,
+                    last_t: i64::MIN / 2,
+                    last_n: 0,
+                    kwh_factor: 1.0,
+                    max_kwh: 0.0,
                 });
                 self.index.insert(id.into(), i);
                 i
@@ -297,6 +309,112 @@ impl Accumulator {
         }
     }
 
+    /// Adds a run of readings of one meter, as if `push` were called for each: reading `k` is at
+    /// `raw[k] / per_sec` seconds with value `values[k] * scale`, from row `first_row + k`.
+    /// Readings that continue the meter's time order into empty slots take a tight loop with no
+    /// division and no lookup (the sorted-input case); anything else goes through `push`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_run(
+        &mut self,
+        meter_id: &str,
+        raw: &[i64],
+        per_sec: i64,
+        values: &[f64],
+        scale: f64,
+        unit: PushUnit,
+        file: u32,
+        first_row: u64,
+    ) {
+        let n = raw.len().min(values.len());
+        let min_kwh = if self.cfg.allow_negative {
+            f64::NEG_INFINITY
+        } else {
+            0.0
+        };
+        let (win_lo, win_hi) = match self.cfg.window {
+            Some((s, e)) => (s.saturating_mul(per_sec), e.saturating_mul(per_sec)),
+            None => (i64::MIN, i64::MAX),
+        };
+        let end_marked = self.cfg.stamps_mark_end;
+        let in_window = |r: i64| {
+            if end_marked {
+                r > win_lo && r <= win_hi
+            } else {
+                r >= win_lo && r < win_hi
+            }
+        };
+        let mut k = 0;
+        while k < n {
+            let loc = RowLoc {
+                file,
+                row: first_row + k as u64,
+            };
+            let fast = !meter_id.is_empty() && {
+                let m = self.meter_idx(meter_id, unit, loc) as usize;
+                let meter = &self.meters[m];
+                !meter.unknown && meter.interval.is_some() && meter.row.is_some()
+            };
+            if fast {
+                let m = self.last.unwrap_or(0) as usize;
+                let meter = &self.meters[m];
+                let iv = i64::from(meter.interval.unwrap_or(1));
+                let (factor, max_kwh) = (meter.kwh_factor, meter.max_kwh);
+                let row = meter.row.unwrap_or_default();
+                let step = iv * per_sec;
+                let mut expect = (meter.last_t + iv).checked_mul(per_sec).unwrap_or(i64::MIN);
+                let first_n = meter.last_n + 1;
+                let mut cur = meter.last_n;
+                let k0 = k;
+                while k < n {
+                    let r = raw[k];
+                    let kwh = values[k] * scale * factor;
+                    if r != expect || !(kwh >= min_kwh && kwh <= max_kwh) || !in_window(r) {
+                        break;
+                    }
+                    let off = cur + 1 - row.base;
+                    if off < 0 || off >= row.len as i64 {
+                        break;
+                    }
+                    let c = row.start + off as usize;
+                    if !self.arena[c].is_nan() {
+                        break;
+                    }
+                    self.arena[c] = kwh as f32;
+                    cur += 1;
+                    expect += step;
+                    k += 1;
+                }
+                let placed = (k - k0) as u64;
+                if placed > 0 {
+                    let meter = &mut self.meters[m];
+                    meter.last_t += placed as i64 * iv;
+                    meter.last_n = cur;
+                    meter.min_slot = meter.min_slot.min(first_n);
+                    meter.max_slot = meter.max_slot.max(cur);
+                    meter.used += placed;
+                    self.quality.readings_used += placed;
+                }
+                if k >= n {
+                    break;
+                }
+            }
+            // The general path for this one reading.
+            let loc = RowLoc {
+                file,
+                row: first_row + k as u64,
+            };
+            self.push(
+                meter_id,
+                Stamp::At(raw[k].div_euclid(per_sec)),
+                values[k] * scale,
+                unit,
+                false,
+                loc,
+            );
+            k += 1;
+        }
+    }
+
     /// Infers the meter's interval and phase from its pending readings and replays them.
     /// `fallback` is used when fewer than two distinct instants are known.
     fn resolve(&mut self, m: usize, fallback: Option<u32>) -> bool {
@@ -321,9 +439,16 @@ impl Accumulator {
             return false;
         };
         let phase = mode(ts.iter().map(|t| t.rem_euclid(i64::from(interval)))).unwrap_or(0);
+        let hours = f64::from(interval) / 3600.0;
+        let max_kwh = self.cfg.max_kw * hours;
         let meter = &mut self.meters[m];
         meter.interval = Some(interval);
         meter.phase = phase;
+        meter.kwh_factor = match meter.unit {
+            PushUnit::Kwh => 1.0,
+            PushUnit::Kw => hours,
+        };
+        meter.max_kwh = max_kwh;
         for p in pending {
             self.place(m, p);
         }
@@ -343,14 +468,10 @@ impl Accumulator {
     }
 
     fn place(&mut self, m: usize, p: Pending) {
-        let loc = RowLoc::unpack(p.loc);
-        let iv = self.meters[m].interval.unwrap_or(1);
-        let hours = f64::from(iv) / 3600.0;
-        let kwh = match self.meters[m].unit {
-            PushUnit::Kwh => p.value,
-            PushUnit::Kw => p.value * hours,
-        };
-        if kwh > self.cfg.max_kw * hours {
+        let kwh = p.value * self.meters[m].kwh_factor;
+        if kwh > self.meters[m].max_kwh {
+            let iv = self.meters[m].interval.unwrap_or(1);
+            let hours = f64::from(iv) / 3600.0;
             let detail = format!(
                 "{:.3} kWh in {} min = {:.1} kW average, above the {} kW maximum (--max-kw)",
                 kwh,
@@ -359,6 +480,7 @@ impl Accumulator {
                 self.cfg.max_kw
             );
             let id = self.meters[m].id.clone();
+            let loc = RowLoc::unpack(p.loc);
             self.quality.reject(
                 loc,
                 self.cfg.value_column,
@@ -373,17 +495,26 @@ impl Accumulator {
             Stamp::At(t) => (t, None),
             Stamp::Ambiguous(a, b) => (a, Some(b)),
         };
-        let Some(n1) = self.native_slot(m, first) else {
+        let meter = &self.meters[m];
+        let n1 = if first == meter.last_t + i64::from(meter.interval.unwrap_or(1)) {
+            Some(meter.last_n + 1)
+        } else {
+            self.native_slot(m, first)
+        };
+        let Some(n1) = n1 else {
+            let iv = self.meters[m].interval.unwrap_or(1);
             let id = self.meters[m].id.clone();
             let detail = format!(
                 "{} is not on this meter's {}-minute interval",
                 fmt_instant(first),
                 iv / 60
             );
+            let loc = RowLoc::unpack(p.loc);
             self.quality
                 .reject(loc, "timestamp", &id, Reason::OffInterval, detail, 1);
             return;
         };
+        let loc = RowLoc::unpack(p.loc);
         let v = kwh as f32;
         let cell = self.cell(m, n1);
         let target = if self.arena[cell].is_nan() {
@@ -407,6 +538,10 @@ impl Accumulator {
         if let Some((c, n)) = target {
             self.arena[c] = v;
             let meter = &mut self.meters[m];
+            if second.is_none() {
+                meter.last_t = first;
+                meter.last_n = n;
+            }
             meter.used += 1;
             meter.min_slot = meter.min_slot.min(n);
             meter.max_slot = meter.max_slot.max(n);
@@ -465,16 +600,18 @@ impl Accumulator {
                 if let Some(r) = row {
                     lo = lo.min(r.base);
                     hi = hi.max(r.base + r.len as i64);
-                    // Growing to the right by a small step: leave room so a meter that streams
-                    // in time order does not move once per reading.
-                    if n >= r.base + r.len as i64
-                        && span.is_none_or(|(_, e)| n >= (e - phase).div_euclid(ivl))
-                    {
-                        hi = hi.max(r.base + 2 * r.len as i64);
+                }
+                let is_last = row.is_some_and(|r| r.start + r.len == self.arena.len());
+                // The last row of the arena grows exactly (the Vec amortises). A row that must
+                // move to grow to the right gets room to spare, so a meter whose readings arrive
+                // interleaved with others' does not move once per reading.
+                let mut alloc_hi = hi;
+                if let Some(r) = row {
+                    if !is_last && n >= r.base + r.len as i64 {
+                        alloc_hi = hi.max(r.base + 2 * r.len as i64);
                     }
                 }
-                let new_len = (hi - lo) as usize;
-                let is_last = row.is_some_and(|r| r.start + r.len == self.arena.len());
+                let new_len = (alloc_hi - lo) as usize;
                 let new_start = match row {
                     Some(r) if is_last => {
                         // Grow in place at the end of the arena, shifting right if it grew left.
@@ -541,9 +678,23 @@ impl Accumulator {
             }
         }
         let Some(interval) = interval.filter(|_| self.quality.readings_used > 0) else {
+            // No meter had two distinct readings and no --interval was given: those readings
+            // cannot be placed; account for them.
+            for m in &mut self.meters {
+                let pending = std::mem::take(&mut m.pending);
+                if let Some(first) = pending.first() {
+                    self.quality.reject(
+                        RowLoc::unpack(first.loc),
+                        "timestamp",
+                        &m.id,
+                        Reason::TooFewReadings,
+                        "cannot infer this meter's interval from one timestamp; pass --interval",
+                        pending.len() as u64,
+                    );
+                }
+            }
             return Err(FinishError::NoData {
-                read: self.quality.readings_read,
-                quarantined: self.quality.readings_quarantined(),
+                quality: Box::new(self.quality),
             });
         };
         let iv = i64::from(interval);

@@ -40,11 +40,11 @@ pub enum IngestError {
     Parquet { path: PathBuf, message: String },
     #[error("{path}: read error: {message}")]
     Read { path: PathBuf, message: String },
-    #[error("{what}: no usable readings ({read} read, {quarantined} quarantined)\n  fix: see data_quality.csv for why each reading was rejected; check --tz, --start/--end and the column options")]
+    #[error("{what}: no usable readings ({} read, {} quarantined)\n  fix: see data_quality.csv for why each reading was rejected; check --tz, --start/--end, --interval and the column options", quality.readings_read, quality.readings_quarantined())]
     Empty {
         what: String,
-        read: u64,
-        quarantined: u64,
+        /// The log of every rejected reading, so it can still be written out.
+        quality: Box<super::quality::QualityLog>,
     },
     #[error("{0}")]
     Other(String),

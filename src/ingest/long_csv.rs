@@ -4,8 +4,10 @@
 //! [`Accumulator`]; only the configured three columns are looked at. Column names, delimiter,
 //! timestamp layout, unit and null tokens come from [`LongFormat`].
 
-use std::io::{BufReader, Read};
+use std::cell::Cell;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 use super::accumulate::Accumulator;
 use super::error::IngestError;
@@ -42,6 +44,69 @@ fn read_up_to(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// Feeds a CSV reader one line per `read` call and counts lines, so the line a record starts on
+/// is known exactly: `csv`'s own record positions count the `\n` of a CRLF terminator, and any
+/// blank lines skipped, against the record *before*. A record is returned when its terminator is
+/// seen, which is in the last line fed, so after `read_byte_record` the counter holds its line
+/// (the last line of a record with quoted line breaks).
+pub(crate) struct LineCounted {
+    inner: BufReader<Box<dyn Read>>,
+    line: Rc<Cell<u64>>,
+    at_start: bool,
+}
+
+impl LineCounted {
+    /// Wraps `input`; the returned counter reads the current 1-based line.
+    pub(crate) fn new(input: Box<dyn Read>) -> (Self, Rc<Cell<u64>>) {
+        let line = Rc::new(Cell::new(0));
+        let inner = BufReader::with_capacity(1 << 16, input);
+        (
+            LineCounted {
+                inner,
+                line: Rc::clone(&line),
+                at_start: true,
+            },
+            line,
+        )
+    }
+}
+
+impl Read for LineCounted {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let buf = self.inner.fill_buf()?;
+        if buf.is_empty() || out.is_empty() {
+            return Ok(0);
+        }
+        if self.at_start {
+            self.line.set(self.line.get() + 1);
+        }
+        let end = buf
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(buf.len(), |i| i + 1);
+        let n = end.min(out.len());
+        out[..n].copy_from_slice(&buf[..n]);
+        self.at_start = buf[n - 1] == b'\n';
+        self.inner.consume(n);
+        Ok(n)
+    }
+}
+
+/// A CSV reader over a (possibly gzip) file that knows the exact line of each record.
+pub(crate) fn line_reader(
+    path: &Path,
+    delimiter: u8,
+) -> Result<(csv::Reader<LineCounted>, Rc<Cell<u64>>), IngestError> {
+    let (input, line) = LineCounted::new(open_maybe_gz(path)?);
+    let rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(input);
+    Ok((rdr, line))
 }
 
 /// Finds `name` among `headers` (exact, then trimmed and case-insensitive).
@@ -111,17 +176,11 @@ pub fn read_long_csv(
     progress: &Progress,
 ) -> Result<(), IngestError> {
     let file_idx = acc.quality.add_file(path);
-    let input = open_maybe_gz(path)?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(fmt.delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(input);
+    let (mut rdr, line_no) = line_reader(path, fmt.delimiter)?;
     let mut rec = csv::ByteRecord::new();
     let has_header = rdr
         .read_byte_record(&mut rec)
-        .map_err(|e| csv_err(path, &e))?;
+        .map_err(|e| csv_err(path, &e, line_no.get()))?;
     if !has_header {
         return Err(IngestError::EmptyFile {
             path: path.to_path_buf(),
@@ -139,9 +198,9 @@ pub fn read_long_csv(
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(csv_err(path, &e)),
+            Err(e) => return Err(csv_err(path, &e, line_no.get())),
         }
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = line_no.get();
         let loc = RowLoc {
             file: file_idx,
             row: line,
@@ -203,8 +262,7 @@ pub fn read_long_csv(
     Ok(())
 }
 
-pub(crate) fn csv_err(path: &Path, e: &csv::Error) -> IngestError {
-    let line = e.position().map_or(0, |p| p.line());
+pub(crate) fn csv_err(path: &Path, e: &csv::Error, line: u64) -> IngestError {
     IngestError::Malformed {
         path: path.to_path_buf(),
         line,

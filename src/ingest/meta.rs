@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::error::IngestError;
-use super::long_csv::{csv_err, find_column, header_strings, open_maybe_gz, required};
+use super::long_csv::{csv_err, find_column, header_strings, line_reader, required};
 use super::quality::{QualityLog, Reason, RowLoc};
 use super::value::trim;
 use crate::grid::LoadMatrix;
@@ -89,14 +89,11 @@ fn parse_bool(s: &str) -> Option<bool> {
 pub fn read_meters(path: &Path) -> Result<(MeterTable, QualityLog), IngestError> {
     let mut q = QualityLog::new("meters");
     let file = q.add_file(path);
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(open_maybe_gz(path)?);
+    let (mut rdr, line_no) = line_reader(path, b',')?;
     let mut rec = csv::ByteRecord::new();
     if !rdr
         .read_byte_record(&mut rec)
-        .map_err(|e| csv_err(path, &e))?
+        .map_err(|e| csv_err(path, &e, line_no.get()))?
     {
         return Err(IngestError::EmptyFile {
             path: path.to_path_buf(),
@@ -123,9 +120,9 @@ pub fn read_meters(path: &Path) -> Result<(MeterTable, QualityLog), IngestError>
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(csv_err(path, &e)),
+            Err(e) => return Err(csv_err(path, &e, line_no.get())),
         }
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = line_no.get();
         let loc = RowLoc { file, row: line };
         let text = |c: Option<usize>| -> Option<String> {
             c.and_then(|c| rec.get(c))

@@ -302,22 +302,16 @@ pub fn load(opts: &IngestOptions) -> Result<Ingested, IngestError> {
         read_one(path, opts.format, opts, &opts.long, &mut acc, &progress)?;
     }
     progress.finish();
-    let read = acc.quality.readings_read;
     let finished = acc.finish().map_err(|e| match e {
-        accumulate::FinishError::NoData { read, quarantined } => IngestError::Empty {
+        accumulate::FinishError::NoData { quality } => IngestError::Empty {
             what: "readings".into(),
-            read,
-            quarantined,
+            quality,
         },
         other => IngestError::Other(other.to_string()),
     })?;
     let mut quality = finished.quality;
     quality.sort();
     timings.push(("read_readings", t0.elapsed()));
-    debug_assert!(
-        quality.reconciles(),
-        "readings do not reconcile ({read} read)"
-    );
     let matrix = finished.matrix;
 
     let meters = meters.map(|(table, mut q)| {
@@ -351,10 +345,9 @@ pub fn load(opts: &IngestOptions) -> Result<Ingested, IngestError> {
             )?;
         }
         let f = facc.finish().map_err(|e| match e {
-            accumulate::FinishError::NoData { read, quarantined } => IngestError::Empty {
+            accumulate::FinishError::NoData { quality } => IngestError::Empty {
                 what: "feeders".into(),
-                read,
-                quarantined,
+                quality,
             },
             other => IngestError::Other(other.to_string()),
         })?;

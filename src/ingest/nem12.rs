@@ -23,11 +23,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::accumulate::{Accumulator, PushUnit};
 use super::error::IngestError;
-use super::long_csv::{csv_err, open_maybe_gz, time_reason};
+use super::long_csv::{csv_err, line_reader, time_reason};
 use super::quality::{Reason, RowLoc};
 use super::time::{days_from_civil, AmbiguousPolicy, GapPolicy, TimeFormat, TimeParser};
 use super::value::{parse_value, trim, NullTokens};
-use super::wide::LineCounted;
 use super::{Nem12Format, Progress};
 
 /// Minutes in a day: the interval length must divide it.
@@ -148,12 +147,7 @@ pub fn read_nem12(
     progress: &Progress,
 ) -> Result<(), IngestError> {
     let file = acc.quality.add_file(path);
-    let (input, line_no) = LineCounted::new(open_maybe_gz(path)?);
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(input);
+    let (mut rdr, line_no) = line_reader(path, b',')?;
     let mut r = Reader {
         path,
         file,
@@ -185,7 +179,10 @@ pub fn read_nem12(
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(csv_err(path, &e)),
+            Err(e) => return Err(csv_err(path, &e, line_no.get())),
+        }
+        if rec.iter().all(|f| trim(f).is_empty()) {
+            continue; // a blank line (or one of bare commas) is not a record
         }
         let line = line_no.get();
         let kind = trim(rec.get(0).unwrap_or_default());
@@ -209,7 +206,6 @@ pub fn read_nem12(
             b"200" => r.record_200(&rec, line),
             b"300" => r.record_300(&rec, line)?,
             b"400" => r.record_400(&rec, line),
-            _ if rec.iter().all(|f| trim(f).is_empty()) => {} // blank line
             _ => note(&mut r.notes.unknown, line),
         }
         records += 1;
@@ -247,7 +243,7 @@ impl Reader<'_> {
             Err((Reason::BadMetadata, "nmi", format!("{at} has no NMI")))
         } else if !suffix.starts_with('E') {
             let detail = format!(
-                "{at}: NMI suffix {suffix:?} is not an import (consumption) channel; only E* channels are read"
+                "{at}: NMI suffix {suffix:?} ({uom}) is not an import (consumption) channel; only E* channels are read"
             );
             Err((Reason::UnsupportedChannel, "nmi_suffix", detail))
         } else if factor.is_none() {
@@ -617,7 +613,7 @@ mod tests {
         text += &day("20240102", 48, "1", "E52"); // all estimated
         text += &day("20240103", 48, "0", "N"); // null: rejected
         text += &day("20240104", 48, "1", "V");
-        text += "400,1,10,A,,\r\n400,11,20,S14,,\r\n400,21,24,N,,\r\n400,25,48,A,79,\r\n";
+        text += "400,1,10,A,,\r\n400,11,20,S14,,\r\n\r\n400,21,24,N,,\r\n400,25,48,A,79,\r\n";
         text += &day("20240105", 48, "1", "V"); // no 400 records: unflagged, kept as estimated
         let file = temp(&text);
         let f = load(file.path());
@@ -651,7 +647,7 @@ mod tests {
             .notes
             .iter()
             .any(|n| n.contains("48 readings had no recognised quality flag")
-                && n.contains("line 10")));
+                && n.contains("line 11")));
     }
 
     #[test]

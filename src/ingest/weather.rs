@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use super::error::IngestError;
-use super::long_csv::{csv_err, header_strings, open_maybe_gz, required, time_reason};
+use super::long_csv::{csv_err, header_strings, line_reader, required, time_reason};
 use super::quality::{QualityLog, Reason, RowLoc};
 use super::time::Stamp;
 use super::value::{parse_value, trim, NullTokens};
@@ -35,14 +35,11 @@ pub fn read_weather(
 ) -> Result<(Weather, QualityLog), IngestError> {
     let mut q = QualityLog::new("weather");
     let file = q.add_file(path);
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(open_maybe_gz(path)?);
+    let (mut rdr, line_no) = line_reader(path, b',')?;
     let mut rec = csv::ByteRecord::new();
     if !rdr
         .read_byte_record(&mut rec)
-        .map_err(|e| csv_err(path, &e))?
+        .map_err(|e| csv_err(path, &e, line_no.get()))?
     {
         return Err(IngestError::EmptyFile {
             path: path.to_path_buf(),
@@ -68,14 +65,14 @@ pub fn read_weather(
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(csv_err(path, &e)),
+            Err(e) => return Err(csv_err(path, &e, line_no.get())),
         }
         if rec.len() == 1 && rec[0].is_empty() {
             continue;
         }
         let loc = RowLoc {
             file,
-            row: rec.position().map_or(0, |p| p.line()),
+            row: line_no.get(),
         };
         q.readings_read += 1;
         if rec.len() <= c_t.max(c_v) {
@@ -159,8 +156,8 @@ pub fn onto_grid(points: &[(i64, f64)], grid: &TimeGrid) -> Vec<f32> {
     // Interpolate between the readings around each empty slot, by instant.
     let mid = |s: usize| grid.slot_start(s) + i64::from(grid.interval_secs) / 2;
     let mut j = 0usize;
-    for s in 0..n {
-        if !out[s].is_nan() {
+    for (s, o) in out.iter_mut().enumerate() {
+        if !o.is_nan() {
             continue;
         }
         let t = mid(s);
@@ -171,7 +168,7 @@ pub fn onto_grid(points: &[(i64, f64)], grid: &TimeGrid) -> Vec<f32> {
             let (t0, v0) = points[j];
             let (t1, v1) = points[j + 1];
             if t1 - t0 <= MAX_GAP_SECS {
-                out[s] = (v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64) as f32;
+                *o = (v0 + (v1 - v0) * (t - t0) as f64 / (t1 - t0) as f64) as f32;
             }
         }
     }

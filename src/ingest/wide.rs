@@ -15,16 +15,13 @@
 //! value the reader does not recognise keeps the row but marks it estimated (an unproven actual is
 //! not evidence) and is reported in the log notes.
 
-use std::cell::Cell;
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::rc::Rc;
 
 use chrono::{Datelike, NaiveDate};
 
 use super::accumulate::Accumulator;
 use super::error::IngestError;
-use super::long_csv::{csv_err, header_strings, open_maybe_gz, required, time_reason};
+use super::long_csv::{csv_err, header_strings, line_reader, required, time_reason};
 use super::quality::{Reason, RowLoc};
 use super::time::days_from_civil;
 use super::value::{parse_value, trim};
@@ -53,22 +50,17 @@ pub fn read_wide(
     progress: &Progress,
 ) -> Result<(), IngestError> {
     let file_idx = acc.quality.add_file(path);
-    let (input, line_no) = LineCounted::new(open_maybe_gz(path)?);
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(fmt.delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(input);
+    let (mut rdr, line_no) = line_reader(path, fmt.delimiter)?;
     let mut rec = csv::ByteRecord::new();
     if !rdr
         .read_byte_record(&mut rec)
-        .map_err(|e| csv_err(path, &e))?
+        .map_err(|e| csv_err(path, &e, line_no.get()))?
     {
         return Err(IngestError::EmptyFile {
             path: path.to_path_buf(),
         });
     }
+    let header_line = line_no.get();
     let mut headers = header_strings(&rec);
     // A trailing delimiter on the header line is not an interval column.
     while headers.last().is_some_and(|h| h.trim().is_empty()) {
@@ -85,7 +77,7 @@ pub fn read_wide(
     if n == 0 || MINUTES_PER_DAY % n != 0 {
         return Err(IngestError::Malformed {
             path: path.to_path_buf(),
-            line: 1,
+            line: header_line,
             message: format!(
                 "{n} interval columns after {:?}; a day of 1440 minutes does not split into {n} equal intervals \
                  (48 = 30 min, 96 = 15 min, 24 = 60 min)",
@@ -106,12 +98,12 @@ pub fn read_wide(
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(csv_err(path, &e)),
+            Err(e) => return Err(csv_err(path, &e, line_no.get())),
         }
         if rec.iter().all(|f| trim(f).is_empty()) {
             continue; // a blank line (or one of bare delimiters) holds no reading
         }
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = line_no.get();
         let loc = RowLoc {
             file: file_idx,
             row: line,
@@ -253,44 +245,6 @@ fn parse_date(raw: &[u8], layout: &str) -> Option<NaiveDate> {
     }
 }
 
-/// Feeds a CSV reader one line per `read` call and counts lines, so the line a record starts on
-/// is known exactly: `csv`'s own record positions count the `\n` of a CRLF terminator, and any
-/// blank lines skipped, against the record *before*. A record is returned when its terminator is
-/// seen, which is in the last line fed, so after `read_byte_record` the counter holds its line
-/// (the last line of a record with quoted line breaks).
-pub(crate) struct LineCounted {
-    inner: BufReader<Box<dyn Read>>,
-    line: Rc<Cell<u64>>,
-    at_start: bool,
-}
-
-impl LineCounted {
-    /// Wraps `input`; the returned counter reads the current 1-based line.
-    pub(crate) fn new(input: Box<dyn Read>) -> (Self, Rc<Cell<u64>>) {
-        let line = Rc::new(Cell::new(0));
-        let inner = BufReader::with_capacity(1 << 16, input);
-        (LineCounted { inner, line: Rc::clone(&line), at_start: true }, line)
-    }
-}
-
-impl Read for LineCounted {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let buf = self.inner.fill_buf()?;
-        if buf.is_empty() || out.is_empty() {
-            return Ok(0);
-        }
-        if self.at_start {
-            self.line.set(self.line.get() + 1);
-        }
-        let end = buf.iter().position(|&b| b == b'\n').map_or(buf.len(), |i| i + 1);
-        let n = end.min(out.len());
-        out[..n].copy_from_slice(&buf[..n]);
-        self.at_start = buf[n - 1] == b'\n';
-        self.inner.consume(n);
-        Ok(n)
-    }
-}
-
 /// Reads an "estimated" cell: `Some(true)` estimated/substituted, `Some(false)` actual, `None`
 /// not a flag this reader knows.
 fn estimated_flag(raw: &[u8]) -> Option<bool> {
@@ -360,7 +314,10 @@ mod tests {
             parse_date(b"2020-10-01 00:00", "%Y-%m-%d"),
             NaiveDate::from_ymd_opt(2020, 10, 1)
         );
-        assert_eq!(parse_date(b"2020-10-01T00:00", "%Y-%m-%d"), NaiveDate::from_ymd_opt(2020, 10, 1));
+        assert_eq!(
+            parse_date(b"2020-10-01T00:00", "%Y-%m-%d"),
+            NaiveDate::from_ymd_opt(2020, 10, 1)
+        );
         assert_eq!(parse_date(b"2020-10-01x", "%Y-%m-%d"), None);
         assert_eq!(parse_date(b"31/2/20", "%d/%m/%y"), None);
     }

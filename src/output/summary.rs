@@ -100,6 +100,8 @@ pub struct IngestReport {
     pub feeders: Option<usize>,
     pub weather_slots_known: Option<usize>,
     pub timings_secs: std::collections::BTreeMap<&'static str, f64>,
+    /// Whether the matrix was built in place from the streamed rows (no copy).
+    pub matrix_built_in_place: bool,
 }
 
 impl IngestReport {
@@ -128,6 +130,7 @@ impl IngestReport {
                 .iter()
                 .map(|(k, d)| (*k, d.as_secs_f64()))
                 .collect(),
+            matrix_built_in_place: ing.zero_copy,
         }
     }
 
