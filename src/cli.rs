@@ -39,7 +39,7 @@ pub enum Command {
         after_help = concat!(
 "Examples:
   # The committed sample region
-  gridsleuth ingest -r data-samples/region/readings.csv --meters data-samples/region/meters.csv -o out
+  gridsleuth ingest -r data-samples/region/readings.parquet --meters data-samples/region/meters.csv -o out
 
   # London smart-meter files as published (LCLid,tstp,energy(kWh/hh)), options only
   gridsleuth ingest -r 'data-samples/london/*.csv' --meter-col LCLid --time-col tstp \\

@@ -2,8 +2,8 @@
 //!
 //! Readers call [`Accumulator::push`] once per reading, in any order. Each meter keeps one row of
 //! `f32` at its *native* interval inside a shared arena (`NaN` = not yet seen). Its interval is
-//! inferred from its first [`PENDING`] readings (the most common step between distinct
-//! timestamps, so gaps and a stray reading do not fool it); those are buffered, then replayed.
+//! inferred from its first [`PENDING`] readings ([`infer_interval`]: in any order, robust to gaps
+//! and a stray reading); those are buffered, then replayed.
 //! [`Accumulator::finish`] picks the grid (configured, or the most common meter interval), sums
 //! finer meters into it (a slot is kept only when complete), quarantines meters whose interval
 //! does not fit, and sorts meters by id.
@@ -21,8 +21,12 @@ use super::quality::{QualityLog, Reason, RowLoc};
 use super::time::{AmbiguousPolicy, Stamp};
 use crate::grid::{bitset, bitset_set, LoadMatrix, MatrixError, TimeGrid, UnixSecs};
 
-/// Readings buffered per meter before its interval is inferred.
+/// Readings buffered per meter before its interval is inferred from time-ordered readings.
 pub const PENDING: usize = 8;
+/// Readings buffered at most when they arrive out of order: the interval is then voted on
+/// (8 random readings of a half-hourly meter all sit on the hourly lattice 1 time in 128, and
+/// 6 of 8 do 29% of the time; 58 of 64 essentially never).
+pub const PENDING_MAX: usize = 64;
 
 /// Unit of pushed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,8 +307,11 @@ impl Accumulator {
             self.place(m, p);
         } else {
             self.meters[m].pending.push(p);
-            if self.meters[m].pending.len() >= PENDING {
-                self.resolve(m, None);
+            let n = self.meters[m].pending.len();
+            // Retry at powers of two past the cap (many copies of one timestamp cannot be
+            // resolved until another timestamp arrives).
+            if n == PENDING || (n >= PENDING_MAX && n.is_power_of_two()) {
+                self.resolve(m, None, n >= PENDING_MAX);
             }
         }
     }
@@ -379,7 +386,7 @@ impl Accumulator {
                     if !self.arena[c].is_nan() {
                         break;
                     }
-                    self.arena[c] = kwh as f32;
+                    self.arena[c] = (kwh + 0.0) as f32;
                     cur += 1;
                     expect += step;
                     k += 1;
@@ -416,8 +423,9 @@ impl Accumulator {
     }
 
     /// Infers the meter's interval and phase from its pending readings and replays them.
-    /// `fallback` is used when fewer than two distinct instants are known.
-    fn resolve(&mut self, m: usize, fallback: Option<u32>) -> bool {
+    /// Without `settle`, only time-ordered evidence is accepted (more readings are awaited
+    /// otherwise). `fallback` (the grid interval) serves meters with under three timestamps.
+    fn resolve(&mut self, m: usize, fallback: Option<u32>, settle: bool) -> bool {
         let pending = std::mem::take(&mut self.meters[m].pending);
         let mut ts: Vec<i64> = pending
             .iter()
@@ -427,18 +435,24 @@ impl Accumulator {
             .collect();
         ts.sort_unstable();
         ts.dedup();
-        let interval = mode(
-            ts.windows(2)
-                .map(|w| w[1] - w[0])
-                .filter(|&d| d > 0 && d <= 86_400),
-        )
-        .map(|d| d as u32)
-        .or(fallback);
-        let Some(interval) = interval else {
+        let found = ordered_interval(&ts).or_else(|| {
+            let share = if ts.len() >= PENDING_MAX { 0.9 } else { 0.75 };
+            settle.then(|| voted_interval(&ts, share)).flatten()
+        });
+        let chosen = match (fallback, found) {
+            // Two timestamps a day apart would look like daily data: a meter with so few
+            // readings is placed on the grid when they sit on its lattice.
+            (Some(f), _) if ts.len() < 3 && lattice_share(&ts, f).0 == ts.len() => {
+                Some((f, lattice_share(&ts, f).1))
+            }
+            (_, Some(found)) => Some(found),
+            (Some(f), None) if settle => Some((f, lattice_share(&ts, f).1)),
+            _ => None,
+        };
+        let Some((interval, phase)) = chosen else {
             self.meters[m].pending = pending;
             return false;
         };
-        let phase = mode(ts.iter().map(|t| t.rem_euclid(i64::from(interval)))).unwrap_or(0);
         let hours = f64::from(interval) / 3600.0;
         let max_kwh = self.cfg.max_kw * hours;
         let meter = &mut self.meters[m];
@@ -515,7 +529,8 @@ impl Accumulator {
             return;
         };
         let loc = RowLoc::unpack(p.loc);
-        let v = kwh as f32;
+        // `+ 0.0` turns -0.0 into 0.0, so a `-0` reading equals a `0` one.
+        let v = (kwh + 0.0) as f32;
         let cell = self.cell(m, n1);
         let target = if self.arena[cell].is_nan() {
             Some((cell, n1))
@@ -652,28 +667,38 @@ impl Accumulator {
 
     /// Builds the matrix. Consumes the accumulator.
     pub fn finish(mut self) -> Result<Finished, FinishError> {
-        // 1. Meters still pending (fewer than PENDING readings): infer what can be inferred.
-        for m in 0..self.meters.len() {
-            if self.meters[m].interval.is_none() && !self.meters[m].pending.is_empty() {
-                self.resolve(m, None);
-            }
-        }
-        // 2. Grid interval: configured, or the most common meter interval.
-        let interval = match self.cfg.interval_secs {
-            Some(i) => Some(i),
-            None => mode(
-                self.meters
+        // 1. Grid interval: configured, else the most common interval among meters resolved
+        // from PENDING readings, else among what the few-reading meters suggest.
+        let resolved = mode(
+            self.meters
+                .iter()
+                .filter(|m| m.used > 0)
+                .filter_map(|m| m.interval.map(i64::from)),
+        );
+        let suggested = || {
+            mode(self.meters.iter().filter_map(|m| {
+                let mut ts: Vec<i64> = m
+                    .pending
                     .iter()
-                    .filter(|m| m.used > 0)
-                    .filter_map(|m| m.interval.map(i64::from)),
-            )
-            .map(|i| i as u32),
+                    .map(|p| match p.stamp {
+                        Stamp::At(t) | Stamp::Ambiguous(t, _) => t,
+                    })
+                    .collect();
+                ts.sort_unstable();
+                ts.dedup();
+                infer_interval(&ts).map(|(iv, _)| i64::from(iv))
+            }))
         };
-        // Single-reading meters take the grid interval.
+        let interval = self
+            .cfg
+            .interval_secs
+            .or_else(|| resolved.or_else(suggested).map(|i| i as u32));
+        // 2. Meters still pending (fewer than PENDING readings) are placed on the grid when
+        // their readings fit its lattice.
         if let Some(iv) = interval {
             for m in 0..self.meters.len() {
                 if self.meters[m].interval.is_none() && !self.meters[m].pending.is_empty() {
-                    self.resolve(m, Some(iv));
+                    self.resolve(m, Some(iv), true);
                 }
             }
         }
@@ -909,6 +934,75 @@ fn permute_rows(data: &mut [f32], width: usize, target: &mut [usize]) {
     }
 }
 
+/// Meter intervals considered: whole minutes that divide a day, largest first.
+fn day_divisors_desc() -> impl Iterator<Item = u32> {
+    (1..=1440u32)
+        .rev()
+        .filter(|m| 1440 % m == 0)
+        .map(|m| m * 60)
+}
+
+/// How many of `ts` share the most common phase on an `interval` lattice, and that phase.
+fn lattice_share(ts: &[i64], interval: u32) -> (usize, i64) {
+    let iv = i64::from(interval);
+    let mut counts: FxHashMap<i64, usize> = FxHashMap::default();
+    for t in ts {
+        *counts.entry(t.rem_euclid(iv)).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map_or((0, 0), |(phase, n)| (n, phase))
+}
+
+/// The interval of time-ordered readings (sorted distinct `ts`): every step is a multiple of
+/// one standard interval (a divisor of a day) and some step equals it, i.e. two readings are
+/// adjacent. Consecutive readings give this at once; a stray off-lattice reading or readings
+/// sampled out of order do not, and then [`voted_interval`] decides on more readings.
+pub(crate) fn ordered_interval(ts: &[i64]) -> Option<(u32, i64)> {
+    if ts.len() < 2 {
+        return None;
+    }
+    let g = ts.iter().fold(0i64, |g, t| gcd(g, t - ts[0]));
+    let min_step = ts.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(0);
+    (g >= 60 && 86_400 % g == 0 && min_step == g).then(|| (g as u32, ts[0].rem_euclid(g)))
+}
+
+/// The largest standard interval on whose lattice at least `share` of `ts` lie: order does not
+/// matter, a stray reading does not shrink the interval, gaps do not stretch it. With no
+/// interval reaching `share`, the one with the best agreement (at least 5 minutes).
+pub(crate) fn voted_interval(ts: &[i64], share: f64) -> Option<(u32, i64)> {
+    if ts.len() < 2 {
+        return None;
+    }
+    let need = ((ts.len() as f64) * share).ceil() as usize;
+    day_divisors_desc()
+        .find_map(|iv| {
+            let (n, phase) = lattice_share(ts, iv);
+            (n >= 2 && n >= need).then_some((iv, phase))
+        })
+        .or_else(|| {
+            day_divisors_desc()
+                .filter(|&iv| iv >= 300)
+                .map(|iv| (iv, lattice_share(ts, iv)))
+                .max_by_key(|&(iv, (n, _))| (n, iv))
+                .map(|(iv, (_, phase))| (iv, phase))
+        })
+}
+
+/// The interval of a meter's first readings: ordered evidence, else a 3-in-4 vote.
+pub(crate) fn infer_interval(ts: &[i64]) -> Option<(u32, i64)> {
+    ordered_interval(ts).or_else(|| voted_interval(ts, 0.75))
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    let (mut a, mut b) = (a.abs(), b.abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 /// The most common value (ties: the smallest).
 fn mode(it: impl Iterator<Item = i64>) -> Option<i64> {
     let mut counts: FxHashMap<i64, u64> = FxHashMap::default();
@@ -930,3 +1024,50 @@ pub fn fmt_instant(t: i64) -> String {
 
 /// Ambiguous-time policy re-exported for readers that build stamps themselves.
 pub type Policy = AmbiguousPolicy;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_inference_ignores_order_gaps_and_strays() {
+        let half = |k: i64| 1_700_000_000 - 1_700_000_000 % 1800 + k * 1800;
+        let sorted: Vec<i64> = (0..8).map(half).collect();
+        assert_eq!(infer_interval(&sorted).map(|x| x.0), Some(1800));
+        let mut shuffled: Vec<i64> = [37, 2, 811, 90, 5, 440, 1200, 63].map(half).to_vec();
+        shuffled.sort_unstable();
+        assert_eq!(
+            ordered_interval(&shuffled),
+            None,
+            "no two readings adjacent"
+        );
+        assert_eq!(infer_interval(&shuffled).map(|x| x.0), Some(1800));
+        // 8 random half-hours that happen to be all on the hour look hourly; 64 do not.
+        let mut even: Vec<i64> = [2, 40, 812, 90, 6, 440, 1200, 64].map(half).to_vec();
+        even.sort_unstable();
+        assert_eq!(voted_interval(&even, 0.9).map(|x| x.0), Some(3600));
+        let mut many: Vec<i64> = (0..64).map(|k| half((k * 37) % 1440)).collect();
+        many.sort_unstable();
+        assert_eq!(voted_interval(&many, 0.9).map(|x| x.0), Some(1800));
+        // A stray reading 7 minutes past: 7 of 8 still on the 30-minute lattice.
+        let mut stray = sorted.clone();
+        stray[3] += 420;
+        assert_eq!(infer_interval(&stray).map(|x| x.0), Some(1800));
+        // Hourly data is hourly, quarter-hourly is quarter-hourly.
+        let hourly: Vec<i64> = (0..8).map(|k| half(2 * k)).collect();
+        assert_eq!(infer_interval(&hourly).map(|x| x.0), Some(3600));
+        let quarter: Vec<i64> = (0..8).map(|k| half(0) + k * 900).collect();
+        assert_eq!(infer_interval(&quarter).map(|x| x.0), Some(900));
+        // Never an interval that does not divide a day (00:00 and 03:30 -> 30 min, not 210).
+        assert_eq!(infer_interval(&[half(0), half(7)]).map(|x| x.0), Some(1800));
+        assert_eq!(infer_interval(&[half(0)]), None);
+    }
+
+    #[test]
+    fn permutation_moves_rows() {
+        let mut data: Vec<f32> = vec![0., 0., 1., 1., 2., 2.];
+        // row 0 -> 2, row 1 -> 0, row 2 -> 1
+        permute_rows(&mut data, 2, &mut [2, 0, 1]);
+        assert_eq!(data, vec![1., 1., 2., 2., 0., 0.]);
+    }
+}

@@ -133,21 +133,41 @@ pub fn header_strings(rec: &csv::ByteRecord) -> Vec<String> {
         .collect()
 }
 
+/// Finds a required column. `others` are the other columns this reader looks for, so the
+/// suggested fix names a column none of them claims.
 pub(crate) fn required(
     path: &Path,
     headers: &[String],
     name: &str,
     flag: &str,
+    others: &[&str],
 ) -> Result<usize, IngestError> {
-    find_column(headers, name).ok_or_else(|| IngestError::MissingColumn {
+    find_column(headers, name).ok_or_else(|| missing_column(path, headers, name, flag, others))
+}
+
+/// The error for a missing column, suggesting the first header no other option claims.
+pub(crate) fn missing_column(
+    path: &Path,
+    headers: &[String],
+    name: &str,
+    flag: &str,
+    others: &[&str],
+) -> IngestError {
+    let claimed = |h: &String| {
+        others
+            .iter()
+            .any(|o| h.trim().eq_ignore_ascii_case(o.trim()))
+    };
+    let fix = match headers.iter().find(|h| !claimed(h)) {
+        Some(h) => format!("name the column with {flag} (e.g. {flag} '{h}')"),
+        None => format!("add a {name:?} column or name it with {flag}"),
+    };
+    IngestError::MissingColumn {
         path: path.to_path_buf(),
         column: name.to_string(),
         found: headers.join(", "),
-        fix: format!(
-            "name the column with {flag} (e.g. {flag} '{}')",
-            headers.first().map_or("", |s| s.as_str())
-        ),
-    })
+        fix,
+    }
 }
 
 /// Stamp errors -> quarantine reasons.
@@ -187,9 +207,14 @@ pub fn read_long_csv(
         });
     }
     let headers = header_strings(&rec);
-    let c_meter = required(path, &headers, &fmt.meter_col, "--meter-col")?;
-    let c_time = required(path, &headers, &fmt.time_col, "--time-col")?;
-    let c_value = required(path, &headers, &fmt.value_col, "--value-col")?;
+    let names = [
+        fmt.meter_col.as_str(),
+        fmt.time_col.as_str(),
+        fmt.value_col.as_str(),
+    ];
+    let c_meter = required(path, &headers, &fmt.meter_col, "--meter-col", &names)?;
+    let c_time = required(path, &headers, &fmt.time_col, "--time-col", &names)?;
+    let c_value = required(path, &headers, &fmt.value_col, "--value-col", &names)?;
     let need = c_meter.max(c_time).max(c_value) + 1;
     let mut parser = fmt.time_parser();
     let (scale, unit) = fmt.unit.scale();

@@ -12,7 +12,7 @@ use polars::prelude::*;
 
 use super::accumulate::Accumulator;
 use super::error::IngestError;
-use super::long_csv::{find_column, time_reason};
+use super::long_csv::{find_column, missing_column, time_reason};
 use super::quality::{Reason, RowLoc};
 use super::time::Stamp;
 use super::{LongFormat, Progress};
@@ -50,15 +50,15 @@ pub fn read_long_parquet(
     let mut reader = ParquetReader::new(file);
     let schema = reader.schema().map_err(|e| perr(path, e))?;
     let headers: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    let names = [
+        fmt.meter_col.as_str(),
+        fmt.time_col.as_str(),
+        fmt.value_col.as_str(),
+    ];
     let col = |name: &str, flag: &str| -> Result<String, IngestError> {
         find_column(&headers, name)
             .map(|i| headers[i].clone())
-            .ok_or_else(|| IngestError::MissingColumn {
-                path: path.to_path_buf(),
-                column: name.to_string(),
-                found: headers.join(", "),
-                fix: format!("name the column with {flag}"),
-            })
+            .ok_or_else(|| missing_column(path, &headers, name, flag, &names))
     };
     let c_meter = col(&fmt.meter_col, "--meter-col")?;
     let c_time = col(&fmt.time_col, "--time-col")?;
@@ -66,14 +66,15 @@ pub fn read_long_parquet(
     let metadata = reader.get_metadata().map_err(|e| perr(path, e))?.clone();
     let total_rows = metadata.num_rows;
     // Slices aligned to row groups, each at most BATCH_ROWS.
+    // (row group, offset in it, rows, offset in the file)
     let mut slices = Vec::new();
     let mut offset = 0usize;
-    for rg in &metadata.row_groups {
+    for (g, rg) in metadata.row_groups.iter().enumerate() {
         let n = rg.num_rows();
         let mut done = 0;
         while done < n {
             let len = (n - done).min(BATCH_ROWS);
-            slices.push((offset + done, len));
+            slices.push((g, done, len, offset + done));
             done += len;
         }
         offset += n;
@@ -87,8 +88,16 @@ pub fn read_long_parquet(
         let metadata = &metadata;
         let columns = &columns;
         scope.spawn(move || {
-            for (start, len) in slices {
-                let df = decode_slice(path, columns, metadata, start, len);
+            // polars' slice reader visits every row group before the slice (slice k costs
+            // O(k): quadratic over a file), so each read sees a footer holding one row group;
+            // column chunks carry absolute file offsets, so the file itself is unchanged.
+            let mut base = (**metadata).clone();
+            base.row_groups = Vec::new();
+            for (g, in_rg, len, start) in slices {
+                let mut one = base.clone();
+                one.row_groups = vec![metadata.row_groups[g].clone()];
+                one.num_rows = metadata.row_groups[g].num_rows();
+                let df = decode_slice(path, columns, &std::sync::Arc::new(one), in_rg, len);
                 if tx.send((start, len, df)).is_err() {
                     break;
                 }

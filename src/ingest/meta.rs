@@ -105,6 +105,7 @@ pub fn read_meters(path: &Path) -> Result<(MeterTable, QualityLog), IngestError>
         &headers,
         "meter_id",
         "a 'meter_id' header in the meters file",
+        &[],
     )?;
     let col = |n: &str| find_column(&headers, n);
     let (c_addr, c_feeder, c_tariff) = (col("address"), col("feeder_id"), col("tariff"));

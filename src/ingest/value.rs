@@ -52,7 +52,7 @@ impl NullTokens {
 
 impl Default for NullTokens {
     fn default() -> Self {
-        NullTokens::new(&["NA", "N/A", "null", "Null", "NULL", "NaN-missing", "-"])
+        NullTokens::new(&["NA", "N/A", "null", "Null", "NULL", "-"])
     }
 }
 

@@ -51,12 +51,14 @@ pub fn read_weather(
         &headers,
         "timestamp",
         "a 'timestamp' header in the weather file",
+        &[],
     )?;
     let c_v = required(
         path,
         &headers,
         "temperature_c",
         "a 'temperature_c' header in the weather file",
+        &[],
     )?;
     let mut parser = time.parser();
     let nulls = NullTokens::default();
@@ -153,8 +155,9 @@ pub fn onto_grid(points: &[(i64, f64)], grid: &TimeGrid) -> Vec<f32> {
             }
         })
         .collect();
-    // Interpolate between the readings around each empty slot, by instant.
-    let mid = |s: usize| grid.slot_start(s) + i64::from(grid.interval_secs) / 2;
+    // Interpolate at each empty slot's start: a reading is taken to hold at its instant, and a
+    // slot holding a reading is labelled by its start, so both conventions agree.
+    let mid = |s: usize| grid.slot_start(s);
     let mut j = 0usize;
     for (s, o) in out.iter_mut().enumerate() {
         if !o.is_nan() {
@@ -189,7 +192,7 @@ mod tests {
         let pts = [(0, 10.0), (3600, 12.0), (7200, 14.0)];
         let w = onto_grid(&pts, &grid);
         assert_eq!(w[0], 10.0);
-        assert!((w[1] - 11.5).abs() < 1e-6, "{}", w[1]);
+        assert!((w[1] - 11.0).abs() < 1e-6, "{}", w[1]);
         assert_eq!(w[2], 12.0);
         assert_eq!(w[4], 14.0);
         assert!(w[5].is_nan(), "no reading after the last one");

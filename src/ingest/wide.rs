@@ -66,10 +66,21 @@ pub fn read_wide(
     while headers.last().is_some_and(|h| h.trim().is_empty()) {
         headers.pop();
     }
-    let c_id = required(path, &headers, &fmt.id_col, "--id-col")?;
-    let c_date = required(path, &headers, &fmt.date_col, "--date-col")?;
+    let names = [
+        fmt.id_col.as_str(),
+        fmt.date_col.as_str(),
+        fmt.estimated_col.as_deref().unwrap_or(""),
+    ];
+    let c_id = required(path, &headers, &fmt.id_col, "--wide-id-col", &names)?;
+    let c_date = required(path, &headers, &fmt.date_col, "--wide-date-col", &names)?;
     let c_est = match &fmt.estimated_col {
-        Some(name) => Some(required(path, &headers, name, "--estimated-col")?),
+        Some(name) => Some(required(
+            path,
+            &headers,
+            name,
+            "--wide-estimated-col",
+            &names,
+        )?),
         None => None,
     };
     let first = c_id.max(c_date).max(c_est.unwrap_or(0)) + 1;
