@@ -1,0 +1,290 @@
+//! [`Accumulator::finish`]: choose the grid, check each meter against it, and build the
+//! [`LoadMatrix`], in place when the streamed rows already tile it (rows permuted into id order
+//! with one row of scratch), else by one copy that sums finer meters into grid slots (a slot is
+//! kept only when complete).
+
+use super::interval::{infer_interval, mode};
+use super::*;
+
+impl Accumulator {
+    /// Builds the matrix. Consumes the accumulator.
+    pub fn finish(mut self) -> Result<Finished, FinishError> {
+        // 1. Grid interval: configured, else the most common interval among meters resolved
+        // from PENDING readings, else among what the few-reading meters suggest.
+        let resolved = mode(
+            self.meters
+                .iter()
+                .filter(|m| m.used > 0)
+                .filter_map(|m| m.interval.map(i64::from)),
+        );
+        let suggested = || {
+            mode(self.meters.iter().filter_map(|m| {
+                let mut ts: Vec<i64> = m
+                    .pending
+                    .iter()
+                    .map(|p| match p.stamp {
+                        Stamp::At(t) | Stamp::Ambiguous(t, _) => t,
+                    })
+                    .collect();
+                ts.sort_unstable();
+                ts.dedup();
+                infer_interval(&ts).map(|(iv, _)| i64::from(iv))
+            }))
+        };
+        let interval = self
+            .cfg
+            .interval_secs
+            .or_else(|| resolved.or_else(suggested).map(|i| i as u32));
+        // 2. Meters still pending (fewer than PENDING readings) are placed on the grid when
+        // their readings fit its lattice.
+        if let Some(iv) = interval {
+            for m in 0..self.meters.len() {
+                if self.meters[m].interval.is_none() && !self.meters[m].pending.is_empty() {
+                    self.resolve(m, Some(iv), true);
+                }
+            }
+        }
+        let Some(interval) = interval.filter(|_| self.quality.readings_used > 0) else {
+            // No meter had two distinct readings and no --interval was given: those readings
+            // cannot be placed; account for them.
+            for m in &mut self.meters {
+                let pending = std::mem::take(&mut m.pending);
+                if let Some(first) = pending.first() {
+                    self.quality.reject(
+                        RowLoc::unpack(first.loc),
+                        "timestamp",
+                        &m.id,
+                        Reason::TooFewReadings,
+                        "cannot infer this meter's interval from one timestamp; pass --interval",
+                        pending.len() as u64,
+                    );
+                }
+            }
+            return Err(FinishError::NoData {
+                quality: Box::new(self.quality),
+            });
+        };
+        let iv = i64::from(interval);
+        // Slot-start instant of a meter's native slot n (slot numbers are start-based).
+        let start_of = |m: &Meter, n: i64| m.phase + n * i64::from(m.interval.unwrap_or(interval));
+        // 3. Grid phase and span.
+        let phase = match self.cfg.window {
+            Some((s, _)) => s.rem_euclid(iv),
+            None => mode(
+                self.meters
+                    .iter()
+                    .filter(|m| m.used > 0 && m.interval == Some(interval))
+                    .map(|m| m.phase.rem_euclid(iv)),
+            )
+            .unwrap_or(0),
+        };
+        // 4. Which meters fit the grid.
+        let mut keep = vec![false; self.meters.len()];
+        for (k, m) in self.meters.iter().enumerate() {
+            if m.used == 0 {
+                continue;
+            }
+            let miv = m.interval.unwrap_or(interval);
+            let fits = interval % miv == 0 && (phase - m.phase).rem_euclid(i64::from(miv)) == 0;
+            if fits {
+                keep[k] = true;
+                continue;
+            }
+            let detail = if miv > interval {
+                format!(
+                    "{}-minute readings are coarser than the {}-minute grid; rerun with --interval {}m to use them",
+                    miv / 60,
+                    interval / 60,
+                    miv / 60
+                )
+            } else if interval % miv != 0 {
+                format!(
+                    "{}-minute readings do not divide the {}-minute grid",
+                    miv / 60,
+                    interval / 60
+                )
+            } else {
+                format!(
+                    "readings start at {} past the interval, the grid at {}; check --timestamps-mark",
+                    m.phase.rem_euclid(iv) / 60,
+                    phase / 60
+                )
+            };
+            let loc = RowLoc::unpack(m.first_loc);
+            self.quality.reject(
+                RowLoc {
+                    file: loc.file,
+                    row: 0,
+                },
+                "timestamp",
+                &m.id.clone(),
+                Reason::WrongInterval,
+                detail,
+                m.used,
+            );
+            self.quality.unuse(m.used);
+        }
+        let (grid_start, grid_end) = match self.cfg.window {
+            Some((s, e)) => (s, e),
+            None => {
+                let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+                for (k, m) in self.meters.iter().enumerate() {
+                    if keep[k] {
+                        lo = lo.min(start_of(m, m.min_slot));
+                        hi = hi.max(
+                            start_of(m, m.max_slot) + i64::from(m.interval.unwrap_or(interval)),
+                        );
+                    }
+                }
+                (
+                    lo - (lo - phase).rem_euclid(iv),
+                    hi + (phase - hi).rem_euclid(iv),
+                )
+            }
+        };
+        let n_slots_i = (grid_end - grid_start + iv - 1) / iv;
+        let mut order: Vec<usize> = (0..self.meters.len()).filter(|&k| keep[k]).collect();
+        order.sort_by(|&a, &b| self.meters[a].id.cmp(&self.meters[b].id));
+        if n_slots_i <= 0 || (order.len() as i128) * (n_slots_i as i128) > (isize::MAX as i128) / 8
+        {
+            return Err(FinishError::TooLarge {
+                meters: order.len(),
+                slots: n_slots_i,
+            });
+        }
+        let n_slots = n_slots_i as usize;
+        let grid = TimeGrid {
+            start: grid_start,
+            interval_secs: interval,
+            n_slots,
+        };
+        let grid_base = |m: &Meter| (grid_start - m.phase).div_euclid(iv);
+
+        // 5a. In place: every kept meter at the grid interval with a row equal to the grid, rows
+        // tiling the arena (no holes), and no rejected meter owning a row.
+        let uniform = self
+            .meters
+            .iter()
+            .enumerate()
+            .all(|(k, m)| match (keep[k], m.row) {
+                (true, Some(r)) => {
+                    m.interval == Some(interval)
+                        && r.len == n_slots
+                        && r.base == grid_base(m)
+                        && r.start % n_slots == 0
+                }
+                (true, None) => false,
+                (false, r) => r.is_none(),
+            })
+            && self.arena.len() == order.len() * n_slots;
+        let values = if uniform {
+            // target[arena row] = rank in id order; apply the permutation by cycles.
+            let mut target = vec![0usize; order.len()];
+            for (rank, &k) in order.iter().enumerate() {
+                let r = self.meters[k].row.map_or(0, |r| r.start / n_slots);
+                target[r] = rank;
+            }
+            permute_rows(&mut self.arena, n_slots, &mut target);
+            std::mem::take(&mut self.arena)
+        } else {
+            let mut out = vec![f32::NAN; order.len() * n_slots];
+            let mut sum = vec![0f64; n_slots];
+            let mut count = vec![0u16; n_slots];
+            for (rank, &k) in order.iter().enumerate() {
+                let m = &self.meters[k];
+                let Some(r) = m.row else { continue };
+                let miv = i64::from(m.interval.unwrap_or(interval));
+                let factor = (iv / miv) as u16;
+                sum.fill(0.0);
+                count.fill(0);
+                for (j, &v) in self.arena[r.start..r.start + r.len].iter().enumerate() {
+                    if v.is_nan() {
+                        continue;
+                    }
+                    let t = start_of(m, r.base + j as i64);
+                    if let Some(g) = grid.slot_of(t) {
+                        sum[g] += f64::from(v);
+                        count[g] += 1;
+                    }
+                }
+                let dst = &mut out[rank * n_slots..(rank + 1) * n_slots];
+                for g in 0..n_slots {
+                    if count[g] == factor {
+                        dst[g] = sum[g] as f32;
+                    }
+                }
+                let partial = count.iter().filter(|&&c| c > 0 && c < factor).count();
+                if partial > 0 {
+                    self.quality.notes.push(format!(
+                        "meter {}: {partial} slots had only part of their {}-minute readings and are left missing",
+                        m.id,
+                        miv / 60
+                    ));
+                }
+            }
+            out
+        };
+        let mut estimated = Vec::new();
+        if order.iter().any(|&k| !self.meters[k].estimated.is_empty()) {
+            estimated = bitset(order.len() * n_slots);
+            for (rank, &k) in order.iter().enumerate() {
+                let m = &self.meters[k];
+                for &n in &m.estimated {
+                    if let Some(g) = grid.slot_of(start_of(m, n)) {
+                        bitset_set(&mut estimated, rank * n_slots + g);
+                    }
+                }
+            }
+        }
+        let native_interval = order
+            .iter()
+            .map(|&k| self.meters[k].interval.unwrap_or(interval))
+            .collect();
+        let ids: Vec<Box<str>> = order.iter().map(|&k| self.meters[k].id.clone()).collect();
+        drop(self.meters);
+        let matrix = LoadMatrix::from_parts(grid, ids, values, estimated)?;
+        Ok(Finished {
+            matrix,
+            quality: self.quality,
+            native_interval,
+            zero_copy: uniform,
+        })
+    }
+}
+
+/// Moves row `r` of `data` (rows of `width`) to row `target[r]`, in place, one row of scratch.
+fn permute_rows(data: &mut [f32], width: usize, target: &mut [usize]) {
+    let mut tmp = vec![0f32; width];
+    for start in 0..target.len() {
+        // Follow the cycle through `start`, carrying one row in `tmp`.
+        if target[start] == start || target[start] == usize::MAX {
+            continue;
+        }
+        tmp.copy_from_slice(&data[start * width..(start + 1) * width]);
+        let mut cur = start;
+        loop {
+            let dst = target[cur];
+            target[cur] = usize::MAX;
+            // swap tmp with row dst
+            let row = &mut data[dst * width..(dst + 1) * width];
+            row.swap_with_slice(&mut tmp);
+            cur = dst;
+            if cur == start {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permutation_moves_rows() {
+        let mut data: Vec<f32> = vec![0., 0., 1., 1., 2., 2.];
+        // row 0 -> 2, row 1 -> 0, row 2 -> 1
+        permute_rows(&mut data, 2, &mut [2, 0, 1]);
+        assert_eq!(data, vec![1., 1., 2., 2., 0., 0.]);
+    }
+}
