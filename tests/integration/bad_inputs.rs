@@ -193,15 +193,15 @@ fn coarser_meter_is_quarantined_whole_as_wrong_interval() {
         "timestamp",
         "H1",
         WrongInterval,
-        4,
+        8,
     )];
     for extra in [&["--interval", "30m"][..], &[]] {
         let mut argv = vec!["-r", f.as_str()];
         argv.extend_from_slice(extra);
         let ing = check_quarantine(&Case {
             argv: &argv,
-            counts: &[(R, 12, 8, 4, 0)],
-            reasons: &[(WrongInterval, 4)],
+            counts: &[(R, 24, 16, 8, 0)],
+            reasons: &[(WrongInterval, 8)],
             records: records.clone(),
         });
         assert_eq!(ids(&ing.matrix), ["M1", "M2"]);
@@ -211,15 +211,17 @@ fn coarser_meter_is_quarantined_whole_as_wrong_interval() {
     }
     // On the hourly grid it suggests, every meter fits: the half-hourly ones are summed.
     let hourly = load(&["-r", &f, "--interval", "60m"]);
-    assert_eq!(counts(&hourly.quality), (12, 12, 0, 0));
+    assert_eq!(counts(&hourly.quality), (24, 24, 0, 0));
     assert_eq!(ids(&hourly.matrix), ["H1", "M1", "M2"]);
     let m1 = hourly.matrix.series("M1").unwrap();
-    assert!(
-        (m1[0] - 1.1).abs() < 1e-6 && (m1[1] - 1.5).abs() < 1e-6,
-        "{m1:?}"
+    for (k, want) in [1.1f32, 1.5, 1.9, 2.3].iter().enumerate() {
+        assert!((m1[k] - want).abs() < 1e-6, "{m1:?}");
+    }
+    assert!(m1[4..].iter().all(|v| v.is_nan()), "{m1:?}");
+    assert_eq!(
+        hourly.matrix.series("H1").unwrap(),
+        [1.0f32, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7]
     );
-    assert!(m1[2].is_nan() && m1[3].is_nan(), "{m1:?}");
-    assert_eq!(hourly.matrix.series("H1").unwrap(), [1.0f32, 1.1, 1.2, 1.3]);
 }
 
 #[test]

@@ -17,5 +17,6 @@ mod support;
 mod bad_inputs;
 mod cli;
 mod equivalence;
+mod properties;
 mod samples;
 mod time;

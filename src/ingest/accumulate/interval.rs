@@ -24,17 +24,21 @@ pub(crate) fn lattice_share(ts: &[i64], interval: u32) -> (usize, i64) {
         .map_or((0, 0), |(phase, n)| (n, phase))
 }
 
-/// The interval of time-ordered readings (sorted distinct `ts`): every step is a multiple of
-/// one standard interval (a divisor of a day) and some step equals it, i.e. two readings are
-/// adjacent. Consecutive readings give this at once; a stray off-lattice reading or readings
-/// sampled out of order do not, and then [`voted_interval`] decides on more readings.
-pub(crate) fn ordered_interval(ts: &[i64]) -> Option<(u32, i64)> {
-    if ts.len() < 2 {
+/// Readings in a consecutive run that settle a meter's interval. Fewer prove little: three
+/// readings 8 hours apart may be a sparse half-hourly meter, four hourly ones a gappy one.
+pub const MIN_RUN: usize = 8;
+
+/// The interval of a consecutive run (sorted distinct `ts`, at least [`MIN_RUN`]): every step
+/// equal to one standard interval (a divisor of a day). This is evidence of the meter's interval
+/// on its own, whatever else arrives; meters without such a run are decided on all their
+/// (first 64) readings, so the outcome does not depend on the order they came in.
+pub(crate) fn consecutive_interval(ts: &[i64]) -> Option<(u32, i64)> {
+    if ts.len() < MIN_RUN {
         return None;
     }
-    let g = ts.iter().fold(0i64, |g, t| gcd(g, t - ts[0]));
-    let min_step = ts.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(0);
-    (g >= 60 && 86_400 % g == 0 && min_step == g).then(|| (g as u32, ts[0].rem_euclid(g)))
+    let step = ts[1] - ts[0];
+    (step >= 60 && 86_400 % step == 0 && ts.windows(2).all(|w| w[1] - w[0] == step))
+        .then(|| (step as u32, ts[0].rem_euclid(step)))
 }
 
 /// The largest standard interval on whose lattice at least `share` of `ts` lie: order does not
@@ -59,17 +63,9 @@ pub(crate) fn voted_interval(ts: &[i64], share: f64) -> Option<(u32, i64)> {
         })
 }
 
-/// The interval of a meter's first readings: ordered evidence, else a 3-in-4 vote.
+/// The interval of a meter's first readings: a consecutive run, else a 3-in-4 vote.
 pub(crate) fn infer_interval(ts: &[i64]) -> Option<(u32, i64)> {
-    ordered_interval(ts).or_else(|| voted_interval(ts, 0.75))
-}
-
-fn gcd(a: i64, b: i64) -> i64 {
-    let (mut a, mut b) = (a.abs(), b.abs());
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
+    consecutive_interval(ts).or_else(|| voted_interval(ts, 0.75))
 }
 
 /// The most common value (ties: the smallest).
@@ -95,11 +91,7 @@ mod tests {
         assert_eq!(infer_interval(&sorted).map(|x| x.0), Some(1800));
         let mut shuffled: Vec<i64> = [37, 2, 811, 90, 5, 440, 1200, 63].map(half).to_vec();
         shuffled.sort_unstable();
-        assert_eq!(
-            ordered_interval(&shuffled),
-            None,
-            "no two readings adjacent"
-        );
+        assert_eq!(consecutive_interval(&shuffled), None, "not a run");
         assert_eq!(infer_interval(&shuffled).map(|x| x.0), Some(1800));
         // 8 random half-hours that happen to be all on the hour look hourly; 64 do not.
         let mut even: Vec<i64> = [2, 40, 812, 90, 6, 440, 1200, 64].map(half).to_vec();
@@ -119,6 +111,9 @@ mod tests {
         assert_eq!(infer_interval(&quarter).map(|x| x.0), Some(900));
         // Never an interval that does not divide a day (00:00 and 03:30 -> 30 min, not 210).
         assert_eq!(infer_interval(&[half(0), half(7)]).map(|x| x.0), Some(1800));
+        // Short runs are no evidence: two readings a day apart must not make a daily meter.
+        assert_eq!(consecutive_interval(&[half(0), half(48)]), None);
+        assert_eq!(consecutive_interval(&[half(0), half(16), half(32)]), None);
         assert_eq!(infer_interval(&[half(0)]), None);
     }
 }

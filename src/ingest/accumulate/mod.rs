@@ -21,7 +21,7 @@ mod finish;
 mod interval;
 mod run;
 
-use interval::{lattice_share, ordered_interval, voted_interval};
+use interval::{consecutive_interval, lattice_share, voted_interval};
 
 use super::quality::{QualityLog, Reason, RowLoc};
 use super::time::{AmbiguousPolicy, Stamp};
@@ -323,8 +323,9 @@ impl Accumulator {
     }
 
     /// Infers the meter's interval and phase from its pending readings and replays them.
-    /// Without `settle`, only time-ordered evidence is accepted (more readings are awaited
-    /// otherwise). `fallback` (the grid interval) serves meters with under three timestamps.
+    /// Without `settle`, only a consecutive run is accepted (more readings are awaited
+    /// otherwise). With it (64 readings, or the end of input), readings that all sit on the
+    /// `fallback` grid lattice take the grid interval, else the interval is voted on.
     fn resolve(&mut self, m: usize, fallback: Option<u32>, settle: bool) -> bool {
         let pending = std::mem::take(&mut self.meters[m].pending);
         let mut ts: Vec<i64> = pending
@@ -335,19 +336,17 @@ impl Accumulator {
             .collect();
         ts.sort_unstable();
         ts.dedup();
-        let found = ordered_interval(&ts).or_else(|| {
-            let share = if ts.len() >= PENDING_MAX { 0.9 } else { 0.75 };
-            settle.then(|| voted_interval(&ts, share)).flatten()
-        });
-        let chosen = match (fallback, found) {
-            // Two timestamps a day apart would look like daily data: a meter with so few
-            // readings is placed on the grid when they sit on its lattice.
-            (Some(f), _) if ts.len() < 3 && lattice_share(&ts, f).0 == ts.len() => {
-                Some((f, lattice_share(&ts, f).1))
-            }
-            (_, Some(found)) => Some(found),
-            (Some(f), None) if settle => Some((f, lattice_share(&ts, f).1)),
-            _ => None,
+        let on_fallback = fallback.filter(|&f| settle && lattice_share(&ts, f).0 == ts.len());
+        let chosen = if let Some(run) = consecutive_interval(&ts) {
+            // A consecutive run settles it (hourly data stays hourly on a half-hourly grid).
+            Some(run)
+        } else if let Some(f) = on_fallback {
+            // Sparse readings that all sit on the grid's lattice are gappy grid data.
+            Some((f, lattice_share(&ts, f).1))
+        } else if settle {
+            voted_interval(&ts, if ts.len() >= PENDING_MAX { 0.9 } else { 0.75 })
+        } else {
+            None
         };
         let Some((interval, phase)) = chosen else {
             self.meters[m].pending = pending;
