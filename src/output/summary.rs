@@ -181,7 +181,7 @@ impl IngestReport {
             }
         }
         if let Some(f) = self.feeders {
-            let _ = writeln!(s, "feeders: {f} series on the grid");
+            let _ = writeln!(s, "feeder series on the grid: {f}");
         }
         if let Some(w) = self.weather_slots_known {
             let _ = writeln!(s, "weather: temperature known for {w} of {} slots", g.slots);
