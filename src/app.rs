@@ -2,9 +2,12 @@
 //! or an error; `main.rs` only maps these to exit codes.
 
 use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
 
-use crate::cli::{Cli, Command, IngestArgs};
-use crate::ingest::{self, quality::write_quality_csv};
+use crate::cli::{Cli, Command, IngestArgs, RunArgs};
+use crate::ingest::{self, quality::write_quality_csv, IngestOptions, Ingested, QualityLog};
+use crate::output::run_dir;
 use crate::output::summary::IngestReport;
 use crate::settings::{self, SettingsError};
 
@@ -29,43 +32,60 @@ pub enum AppError {
         path: std::path::PathBuf,
         message: String,
     },
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
+    #[error(transparent)]
+    Synth(#[from] crate::synth::SynthError),
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
 }
 
-fn write_err(path: &std::path::Path, e: impl std::fmt::Display) -> AppError {
+fn write_err(path: &Path, e: impl std::fmt::Display) -> AppError {
     AppError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
     }
 }
 
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+    std::fs::write(path, bytes).map_err(|e| write_err(path, e))
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Outcome, AppError> {
+    let mut sink = std::io::sink();
+    let quiet_out: &mut dyn Write = if cli.quiet { &mut sink } else { out };
     match &cli.command {
-        Command::Ingest(args) => run_ingest(args, cli.quiet, !cli.no_progress, out),
+        Command::Ingest(args) => run_ingest(args, cli.quiet, !cli.no_progress, quiet_out),
+        Command::Run(args) => run_detect(args, cli.quiet, !cli.no_progress, quiet_out),
+        Command::Synth(args) => {
+            crate::synth::run_synth(args, quiet_out)?;
+            Ok(Outcome::Clean)
+        }
+        Command::Eval(args) => {
+            crate::eval::run_eval(args, quiet_out)?;
+            Ok(Outcome::Clean)
+        }
     }
 }
 
-/// `gridsleuth ingest`.
-pub fn run_ingest(
-    args: &IngestArgs,
-    quiet: bool,
-    progress: bool,
-    out: &mut dyn Write,
-) -> Result<Outcome, AppError> {
-    let opts = settings::resolve_ingest(args, progress)?;
-    let ing = match ingest::load(&opts) {
-        Ok(ing) => ing,
+/// Loads, writing `data_quality.csv` even when nothing was usable.
+fn load(opts: &IngestOptions, out_dir: &Path) -> Result<Ingested, AppError> {
+    match ingest::load(opts) {
+        Ok(ing) => Ok(ing),
         Err(ingest::IngestError::Empty { what, mut quality }) => {
-            quality.sort();
             // Still write the log, so the user can see why every reading was rejected.
-            std::fs::create_dir_all(&args.out).map_err(|e| write_err(&args.out, e))?;
-            let dq = args.out.join("data_quality.csv");
+            std::fs::create_dir_all(out_dir).map_err(|e| write_err(out_dir, e))?;
+            quality.sort();
+            let dq = out_dir.join("data_quality.csv");
             write_quality_csv(&[&quality], &dq).map_err(|e| write_err(&dq, e))?;
-            return Err(ingest::IngestError::Empty { what, quality }.into());
+            Err(ingest::IngestError::Empty { what, quality }.into())
         }
-        Err(e) => return Err(e.into()),
-    };
-    std::fs::create_dir_all(&args.out).map_err(|e| write_err(&args.out, e))?;
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn quality_logs(ing: &Ingested) -> Vec<&QualityLog> {
     let mut logs = vec![&ing.quality];
     if let Some((_, q)) = &ing.meters {
         logs.push(q);
@@ -76,29 +96,148 @@ pub fn run_ingest(
     if let Some((_, q)) = &ing.weather {
         logs.push(q);
     }
+    logs
+}
+
+/// Writes data_quality.csv and ingest.json; returns the report.
+fn write_ingest_outputs(ing: &Ingested, args: &IngestArgs) -> Result<IngestReport, AppError> {
+    std::fs::create_dir_all(&args.out).map_err(|e| write_err(&args.out, e))?;
     let dq = args.out.join("data_quality.csv");
-    write_quality_csv(&logs, &dq).map_err(|e| write_err(&dq, e))?;
-    let report = IngestReport::of(&ing);
+    write_quality_csv(&quality_logs(ing), &dq).map_err(|e| write_err(&dq, e))?;
+    let report = IngestReport::of(ing);
     let json_path = args.out.join("ingest.json");
     let json = serde_json::to_vec_pretty(&report).map_err(|e| write_err(&json_path, e))?;
-    std::fs::write(&json_path, json).map_err(|e| write_err(&json_path, e))?;
+    write_file(&json_path, &json)?;
     if args.write_matrix {
         let p = args.out.join("matrix.parquet");
         crate::output::matrix::write_matrix_parquet(&ing.matrix, &p)
             .map_err(|e| write_err(&p, e))?;
     }
+    Ok(report)
+}
+
+/// `gridsleuth ingest`.
+pub fn run_ingest(
+    args: &IngestArgs,
+    quiet: bool,
+    progress: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, AppError> {
+    let opts = settings::resolve_ingest(args, progress)?;
+    let ing = load(&opts, &args.out)?;
+    let report = write_ingest_outputs(&ing, args)?;
     if !quiet {
-        let records: usize = logs.iter().map(|l| l.issues().len()).sum();
+        let records: usize = quality_logs(&ing).iter().map(|l| l.issues().len()).sum();
         let _ = write!(out, "{}", report.text());
         let _ = writeln!(
             out,
             "wrote {} ({records} records), {}",
-            dq.display(),
-            json_path.display()
+            args.out.join("data_quality.csv").display(),
+            args.out.join("ingest.json").display()
         );
-        if args.write_matrix {
-            let _ = writeln!(out, "wrote {}", args.out.join("matrix.parquet").display());
+    }
+    Ok(if report.any_quarantined() {
+        Outcome::Quarantined
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// `gridsleuth run`.
+pub fn run_detect(
+    args: &RunArgs,
+    quiet: bool,
+    progress: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, AppError> {
+    let opts = settings::resolve_ingest(&args.ingest, progress)?;
+    let dcfg = settings::resolve_detect(args, opts.long.time.tz)?;
+    if let Some(n) = args.threads {
+        // Only the first call configures the global pool; later ones keep it.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+    let t0 = Instant::now();
+    let ing = load(&opts, &args.ingest.out)?;
+    let t_ingest = t0.elapsed();
+    let report = write_ingest_outputs(&ing, &args.ingest)?;
+    let det = crate::detect::detect(&ing, &dcfg)?;
+    let dir = &args.ingest.out;
+    let t_write = Instant::now();
+    let meters = ing.meters.as_ref().map(|(t, _)| t);
+    let csv = |r: Result<Vec<u8>, csv::Error>, name: &str| -> Result<(), AppError> {
+        let p = dir.join(name);
+        write_file(&p, &r.map_err(|e| write_err(&p, e))?)
+    };
+    csv(run_dir::scores_csv(&ing.matrix, &det), "scores.csv")?;
+    csv(
+        run_dir::suspects_csv(&ing.matrix, &det, meters),
+        "suspects.csv",
+    )?;
+    csv(
+        run_dir::registered_csv(&ing.matrix, &det, meters),
+        "registered_miners.csv",
+    )?;
+    let fp = dir.join("features.parquet");
+    run_dir::write_features_parquet(&ing.matrix, &det, &fp).map_err(|e| write_err(&fp, e))?;
+    let flagged = det.findings.iter().filter(|f| f.flagged).count();
+    let mut timings: Vec<(&str, f64)> = vec![("ingest", t_ingest.as_secs_f64())];
+    timings.extend(det.timings.iter().map(|(k, d)| (*k, d.as_secs_f64())));
+    timings.push(("write", t_write.elapsed().as_secs_f64()));
+    let run_json = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "inputs": {
+            "readings": opts.readings.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "meters": opts.meters.as_ref().map(|p| p.display().to_string()),
+            "feeders": opts.feeders.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "weather": opts.weather.as_ref().map(|p| p.display().to_string()),
+        },
+        "grid": &report.grid,
+        "datasets": &report.datasets,
+        "settings": { "tz": opts.long.time.tz.name(), "cluster": dcfg.cluster, "score": dcfg.score },
+        "clusters": det.clusters.as_ref().map(|c| serde_json::json!({
+            "method": c.method,
+            "sizes": c.sizes,
+            "rig_likeness": c.rig_likeness,
+            "inputs": crate::cluster::INPUTS,
+            "centroids": c.centroids,
+        })),
+        "counts": {
+            "meters": ing.matrix.n_meters(),
+            "flagged": flagged,
+            "registered_miners": det.findings.iter().filter(|f| f.registered_miner).count(),
+            "registered_over_contract": det.findings.iter().filter(|f| f.over_contract).count(),
+        },
+        "timings_secs": timings.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+    });
+    let rj = dir.join("run.json");
+    write_file(
+        &rj,
+        &serde_json::to_vec_pretty(&run_json).map_err(|e| write_err(&rj, e))?,
+    )?;
+    if !quiet {
+        let _ = write!(out, "{}", report.text());
+        let _ = writeln!(
+            out,
+            "scored {} meters: {flagged} flagged",
+            ing.matrix.n_meters()
+        );
+        let mut top: Vec<&crate::score::Finding> =
+            det.findings.iter().filter(|f| f.flagged).collect();
+        top.sort_by_key(|f| f.rank);
+        for f in top.iter().take(10) {
+            let _ = writeln!(
+                out,
+                "  #{:<3} {:<12} score {:.2}  ~{:.1} kW  {}",
+                f.rank.unwrap_or(0),
+                ing.matrix.meter_ids()[f.meter],
+                f.score,
+                f.rig_kw,
+                f.reasons.first().map_or("", String::as_str)
+            );
         }
+        let _ = writeln!(out, "wrote {}", dir.display());
     }
     Ok(if report.any_quarantined() {
         Outcome::Quarantined

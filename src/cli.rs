@@ -57,6 +57,42 @@ pub enum Command {
   2  fatal error (bad option, missing file or column, unreadable input)")
     )]
     Ingest(IngestArgs),
+    /// Detect: ingest, features, clustering, scoring; writes the run directory.
+    #[command(after_help = "Examples:
+  gridsleuth run --config data-samples/region.toml -o out/sample
+  gridsleuth run -r readings.parquet --meters meters.csv --weather weather.csv --tz Europe/London -o out/run
+
+Writes into -o DIR: scores.csv (every meter), suspects.csv (flagged, ranked, with reasons),
+registered_miners.csv, features.parquet, data_quality.csv, run.json.
+
+Exit codes: 0 clean, 1 finished but readings were quarantined, 2 fatal error.")]
+    Run(RunArgs),
+    /// Generate a labelled synthetic region, or inject rigs into real readings.
+    Synth(crate::synth::SynthArgs),
+    /// Score a run directory against labels (ROC AUC, precision@k, recall at fixed FPR ...).
+    Eval(crate::eval::EvalArgs),
+}
+
+/// Options of `gridsleuth run`: the ingest options plus detection settings.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub ingest: IngestArgs,
+    /// Seed of every random step (k-means initialisation, sampling) [default: 42].
+    #[arg(long, help_heading = "Detection")]
+    pub seed: Option<u64>,
+    /// Number of clusters [default: 8].
+    #[arg(long, help_heading = "Detection")]
+    pub clusters: Option<usize>,
+    /// Clustering method: kmeans or gmm [default: kmeans].
+    #[arg(long, value_name = "METHOD", help_heading = "Detection")]
+    pub cluster_method: Option<String>,
+    /// Flag meters scoring at least this [default: 0.5].
+    #[arg(long, value_name = "SCORE", help_heading = "Detection")]
+    pub flag_threshold: Option<f64>,
+    /// Worker threads for features and scoring [default: all cores].
+    #[arg(long, help_heading = "Detection")]
+    pub threads: Option<usize>,
 }
 
 /// Options of `gridsleuth ingest` (also used by later stages that load readings).

@@ -15,7 +15,13 @@
 
 pub mod app;
 pub mod cli;
+pub mod cluster;
+pub mod detect;
+pub mod eval;
+pub mod features;
 pub mod grid;
 pub mod ingest;
 pub mod output;
+pub mod score;
 pub mod settings;
+pub mod synth;

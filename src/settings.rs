@@ -52,6 +52,10 @@ pub struct ConfigFile {
     pub quality: QualitySection,
     #[serde(default)]
     pub feeders: FeedersSection,
+    #[serde(default)]
+    pub score: crate::score::ScoreConfig,
+    #[serde(default)]
+    pub cluster: crate::cluster::ClusterConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -459,6 +463,57 @@ pub fn resolve_ingest(
             .or(cfg.inputs.weather.as_ref().map(rel)),
         weather_time: time,
         show_progress,
+    })
+}
+
+/// Flags + config -> detection settings (the `[score]` and `[cluster]` tables; flags win).
+pub fn resolve_detect(
+    args: &crate::cli::RunArgs,
+    tz: chrono_tz::Tz,
+) -> Result<crate::detect::DetectConfig, SettingsError> {
+    let cfg = match &args.ingest.config {
+        Some(p) => ConfigFile::load(p)?,
+        None => ConfigFile::default(),
+    };
+    let mut cluster = cfg.cluster;
+    let mut score = cfg.score;
+    if let Some(s) = args.seed {
+        cluster.seed = s;
+    }
+    if let Some(k) = args.clusters {
+        cluster.k = k;
+    }
+    if cluster.k == 0 || cluster.k > 64 {
+        return Err(invalid(
+            "--clusters",
+            format!("{} must be between 1 and 64", cluster.k),
+        ));
+    }
+    if let Some(m) = &args.cluster_method {
+        cluster.method = match m.as_str() {
+            "kmeans" => crate::cluster::ClusterMethod::Kmeans,
+            "gmm" => crate::cluster::ClusterMethod::Gmm,
+            other => {
+                return Err(invalid(
+                    "--cluster-method",
+                    format!("{other:?} is not kmeans or gmm"),
+                ))
+            }
+        };
+    }
+    if let Some(t) = args.flag_threshold {
+        score.flag_threshold = t;
+    }
+    if !(0.0..=1.0).contains(&score.flag_threshold) {
+        return Err(invalid(
+            "--flag-threshold",
+            format!("{} must be in [0, 1]", score.flag_threshold),
+        ));
+    }
+    Ok(crate::detect::DetectConfig {
+        tz: Some(tz),
+        cluster,
+        score,
     })
 }
 

@@ -3,4 +3,5 @@
 //! bytes or strings where practical so they are tested as text.
 
 pub mod matrix;
+pub mod run_dir;
 pub mod summary;

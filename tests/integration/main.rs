@@ -17,6 +17,7 @@ mod support;
 mod bad_inputs;
 mod cli;
 mod equivalence;
+mod eval;
 mod properties;
 mod samples;
 mod time;

@@ -1,0 +1,238 @@
+//! Baseload: the floor a meter never goes below, day by day. A rig lifts the floor by about
+//! n x device kW and keeps it there (DOMAIN.md: "the baseload, e.g. the 5th percentile of the
+//! day, jumps by about n x device kW and stays"); households sit at ~0.1-0.3 kW.
+//!
+//! Input: kW row, the local day ranges, scratch. Output: the daily p5 series (for the step
+//! detector), its robust level and stability, night and day floors, outage snap-backs.
+
+use super::calendar::Calendar;
+use super::level::quantiles;
+
+/// Daily floor: 5th percentile of the day's slots.
+pub const DAILY_FLOOR_Q: f64 = 0.05;
+/// A day needs this share of its slots present to count.
+pub const MIN_DAY_COVERAGE: f32 = 0.75;
+/// An outage: load below this share of the floor...
+pub const OUTAGE_SHARE: f32 = 0.3;
+/// ...for at most this many hours, then back to within [`SNAPBACK_TOLERANCE`] of the floor.
+pub const OUTAGE_MAX_HOURS: f32 = 4.0;
+pub const SNAPBACK_TOLERANCE: f32 = 0.1;
+/// Floors below this (kW) are not worth an outage test (a household's floor is noise).
+pub const OUTAGE_MIN_FLOOR_KW: f32 = 0.5;
+
+/// Baseload figures of one row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Baseload {
+    /// Median over days of the daily floor.
+    pub base_kw: f32,
+    /// Coefficient of variation of the daily floor across days (stability).
+    pub base_cv: f32,
+    /// Median over days of the floor of night hours (00-06 local) and of day hours (10-18).
+    pub night_floor_kw: f32,
+    pub day_floor_kw: f32,
+    /// 90th percentile over days of the daily floor (the "on" level of an intermittent rig).
+    pub base_p90_kw: f32,
+    /// Median absolute change of the floor from one day to the next, over the median floor.
+    /// A rig's floor moves only at its steps (one step leaves the median change at ~0);
+    /// heating's moves with the weather every day.
+    pub base_jitter: f32,
+    /// The same for the night floor (storage heaters charge more on cold nights; a night rig
+    /// does not).
+    pub night_jitter: f32,
+    /// Days counted.
+    pub days: usize,
+}
+
+/// Fills `daily` with each local day's floor (`NaN` when under-covered) and returns the
+/// summary. `buf` and `tmp` are scratch.
+pub fn baseload(
+    kw: &[f32],
+    cal: &Calendar,
+    days: &[std::ops::Range<usize>],
+    daily: &mut Vec<f32>,
+    buf: &mut Vec<f32>,
+    tmp: &mut Vec<f32>,
+) -> Baseload {
+    daily.clear();
+    let mut night = Vec::new();
+    let mut night_by_day: Vec<f32> = Vec::with_capacity(days.len());
+    let mut day_floor = Vec::new();
+    let full = cal.slots_per_day.max(1) as f32;
+    for r in days {
+        let slots = &kw[r.clone()];
+        let present = slots.iter().filter(|v| !v.is_nan()).count() as f32;
+        if present < MIN_DAY_COVERAGE * full {
+            daily.push(f32::NAN);
+            night_by_day.push(f32::NAN);
+            continue;
+        }
+        daily.push(quantiles(buf, slots, [DAILY_FLOOR_Q])[0]);
+        tmp.clear();
+        tmp.extend(r.clone().filter(|&s| cal.is_night(s)).map(|s| kw[s]));
+        let n = quantiles(buf, tmp, [DAILY_FLOOR_Q])[0];
+        night_by_day.push(n);
+        if !n.is_nan() {
+            night.push(n);
+        }
+        tmp.clear();
+        tmp.extend(r.clone().filter(|&s| cal.is_day(s)).map(|s| kw[s]));
+        let d = quantiles(buf, tmp, [DAILY_FLOOR_Q])[0];
+        if !d.is_nan() {
+            day_floor.push(d);
+        }
+    }
+    let [base, base_p90] = quantiles(buf, daily, [0.5, 0.9]);
+    let valid: Vec<f64> = daily
+        .iter()
+        .filter(|v| !v.is_nan())
+        .map(|&v| f64::from(v))
+        .collect();
+    let base_cv = if valid.len() >= 2 {
+        let m = valid.iter().sum::<f64>() / valid.len() as f64;
+        let sd = (valid.iter().map(|v| (v - m).powi(2)).sum::<f64>() / valid.len() as f64).sqrt();
+        if m > 1e-6 {
+            (sd / m) as f32
+        } else {
+            f32::NAN
+        }
+    } else {
+        f32::NAN
+    };
+    let base_jitter = jitter(daily, base, buf);
+    let night_med = quantiles(buf, &night, [0.5])[0];
+    let night_jitter = jitter(&night_by_day, night_med, buf);
+    Baseload {
+        base_jitter,
+        night_jitter,
+        base_kw: base,
+        base_cv,
+        night_floor_kw: quantiles(buf, &night, [0.5])[0],
+        day_floor_kw: quantiles(buf, &day_floor, [0.5])[0],
+        base_p90_kw: base_p90,
+        days: valid.len(),
+    }
+}
+
+/// Median absolute change between consecutive days' values, over `level` (`NaN` when fewer
+/// than three pairs or a level near zero).
+pub fn jitter(series: &[f32], level: f32, buf: &mut Vec<f32>) -> f32 {
+    let diffs: Vec<f32> = series
+        .windows(2)
+        .filter(|w| !w[0].is_nan() && !w[1].is_nan())
+        .map(|w| (w[1] - w[0]).abs())
+        .collect();
+    if diffs.len() < 3 || level.is_nan() || level <= 0.05 {
+        return f32::NAN;
+    }
+    quantiles(buf, &diffs, [0.5])[0] / level
+}
+
+/// Outages with snap-back: runs of at most [`OUTAGE_MAX_HOURS`] below
+/// [`OUTAGE_SHARE`] x `floor_kw`, preceded and followed by a slot within
+/// [`SNAPBACK_TOLERANCE`] of the floor or above. A rig has no power switch: after a grid or
+/// breaker outage it is back at the same level within minutes.
+pub fn snapbacks(kw: &[f32], floor_kw: f32, interval_hours: f32) -> u32 {
+    if floor_kw.is_nan() || floor_kw < OUTAGE_MIN_FLOOR_KW {
+        return 0;
+    }
+    let low = OUTAGE_SHARE * floor_kw;
+    let high = (1.0 - SNAPBACK_TOLERANCE) * floor_kw;
+    let max_run = (OUTAGE_MAX_HOURS / interval_hours).round().max(1.0) as usize;
+    let mut count = 0;
+    let mut s = 1;
+    while s < kw.len() {
+        if kw[s] < low && kw[s - 1] >= high {
+            let mut e = s;
+            while e < kw.len() && kw[e] < low {
+                e += 1;
+            }
+            if e < kw.len() && e - s <= max_run && kw[e] >= high {
+                count += 1;
+            }
+            s = e.max(s + 1);
+        } else {
+            s += 1;
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::level::tests::random_row;
+    use crate::grid::TimeGrid;
+
+    fn naive_floor(v: &[f32]) -> f32 {
+        let mut x: Vec<f32> = v.iter().copied().filter(|a| !a.is_nan()).collect();
+        if x.is_empty() {
+            return f32::NAN;
+        }
+        x.sort_by(f32::total_cmp);
+        x[((0.05 * (x.len() - 1) as f64).round()) as usize]
+    }
+
+    #[test]
+    fn daily_floors_match_naive_reference() {
+        let grid = TimeGrid {
+            start: 1_709_251_200,
+            interval_secs: 1800,
+            n_slots: 48 * 10,
+        };
+        let cal = Calendar::new(&grid, chrono_tz::UTC);
+        let days = cal.day_ranges();
+        for seed in 0..20 {
+            let row = random_row(seed, grid.n_slots);
+            let (mut daily, mut buf, mut tmp) = (Vec::new(), Vec::new(), Vec::new());
+            let b = baseload(&row, &cal, &days, &mut daily, &mut buf, &mut tmp);
+            for (d, r) in days.iter().enumerate() {
+                let slots = &row[r.clone()];
+                let cov = slots.iter().filter(|v| !v.is_nan()).count() as f32 / 48.0;
+                let want = if cov < MIN_DAY_COVERAGE {
+                    f32::NAN
+                } else {
+                    naive_floor(slots)
+                };
+                assert!(daily[d] == want || (daily[d].is_nan() && want.is_nan()));
+            }
+            let mut valid: Vec<f32> = daily.iter().copied().filter(|v| !v.is_nan()).collect();
+            valid.sort_by(f32::total_cmp);
+            assert_eq!(
+                b.base_kw,
+                valid[((0.5 * (valid.len() - 1) as f64).round()) as usize]
+            );
+            let night: Vec<f32> = (0..grid.n_slots)
+                .filter(|&s| cal.is_night(s))
+                .map(|s| row[s])
+                .collect();
+            assert!(b.night_floor_kw >= naive_floor(&night) - 1e-6);
+        }
+    }
+
+    #[test]
+    fn jitter_ignores_one_step_but_not_daily_wander() {
+        let mut buf = Vec::new();
+        let step: Vec<f32> = (0..20).map(|d| if d < 10 { 3.25 } else { 6.5 }).collect();
+        assert!(jitter(&step, 6.5, &mut buf) < 1e-6);
+        let wander: Vec<f32> = (0..20)
+            .map(|d| 2.0 + if d % 2 == 0 { 0.4 } else { 0.0 })
+            .collect();
+        assert!((jitter(&wander, 2.0, &mut buf) - 0.2).abs() < 1e-6);
+        assert!(jitter(&[1.0, 1.0], 1.0, &mut buf).is_nan());
+    }
+
+    #[test]
+    fn snapback_counts_short_outages_only() {
+        let mut row = vec![3.0f32; 200];
+        row[50..52].fill(0.0); // 1 h outage, back to level: counts
+        row[100..150].fill(0.0); // 25 h outage: too long
+        row[170] = 0.0;
+        row[171] = 1.0; // recovers only to a third: does not count
+        assert_eq!(snapbacks(&row, 3.0, 0.5), 1);
+        assert_eq!(
+            snapbacks(&row, 0.2, 0.5),
+            0,
+            "household floors are not tested"
+        );
+    }
+}

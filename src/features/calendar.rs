@@ -1,0 +1,128 @@
+//! The local calendar of a grid: for each slot, its local day, hour and weekday in the
+//! configured time zone. Daily rhythm, night/day contrasts and onset dates are about local time
+//! (a rig has no rhythm; households wake at 07:00 local, whatever UTC says).
+//!
+//! Built once per run (one entry per slot); kernels index it, never call the tz database.
+
+use chrono::{Datelike, TimeZone, Timelike};
+use chrono_tz::Tz;
+
+use crate::grid::TimeGrid;
+
+/// Local night (rigs on a night tariff, storage heaters): 00:00 to 06:00.
+pub const NIGHT_HOURS: std::ops::Range<u32> = 0..6;
+/// Local day (occupied homes, business hours): 10:00 to 18:00.
+pub const DAY_HOURS: std::ops::Range<u32> = 10..18;
+
+/// Per-slot local calendar.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    /// Local day index of each slot (0 = the first local day touched by the grid).
+    pub day: Vec<u32>,
+    /// Local hour of each slot's start (0..24).
+    pub hour: Vec<u8>,
+    /// Local weekday of each slot (0 = Monday).
+    pub weekday: Vec<u8>,
+    /// Number of local days.
+    pub n_days: usize,
+    /// Local date of each day index, `YYYY-MM-DD`.
+    pub dates: Vec<String>,
+    /// Weekday of each day index (0 = Monday).
+    pub day_weekday: Vec<u8>,
+    /// Slots per full day (48 for half-hourly).
+    pub slots_per_day: usize,
+}
+
+impl Calendar {
+    pub fn new(grid: &TimeGrid, tz: Tz) -> Self {
+        let n = grid.n_slots;
+        let mut day = Vec::with_capacity(n);
+        let mut hour = Vec::with_capacity(n);
+        let mut weekday = Vec::with_capacity(n);
+        let mut dates: Vec<String> = Vec::new();
+        let mut day_weekday = Vec::new();
+        let mut last_date = None;
+        for s in 0..n {
+            let t = grid.slot_start(s);
+            let local = tz.timestamp_opt(t, 0).single().map(|d| d.naive_local());
+            let local = local.unwrap_or_else(|| {
+                chrono::DateTime::from_timestamp(t, 0)
+                    .unwrap_or_default()
+                    .naive_utc()
+            });
+            let date = local.date();
+            if last_date != Some(date) {
+                last_date = Some(date);
+                dates.push(date.format("%Y-%m-%d").to_string());
+                day_weekday.push(date.weekday().num_days_from_monday() as u8);
+            }
+            day.push((dates.len() - 1) as u32);
+            hour.push(local.hour() as u8);
+            weekday.push(date.weekday().num_days_from_monday() as u8);
+        }
+        Calendar {
+            day,
+            hour,
+            weekday,
+            n_days: dates.len(),
+            dates,
+            day_weekday,
+            slots_per_day: grid.slots_per_day(),
+        }
+    }
+
+    /// The slot range of each local day.
+    pub fn day_ranges(&self) -> Vec<std::ops::Range<usize>> {
+        let mut out = Vec::with_capacity(self.n_days);
+        let mut start = 0;
+        for s in 1..=self.day.len() {
+            if s == self.day.len() || self.day[s] != self.day[start] {
+                out.push(start..s);
+                start = s;
+            }
+        }
+        out
+    }
+
+    pub fn is_night(&self, s: usize) -> bool {
+        NIGHT_HOURS.contains(&u32::from(self.hour[s]))
+    }
+
+    pub fn is_day(&self, s: usize) -> bool {
+        DAY_HOURS.contains(&u32::from(self.hour[s]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn london_summer_time_shifts_local_days() {
+        // 2024-06-30T23:00Z is 2024-07-01 00:00 in London.
+        let grid = TimeGrid {
+            start: 1_719_788_400,
+            interval_secs: 1800,
+            n_slots: 96,
+        };
+        let c = Calendar::new(&grid, chrono_tz::Europe::London);
+        assert_eq!(c.n_days, 2);
+        assert_eq!(c.dates[0], "2024-07-01");
+        assert_eq!(c.hour[0], 0);
+        assert_eq!(c.day_ranges(), vec![0..48, 48..96]);
+        assert!(c.is_night(0) && !c.is_night(12) && c.is_day(20));
+        assert_eq!(c.day_weekday[0], 0, "2024-07-01 was a Monday");
+    }
+
+    #[test]
+    fn partial_first_day_in_utc() {
+        let grid = TimeGrid {
+            start: 1_719_788_400,
+            interval_secs: 1800,
+            n_slots: 4,
+        };
+        let c = Calendar::new(&grid, chrono_tz::UTC);
+        assert_eq!(c.dates, vec!["2024-06-30", "2024-07-01"]);
+        assert_eq!(c.day_ranges(), vec![0..2, 2..4]);
+    }
+}

@@ -1,0 +1,443 @@
+//! Features: one row of named numbers per meter, computed from its `&[f32]` series in one
+//! pass per kernel family, in parallel across meters (rayon, one scratch set per worker).
+//!
+//! Input: a [`FeatureContext`] (the matrix, the local calendar, optional daily temperature and
+//! segment ids). Output: `Vec<MeterFeatures>` in matrix order. Kernels live one family per
+//! file (`level`, `baseload`, `rhythm`, `steps`, `weather`); each is checked against a naive
+//! reference in its tests. Parallel and sequential runs give identical results (a test checks).
+
+pub mod baseload;
+pub mod calendar;
+pub mod level;
+pub mod rhythm;
+pub mod steps;
+pub mod weather;
+
+use rayon::prelude::*;
+
+pub use calendar::Calendar;
+
+use crate::grid::LoadMatrix;
+
+/// Everything the kernels read besides the series.
+#[derive(Debug)]
+pub struct FeatureContext<'a> {
+    pub matrix: &'a LoadMatrix,
+    pub calendar: &'a Calendar,
+    /// Slot range of each local day.
+    pub days: Vec<std::ops::Range<usize>>,
+    /// Mean temperature of each local day (°C), when weather is given.
+    pub daily_temp: Option<Vec<f32>>,
+    /// Segment ids per meter (matrix order): tariff and feeder, `None` when unknown.
+    pub tariff: Vec<Option<u32>>,
+    pub feeder: Vec<Option<u32>>,
+}
+
+impl<'a> FeatureContext<'a> {
+    /// A context without weather or segments.
+    pub fn new(matrix: &'a LoadMatrix, calendar: &'a Calendar) -> Self {
+        FeatureContext {
+            matrix,
+            calendar,
+            days: calendar.day_ranges(),
+            daily_temp: None,
+            tariff: vec![None; matrix.n_meters()],
+            feeder: vec![None; matrix.n_meters()],
+        }
+    }
+
+    /// Adds per-slot temperature (averaged per local day; days under half covered are unknown).
+    pub fn with_temperature(mut self, per_slot: &[f32]) -> Self {
+        let daily = self
+            .days
+            .iter()
+            .map(|r| {
+                let v: Vec<f32> = per_slot[r.clone()]
+                    .iter()
+                    .copied()
+                    .filter(|t| !t.is_nan())
+                    .collect();
+                if v.len() * 2 < r.len() {
+                    f32::NAN
+                } else {
+                    v.iter().sum::<f32>() / v.len() as f32
+                }
+            })
+            .collect();
+        self.daily_temp = Some(daily);
+        self
+    }
+}
+
+macro_rules! features {
+    ($($(#[doc = $doc:literal])* $name:ident),* $(,)?) => {
+        /// The features of one meter (kW are average power; `NaN` = not computable).
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        pub struct MeterFeatures {
+            $($(#[doc = $doc])* pub $name: f32,)*
+        }
+
+        /// Feature names, in [`MeterFeatures::values`] order (the columns of features.parquet).
+        pub const FEATURE_NAMES: &[&str] = &[$(stringify!($name)),*];
+
+        impl MeterFeatures {
+            /// All features, in [`FEATURE_NAMES`] order.
+            pub fn values(&self) -> Vec<f32> {
+                vec![$(self.$name),*]
+            }
+            /// Every feature `NaN`.
+            pub fn nan() -> Self {
+                MeterFeatures { $($name: f32::NAN,)* }
+            }
+        }
+    };
+}
+
+features! {
+    /// Mean load over present slots (kW).
+    mean_kw,
+    /// Energy over the window, present slots (kWh).
+    kwh_total,
+    /// Share of slots present.
+    coverage,
+    /// Share of present slots estimated or substituted by the meter-data system.
+    estimated_share,
+    /// Coefficient of variation of the load.
+    cv,
+    p10_kw,
+    p50_kw,
+    p90_kw,
+    max_kw,
+    /// Share of slots within ±10% of the median.
+    near_median_share,
+    /// Median over local days of the daily 5th percentile (kW).
+    base_kw,
+    /// Coefficient of variation of the daily floor across days.
+    base_cv,
+    /// The same, over the days from the step on (the whole window without a step up).
+    base_cv_after,
+    /// 90th percentile over days of the daily floor (kW).
+    base_p90_kw,
+    /// Median day-to-day change of the daily floor / of the night floor, over its level.
+    base_jitter,
+    night_jitter,
+    /// Floor of local night hours (00-06) and day hours (10-18), median over days (kW).
+    night_floor_kw,
+    day_floor_kw,
+    /// Amplitude of the mean 24-hour profile over the mean.
+    diurnal_amp,
+    /// Autocorrelation at one day and at one week.
+    acf_day,
+    acf_week,
+    /// Mean night load over mean day load; weekend over weekday.
+    night_day_ratio,
+    weekend_ratio,
+    /// Best step up of the daily floor: first day (index), level before and after (kW), t.
+    step_day,
+    step_before_kw,
+    step_after_kw,
+    step_t,
+    /// Slot index where the step began.
+    onset_slot,
+    /// Daily floor after the step (the whole window without one), and mean load after (kW).
+    base_after_kw,
+    mean_after_kw,
+    /// Shape since the onset (the whole window without a step up): floor jitter, daily
+    /// pattern (profile amplitude, autocorrelation at 24 h), share of slots near the median.
+    /// A rig that starts on day 27 is judged on days 27-30, not on the household before it.
+    base_jitter_after,
+    diurnal_amp_after,
+    acf_day_after,
+    near_median_after,
+    /// Outages with snap-back to the floor.
+    snapbacks,
+    /// Daily load against daily temperature: slope (kW/°C) and correlation.
+    temp_slope,
+    temp_corr,
+    /// Mean load over the median mean load of the same tariff / feeder.
+    peer_tariff_ratio,
+    peer_feeder_ratio,
+    /// Daily floor over the median daily floor of the same tariff.
+    peer_tariff_base_ratio,
+}
+
+/// Reused buffers of one worker.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    kw: Vec<f32>,
+    buf: Vec<f32>,
+    tmp: Vec<f32>,
+    daily: Vec<f32>,
+    daily_kw: Vec<f32>,
+}
+
+/// Features of meter `i`.
+pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> MeterFeatures {
+    let m = ctx.matrix;
+    let hours = m.grid.interval_hours() as f32;
+    let row = m.row(i);
+    sc.kw.clear();
+    sc.kw.extend(row.iter().map(|v| v / hours));
+    let kw = &sc.kw;
+    let mut f = MeterFeatures::nan();
+    let lv = level::level(kw, &mut sc.buf);
+    let cov = m.coverage(i);
+    f.mean_kw = lv.mean_kw;
+    f.kwh_total = row
+        .iter()
+        .filter(|v| !v.is_nan())
+        .map(|&v| f64::from(v))
+        .sum::<f64>() as f32;
+    f.coverage = cov.present_share(m.grid.n_slots) as f32;
+    f.estimated_share = if cov.present > 0 {
+        cov.estimated as f32 / cov.present as f32
+    } else {
+        f32::NAN
+    };
+    f.cv = lv.cv;
+    f.p10_kw = lv.p10_kw;
+    f.p50_kw = lv.p50_kw;
+    f.p90_kw = lv.p90_kw;
+    f.max_kw = lv.max_kw;
+    f.near_median_share = lv.near_median_share;
+    if lv.present == 0 {
+        return f;
+    }
+    let b = baseload::baseload(
+        kw,
+        ctx.calendar,
+        &ctx.days,
+        &mut sc.daily,
+        &mut sc.buf,
+        &mut sc.tmp,
+    );
+    f.base_kw = b.base_kw;
+    f.base_cv = b.base_cv;
+    f.base_p90_kw = b.base_p90_kw;
+    f.base_jitter = b.base_jitter;
+    f.night_jitter = b.night_jitter;
+    f.night_floor_kw = b.night_floor_kw;
+    f.day_floor_kw = b.day_floor_kw;
+    let r = rhythm::rhythm(kw, ctx.calendar, 0);
+    f.diurnal_amp = r.diurnal_amp;
+    f.acf_day = r.acf_day;
+    f.acf_week = r.acf_week;
+    f.night_day_ratio = r.night_day_ratio;
+    f.weekend_ratio = r.weekend_ratio;
+    f.base_after_kw = b.base_kw;
+    f.base_cv_after = b.base_cv;
+    f.mean_after_kw = lv.mean_kw;
+    f.base_jitter_after = b.base_jitter;
+    f.diurnal_amp_after = r.diurnal_amp;
+    f.acf_day_after = r.acf_day;
+    f.near_median_after = lv.near_median_share;
+    let mut after_day = 0usize;
+    if let Some(step) = steps::best_step(&sc.daily) {
+        f.step_day = step.day as f32;
+        f.step_before_kw = step.before_kw;
+        f.step_after_kw = step.after_kw;
+        f.step_t = step.t;
+        let onset = steps::onset_slot(kw, &ctx.days, &step, hours);
+        f.onset_slot = onset as f32;
+        if step.size_kw() > 0.0 {
+            f.base_after_kw = level::quantiles(&mut sc.buf, &sc.daily[step.day..], [0.5])[0];
+            f.base_cv_after = cv_of(&sc.daily[step.day..]);
+            f.base_jitter_after =
+                baseload::jitter(&sc.daily[step.day..], f.base_after_kw, &mut sc.tmp);
+            let after_level = level::level(&kw[onset..], &mut sc.buf);
+            f.mean_after_kw = after_level.mean_kw;
+            f.near_median_after = after_level.near_median_share;
+            let ra = rhythm::rhythm(kw, ctx.calendar, onset);
+            f.diurnal_amp_after = ra.diurnal_amp;
+            f.acf_day_after = ra.acf_day;
+            after_day = step.day;
+        }
+    }
+    f.snapbacks = baseload::snapbacks(kw, f.base_after_kw, hours) as f32;
+    if let Some(temp) = &ctx.daily_temp {
+        sc.daily_kw.clear();
+        for r in &ctx.days {
+            let v = &kw[r.clone()];
+            let present: Vec<f32> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+            sc.daily_kw.push(
+                if (present.len() as f32) < baseload::MIN_DAY_COVERAGE * v.len() as f32 {
+                    f32::NAN
+                } else {
+                    present.iter().sum::<f32>() / present.len() as f32
+                },
+            );
+        }
+        // Over the days since the onset: a rig starting in a cold spell is not heating.
+        let from = after_day.min(sc.daily_kw.len());
+        let t = weather::temp_response(&sc.daily_kw[from..], &temp[from.min(temp.len())..]);
+        f.temp_slope = t.slope_kw_per_c;
+        f.temp_corr = t.corr;
+    }
+    f
+}
+
+/// Features of every meter, in matrix order. `parallel = false` runs on the calling thread
+/// (the results are identical either way).
+pub fn compute(ctx: &FeatureContext<'_>, parallel: bool) -> Vec<MeterFeatures> {
+    let n = ctx.matrix.n_meters();
+    let mut out: Vec<MeterFeatures> = if parallel {
+        (0..n)
+            .into_par_iter()
+            .map_init(Scratch::default, |sc, i| meter_features(ctx, i, sc))
+            .collect()
+    } else {
+        let mut sc = Scratch::default();
+        (0..n).map(|i| meter_features(ctx, i, &mut sc)).collect()
+    };
+    peer_ratios(&mut out, &ctx.tariff, &ctx.feeder);
+    out
+}
+
+/// Coefficient of variation of the finite values (`NaN` under two or at a zero mean).
+fn cv_of(v: &[f32]) -> f32 {
+    let x: Vec<f64> = v
+        .iter()
+        .filter(|a| a.is_finite())
+        .map(|&a| f64::from(a))
+        .collect();
+    if x.len() < 2 {
+        return f32::NAN;
+    }
+    let m = x.iter().sum::<f64>() / x.len() as f64;
+    let sd = (x.iter().map(|a| (a - m).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+    if m > 1e-6 {
+        (sd / m) as f32
+    } else {
+        f32::NAN
+    }
+}
+
+/// Median of the finite values (`NaN` if none).
+fn median(mut v: Vec<f32>) -> f32 {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return f32::NAN;
+    }
+    let k = level::rank(0.5, v.len());
+    *v.select_nth_unstable_by(k, f32::total_cmp).1
+}
+
+/// Level relative to segment peers (same tariff; same feeder): the Irkutsk rule of thumb is
+/// "consumption well above comparable premises (>= 2x)" (DOMAIN.md).
+fn peer_ratios(f: &mut [MeterFeatures], tariff: &[Option<u32>], feeder: &[Option<u32>]) {
+    let groups = |seg: &[Option<u32>], get: fn(&MeterFeatures) -> f32| {
+        let mut by: std::collections::BTreeMap<Option<u32>, Vec<f32>> = Default::default();
+        for (x, s) in f.iter().zip(seg) {
+            by.entry(*s).or_default().push(get(x));
+        }
+        by.into_iter()
+            .map(|(k, v)| (k, median(v)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let t_mean = groups(tariff, |x| x.mean_kw);
+    let t_base = groups(tariff, |x| x.base_kw);
+    let f_mean = groups(feeder, |x| x.mean_kw);
+    let ratio = |a: f32, b: Option<&f32>| match b {
+        Some(&b) if b > 1e-3 => a / b,
+        _ => f32::NAN,
+    };
+    for (i, x) in f.iter_mut().enumerate() {
+        x.peer_tariff_ratio = ratio(x.mean_kw, t_mean.get(&tariff[i]));
+        x.peer_tariff_base_ratio = ratio(x.base_kw, t_base.get(&tariff[i]));
+        x.peer_feeder_ratio = ratio(x.mean_kw, f_mean.get(&feeder[i]));
+    }
+}
+
+/// Helpers for other stages' tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) fn blank() -> super::MeterFeatures {
+        super::MeterFeatures::nan()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::TimeGrid;
+
+    fn matrix(meters: usize, days: usize, seed: u64) -> LoadMatrix {
+        let grid = TimeGrid {
+            start: 1_709_251_200,
+            interval_secs: 1800,
+            n_slots: 48 * days,
+        };
+        let ids: Vec<Box<str>> = (0..meters).map(|i| format!("M{i:05}").into()).collect();
+        let mut values = Vec::with_capacity(meters * grid.n_slots);
+        for m in 0..meters {
+            values.extend(
+                level::tests::random_row(seed + m as u64, grid.n_slots)
+                    .iter()
+                    .map(|v| v * 0.5),
+            );
+        }
+        LoadMatrix::from_parts(grid, ids, values, vec![]).unwrap()
+    }
+
+    #[test]
+    fn parallel_equals_sequential() {
+        let m = matrix(300, 14, 3);
+        let cal = Calendar::new(&m.grid, chrono_tz::UTC);
+        let temp: Vec<f32> = (0..m.grid.n_slots)
+            .map(|s| 5.0 + (s % 48) as f32 * 0.1)
+            .collect();
+        let mut ctx = FeatureContext::new(&m, &cal).with_temperature(&temp);
+        ctx.tariff = (0..300).map(|i| Some((i % 3) as u32)).collect();
+        let a = compute(&ctx, true);
+        let b = compute(&ctx, false);
+        let bits = |v: &[MeterFeatures]| -> Vec<u32> {
+            v.iter()
+                .flat_map(|f| f.values())
+                .map(f32::to_bits)
+                .collect()
+        };
+        assert_eq!(bits(&a), bits(&b));
+        assert_eq!(FEATURE_NAMES.len(), a[0].values().len());
+    }
+
+    #[test]
+    fn a_rig_step_is_seen() {
+        let days = 20;
+        let grid = TimeGrid {
+            start: 1_709_251_200,
+            interval_secs: 1800,
+            n_slots: 48 * days,
+        };
+        let onset = 10 * 48 + 20;
+        let house: Vec<f32> = (0..grid.n_slots)
+            .map(|s| {
+                0.5 * (0.2
+                    + if (36..44).contains(&(s % 48)) {
+                        1.0
+                    } else {
+                        0.0
+                    })
+            })
+            .collect();
+        let rig: Vec<f32> = house
+            .iter()
+            .enumerate()
+            .map(|(s, v)| if s >= onset { v + 0.5 * 6.5 } else { *v })
+            .collect();
+        let mut values = house.clone();
+        values.extend(&rig);
+        let m = LoadMatrix::from_parts(grid, vec!["H".into(), "R".into()], values, vec![]).unwrap();
+        let cal = Calendar::new(&m.grid, chrono_tz::UTC);
+        let f = compute(&FeatureContext::new(&m, &cal), true);
+        let r = &f[1];
+        assert_eq!(r.onset_slot as usize, onset);
+        assert!((r.base_after_kw - 6.7).abs() < 1e-3, "{r:?}");
+        assert!(
+            r.step_t > 10.0 && f[0].step_t < 1.0,
+            "{} {}",
+            r.step_t,
+            f[0].step_t
+        );
+        assert!(f[0].diurnal_amp > r.diurnal_amp);
+    }
+}

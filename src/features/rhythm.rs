@@ -1,0 +1,176 @@
+//! Rhythm: daily and weekly structure. People, shops and grow lights follow the clock; a rig
+//! does not (DOMAIN.md: "steady with no daily fluctuation").
+//!
+//! Input: kW row and the local calendar. Output: the amplitude of the mean 24-hour profile
+//! relative to the mean, autocorrelation at one day and one week, night/day and weekend/weekday
+//! ratios of mean load.
+
+use super::calendar::Calendar;
+
+/// Rhythm figures of one row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rhythm {
+    /// (max - min) of the mean load by local hour, over the mean load.
+    pub diurnal_amp: f32,
+    /// Pearson autocorrelation at a lag of one day / one week (pairs with both slots present).
+    pub acf_day: f32,
+    pub acf_week: f32,
+    /// Mean load in local night hours over mean load in local day hours.
+    pub night_day_ratio: f32,
+    /// Mean load on Saturdays and Sundays over mean load on weekdays.
+    pub weekend_ratio: f32,
+}
+
+/// Pearson correlation of `x[s]` and `x[s + lag]` over pairs where both are present.
+pub fn autocorrelation(x: &[f32], lag: usize) -> f32 {
+    if lag == 0 || lag >= x.len() {
+        return f32::NAN;
+    }
+    let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+    for (a, b) in x.iter().zip(&x[lag..]) {
+        if a.is_nan() || b.is_nan() {
+            continue;
+        }
+        let (a, b) = (f64::from(*a), f64::from(*b));
+        n += 1.0;
+        sa += a;
+        sb += b;
+        saa += a * a;
+        sbb += b * b;
+        sab += a * b;
+    }
+    if n < 3.0 {
+        return f32::NAN;
+    }
+    let cov = sab / n - (sa / n) * (sb / n);
+    let va = saa / n - (sa / n).powi(2);
+    let vb = sbb / n - (sb / n).powi(2);
+    if va <= 1e-12 || vb <= 1e-12 {
+        // A constant series has no rhythm to correlate.
+        return 0.0;
+    }
+    (cov / (va * vb).sqrt()) as f32
+}
+
+/// Rhythm of `kw[from..]` (the part since an onset; `from = 0` for the whole window).
+pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
+    let mut hour_sum = [0f64; 24];
+    let mut hour_n = [0u32; 24];
+    let (mut night, mut night_n, mut day, mut day_n) = (0f64, 0u32, 0f64, 0u32);
+    let (mut we, mut we_n, mut wd, mut wd_n) = (0f64, 0u32, 0f64, 0u32);
+    for (s, &v) in kw.iter().enumerate().skip(from) {
+        if v.is_nan() {
+            continue;
+        }
+        let v64 = f64::from(v);
+        let h = usize::from(cal.hour[s]).min(23);
+        hour_sum[h] += v64;
+        hour_n[h] += 1;
+        if cal.is_night(s) {
+            night += v64;
+            night_n += 1;
+        }
+        if cal.is_day(s) {
+            day += v64;
+            day_n += 1;
+        }
+        if cal.weekday[s] >= 5 {
+            we += v64;
+            we_n += 1;
+        } else {
+            wd += v64;
+            wd_n += 1;
+        }
+    }
+    let profile: Vec<f64> = (0..24)
+        .filter(|&h| hour_n[h] > 0)
+        .map(|h| hour_sum[h] / f64::from(hour_n[h]))
+        .collect();
+    let ratio = |a: f64, an: u32, b: f64, bn: u32| {
+        if an == 0 || bn == 0 || b <= 0.0 {
+            f32::NAN
+        } else {
+            ((a / f64::from(an)) / (b / f64::from(bn))) as f32
+        }
+    };
+    let diurnal_amp = if profile.len() >= 12 {
+        let mean = profile.iter().sum::<f64>() / profile.len() as f64;
+        let (lo, hi) = profile
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+                (l.min(*v), h.max(*v))
+            });
+        if mean > 0.0 {
+            ((hi - lo) / mean) as f32
+        } else {
+            f32::NAN
+        }
+    } else {
+        f32::NAN
+    };
+    let spd = cal.slots_per_day.max(1);
+    Rhythm {
+        diurnal_amp,
+        acf_day: autocorrelation(&kw[from.min(kw.len())..], spd),
+        acf_week: autocorrelation(&kw[from.min(kw.len())..], 7 * spd),
+        night_day_ratio: ratio(night, night_n, day, day_n),
+        weekend_ratio: ratio(we, we_n, wd, wd_n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::level::tests::random_row;
+    use crate::grid::TimeGrid;
+
+    fn naive_acf(x: &[f32], lag: usize) -> f32 {
+        let pairs: Vec<(f64, f64)> = (0..x.len() - lag)
+            .filter(|&i| !x[i].is_nan() && !x[i + lag].is_nan())
+            .map(|i| (f64::from(x[i]), f64::from(x[i + lag])))
+            .collect();
+        let n = pairs.len() as f64;
+        let ma = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+        let mb = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+        let cov: f64 = pairs.iter().map(|p| (p.0 - ma) * (p.1 - mb)).sum::<f64>();
+        let va: f64 = pairs.iter().map(|p| (p.0 - ma).powi(2)).sum::<f64>();
+        let vb: f64 = pairs.iter().map(|p| (p.1 - mb).powi(2)).sum::<f64>();
+        (cov / (va * vb).sqrt()) as f32
+    }
+
+    #[test]
+    fn autocorrelation_matches_naive_reference() {
+        for seed in 0..30 {
+            let row = random_row(seed, 48 * 14);
+            for lag in [1, 48, 336] {
+                let (a, b) = (autocorrelation(&row, lag), naive_acf(&row, lag));
+                assert!((a - b).abs() < 1e-3, "seed {seed} lag {lag}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn household_has_rhythm_and_rig_has_none() {
+        let grid = TimeGrid {
+            start: 1_709_251_200,
+            interval_secs: 1800,
+            n_slots: 48 * 14,
+        };
+        let cal = Calendar::new(&grid, chrono_tz::UTC);
+        let house: Vec<f32> = (0..grid.n_slots)
+            .map(|s| {
+                if (36..44).contains(&(s % 48)) {
+                    2.0
+                } else {
+                    0.2
+                }
+            })
+            .collect();
+        let r = rhythm(&house, &cal, 0);
+        assert!(r.diurnal_amp > 3.0 && r.acf_day > 0.99, "{r:?}");
+        let rig = vec![3.25f32; grid.n_slots];
+        let r = rhythm(&rig, &cal, 0);
+        assert!(r.diurnal_amp.abs() < 1e-6 && r.acf_day == 0.0, "{r:?}");
+        assert!((r.night_day_ratio - 1.0).abs() < 1e-6);
+    }
+}

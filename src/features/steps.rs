@@ -1,0 +1,212 @@
+//! Steps: when the daily floor jumped, by how much, and whether the jump is a whole number of
+//! mining devices. A rig's onset is a step up of about n x device kW that stays; capacity is often
+//! added later in a second step (DOMAIN.md).
+//!
+//! Input: the daily-floor series (`NaN` for uncovered days) and, for the onset time, the kW row
+//! and the calendar's day ranges. Output: the best single mean shift ([`Step`]), the slot where
+//! it happened ([`onset_slot`]) and the best device fit ([`device_fit`]).
+
+/// Days required on each side of a step.
+pub const MIN_SEGMENT_DAYS: usize = 2;
+/// Noise floor of the daily floor (kW): a perfectly flat synthetic series must not give an
+/// infinite t statistic. 20 W is below any device and above meter resolution.
+pub const NOISE_FLOOR_KW: f64 = 0.02;
+/// Rolling window (hours) whose minimum must clear the mid level at the onset slot.
+pub const ONSET_HOLD_HOURS: f32 = 3.0;
+
+/// The best single shift in mean of the daily floor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// Index of the first day of the new level.
+    pub day: usize,
+    pub before_kw: f32,
+    pub after_kw: f32,
+    /// Welch-like t statistic of the shift (positive for a step up).
+    pub t: f32,
+}
+
+impl Step {
+    pub fn size_kw(&self) -> f32 {
+        self.after_kw - self.before_kw
+    }
+}
+
+/// Finds the split maximising the t statistic of a step up (O(days), prefix sums).
+pub fn best_step(daily: &[f32]) -> Option<Step> {
+    let valid: Vec<(usize, f64)> = daily
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !v.is_nan())
+        .map(|(d, v)| (d, f64::from(*v)))
+        .collect();
+    let n = valid.len();
+    if n < 2 * MIN_SEGMENT_DAYS {
+        return None;
+    }
+    let mut s = vec![0f64; n + 1];
+    let mut ss = vec![0f64; n + 1];
+    for (i, (_, v)) in valid.iter().enumerate() {
+        s[i + 1] = s[i] + v;
+        ss[i + 1] = ss[i] + v * v;
+    }
+    let mut best: Option<Step> = None;
+    for k in MIN_SEGMENT_DAYS..=n - MIN_SEGMENT_DAYS {
+        let (n1, n2) = (k as f64, (n - k) as f64);
+        let (m1, m2) = (s[k] / n1, (s[n] - s[k]) / n2);
+        let ss1 = (ss[k] - n1 * m1 * m1).max(0.0);
+        let ss2 = ((ss[n] - ss[k]) - n2 * m2 * m2).max(0.0);
+        let sd = ((ss1 + ss2) / (n1 + n2 - 2.0).max(1.0))
+            .sqrt()
+            .max(NOISE_FLOOR_KW);
+        let t = (m2 - m1) / (sd * (1.0 / n1 + 1.0 / n2).sqrt());
+        if best.is_none_or(|b| t as f32 > b.t) {
+            best = Some(Step {
+                day: valid[k].0,
+                before_kw: m1 as f32,
+                after_kw: m2 as f32,
+                t: t as f32,
+            });
+        }
+    }
+    best
+}
+
+/// The slot of a step's onset: the first slot, from the day before the step day to the step
+/// day's end, from which the load stays above the mid level for [`ONSET_HOLD_HOURS`].
+pub fn onset_slot(
+    kw: &[f32],
+    days: &[std::ops::Range<usize>],
+    step: &Step,
+    interval_hours: f32,
+) -> usize {
+    let mid = (step.before_kw + step.after_kw) / 2.0;
+    let hold = (ONSET_HOLD_HOURS / interval_hours).round().max(1.0) as usize;
+    let from = days[step.day.saturating_sub(1)].start;
+    let to = days[step.day].end.min(kw.len());
+    for s in from..to {
+        let window = &kw[s..(s + hold).min(kw.len())];
+        let present: Vec<f32> = window.iter().copied().filter(|v| !v.is_nan()).collect();
+        if !present.is_empty() && !kw[s].is_nan() && present.iter().all(|&v| v >= mid) {
+            return s;
+        }
+    }
+    days[step.day].start
+}
+
+/// Mining devices of the catalogue (DOMAIN.md), kW at the wall: name and power.
+pub const DEVICES: [(&str, f32); 7] = [
+    ("Antminer S9", 1.36),
+    ("Antminer S17", 2.3),
+    ("Antminer S19j Pro", 2.95),
+    ("Antminer S19", 3.25),
+    ("Whatsminer M30S++", 3.4),
+    ("Antminer S21", 3.5),
+    ("Avalon Mini 3", 0.8),
+];
+
+/// The device model and count whose total is nearest `kw`, and the relative miss (0 = an
+/// exact multiple, 0.5 = halfway between two counts). Counts from 1 to 10,000.
+pub fn device_fit(kw: f32) -> Option<(&'static str, u32, f32)> {
+    if kw.is_nan() || kw <= 0.0 {
+        return None;
+    }
+    DEVICES
+        .iter()
+        .map(|&(name, dkw)| {
+            let n = (kw / dkw).round().clamp(1.0, 10_000.0);
+            (name, n as u32, (kw - n * dkw).abs() / dkw)
+        })
+        .min_by(|a, b| a.2.total_cmp(&b.2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_best(daily: &[f32]) -> Option<(usize, f32)> {
+        let valid: Vec<(usize, f64)> = daily
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_nan())
+            .map(|(d, v)| (d, f64::from(*v)))
+            .collect();
+        let n = valid.len();
+        let mut best: Option<(usize, f32)> = None;
+        for k in MIN_SEGMENT_DAYS..=n.saturating_sub(MIN_SEGMENT_DAYS) {
+            let a: Vec<f64> = valid[..k].iter().map(|x| x.1).collect();
+            let b: Vec<f64> = valid[k..].iter().map(|x| x.1).collect();
+            let (ma, mb) = (
+                a.iter().sum::<f64>() / a.len() as f64,
+                b.iter().sum::<f64>() / b.len() as f64,
+            );
+            let ss: f64 = a.iter().map(|x| (x - ma).powi(2)).sum::<f64>()
+                + b.iter().map(|x| (x - mb).powi(2)).sum::<f64>();
+            let sd = (ss / (n as f64 - 2.0).max(1.0)).sqrt().max(NOISE_FLOOR_KW);
+            let t =
+                ((mb - ma) / (sd * (1.0 / a.len() as f64 + 1.0 / b.len() as f64).sqrt())) as f32;
+            if best.is_none_or(|x| t > x.1) {
+                best = Some((valid[k].0, t));
+            }
+        }
+        best
+    }
+
+    #[test]
+    fn best_step_matches_naive_reference() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+        for _ in 0..200 {
+            let d = rng.gen_range(4..60);
+            let at = rng.gen_range(0..d);
+            let size = rng.gen_range(0.0..5.0f32);
+            let daily: Vec<f32> = (0..d)
+                .map(|i| {
+                    if rng.gen_bool(0.1) {
+                        f32::NAN
+                    } else {
+                        0.2 + rng.gen_range(-0.05..0.05) + if i >= at { size } else { 0.0 }
+                    }
+                })
+                .collect();
+            let fast = best_step(&daily).map(|s| (s.day, s.t));
+            let slow = naive_best(&daily);
+            match (fast, slow) {
+                (Some(a), Some(b)) => {
+                    assert_eq!(a.0, b.0);
+                    assert!(
+                        (a.1 - b.1).abs() <= 1e-3 * b.1.abs().max(1.0),
+                        "{a:?} {b:?}"
+                    );
+                }
+                (a, b) => assert_eq!(a.map(|x| x.0), b.map(|x| x.0)),
+            }
+        }
+    }
+
+    #[test]
+    fn step_onset_is_found_to_the_slot() {
+        // 10 days half-hourly; household at 0.2 kW; a 6.5 kW rig from day 6 at 14:30.
+        let days: Vec<std::ops::Range<usize>> = (0..10).map(|d| d * 48..(d + 1) * 48).collect();
+        let onset = 6 * 48 + 29;
+        let kw: Vec<f32> = (0..480)
+            .map(|s| if s >= onset { 6.7 } else { 0.2 })
+            .collect();
+        let daily: Vec<f32> = days
+            .iter()
+            .map(|r| kw[r.clone()].iter().cloned().fold(f32::INFINITY, f32::min))
+            .collect();
+        let step = best_step(&daily).unwrap();
+        assert_eq!(step.day, 7, "day 6 still has a 0.2 kW morning");
+        assert_eq!(onset_slot(&kw, &days, &step, 0.5), onset);
+        assert!((step.size_kw() - 6.5).abs() < 0.01);
+    }
+
+    #[test]
+    fn device_multiples() {
+        let (name, n, err) = device_fit(6.5).unwrap();
+        assert_eq!((name, n), ("Antminer S19", 2));
+        assert!(err < 1e-3);
+        assert!(device_fit(0.0).is_none() && device_fit(f32::NAN).is_none());
+        assert_eq!(device_fit(1.37).unwrap().1, 1);
+    }
+}

@@ -1,0 +1,176 @@
+//! The run directory: `scores.csv` (every meter), `suspects.csv` (flagged, in rank order),
+//! `registered_miners.csv`, `features.parquet`, and `run.json` (inputs, counts, settings,
+//! version, timings). Same inputs and seed give byte-identical files, `run.json`'s timings aside:
+//! floats are printed with fixed precision and rows come in a fixed order.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::detect::Detection;
+use crate::features::FEATURE_NAMES;
+use crate::grid::LoadMatrix;
+use crate::ingest::MeterTable;
+
+fn f(v: f64, prec: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.prec$}")
+    } else {
+        String::new()
+    }
+}
+
+/// `scores.csv`: `meter_id,score,rank,flagged,est_rig_kw,est_devices,onset,excess_kwh,
+/// registered_miner,top_reason`.
+pub fn scores_csv(m: &LoadMatrix, d: &Detection) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "meter_id",
+        "score",
+        "rank",
+        "flagged",
+        "est_rig_kw",
+        "est_devices",
+        "onset",
+        "excess_kwh",
+        "registered_miner",
+        "top_reason",
+    ])?;
+    for x in &d.findings {
+        let has_rig = x.rig_kw > 0.0;
+        w.write_record([
+            &*m.meter_ids()[x.meter],
+            &f(x.score, 6),
+            &x.rank.map(|r| r.to_string()).unwrap_or_default(),
+            if x.flagged { "true" } else { "false" },
+            &f(x.rig_kw, 3),
+            &x.devices
+                .filter(|_| has_rig)
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            x.onset.as_deref().unwrap_or(""),
+            &f(x.excess_kwh, 1),
+            if x.registered_miner { "true" } else { "false" },
+            x.reasons.first().map_or("", String::as_str),
+        ])?;
+    }
+    w.flush()?;
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// `suspects.csv`: flagged meters in rank order, with metadata and all reasons.
+pub fn suspects_csv(
+    m: &LoadMatrix,
+    d: &Detection,
+    meters: Option<&MeterTable>,
+) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "rank",
+        "meter_id",
+        "address",
+        "feeder_id",
+        "tariff",
+        "score",
+        "est_rig_kw",
+        "est_devices",
+        "device_model",
+        "onset",
+        "excess_kwh",
+        "reasons",
+    ])?;
+    let mut flagged: Vec<&crate::score::Finding> =
+        d.findings.iter().filter(|x| x.flagged).collect();
+    flagged.sort_by_key(|x| x.rank);
+    for x in flagged {
+        let id = &*m.meter_ids()[x.meter];
+        let info = meters.and_then(|t| t.get(id));
+        w.write_record([
+            &x.rank.map(|r| r.to_string()).unwrap_or_default(),
+            id,
+            info.and_then(|i| i.address.as_deref()).unwrap_or(""),
+            info.and_then(|i| i.feeder_id.as_deref()).unwrap_or(""),
+            info.and_then(|i| i.tariff.as_deref()).unwrap_or(""),
+            &f(x.score, 4),
+            &f(x.rig_kw, 2),
+            &x.devices.map(|n| n.to_string()).unwrap_or_default(),
+            x.device_model.unwrap_or(""),
+            x.onset.as_deref().unwrap_or(""),
+            &f(x.excess_kwh, 0),
+            &x.reasons.join("; "),
+        ])?;
+    }
+    w.flush()?;
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// `registered_miners.csv`: licensed miners, with any drawing over their contracted capacity.
+pub fn registered_csv(
+    m: &LoadMatrix,
+    d: &Detection,
+    meters: Option<&MeterTable>,
+) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "meter_id",
+        "address",
+        "contracted_kw",
+        "mean_kw",
+        "p90_kw",
+        "over_contract",
+        "notes",
+    ])?;
+    for x in d.findings.iter().filter(|x| x.registered_miner) {
+        let id = &*m.meter_ids()[x.meter];
+        let info = meters.and_then(|t| t.get(id));
+        let feat = &d.features[x.meter];
+        w.write_record([
+            id,
+            info.and_then(|i| i.address.as_deref()).unwrap_or(""),
+            &info
+                .and_then(|i| i.contracted_kw)
+                .map(|c| f(c, 1))
+                .unwrap_or_default(),
+            &f(f64::from(feat.mean_kw), 2),
+            &f(f64::from(feat.p90_kw), 2),
+            if x.over_contract { "true" } else { "false" },
+            &x.reasons.join("; "),
+        ])?;
+    }
+    w.flush()?;
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// `features.parquet`: meter_id, every feature, cluster, cluster rig-likeness, score.
+pub fn write_features_parquet(m: &LoadMatrix, d: &Detection, path: &Path) -> PolarsResult<()> {
+    let mut cols: Vec<Column> = vec![Column::new(
+        "meter_id".into(),
+        m.meter_ids().iter().map(|s| &**s).collect::<Vec<&str>>(),
+    )];
+    for (j, name) in FEATURE_NAMES.iter().enumerate() {
+        let v: Vec<f32> = d.features.iter().map(|f| f.values()[j]).collect();
+        cols.push(Column::new((*name).into(), v));
+    }
+    if let Some(c) = &d.clusters {
+        cols.push(Column::new(
+            "cluster".into(),
+            c.assignment.iter().map(|&a| a as u32).collect::<Vec<u32>>(),
+        ));
+        cols.push(Column::new(
+            "cluster_rig_likeness".into(),
+            (0..m.n_meters())
+                .map(|i| c.meter_rig_likeness(i))
+                .collect::<Vec<f64>>(),
+        ));
+    }
+    cols.push(Column::new(
+        "score".into(),
+        d.findings.iter().map(|x| x.score).collect::<Vec<f64>>(),
+    ));
+    let mut df = DataFrame::new_infer_height(cols)?;
+    let file = std::fs::File::create(path)?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(&mut df)?;
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Evidence terms, each in [0, 1], and the score they make.
+//!
+//! - `level`: the load's floor stands above a household's by at least part of a device
+//!   (DOMAIN.md: one ASIC 1.3-3.5 kW; GPU rigs from 0.6 kW; always-on home load ~0.2 kW).
+//! - `flat`: most of the load is that floor (a rig's load factor > 0.9; a home's ~0.3).
+//! - `steady`: the floor does not wander from day to day (a rig's moves only at its steps;
+//!   heating's follows the weather daily).
+//! - `no_rhythm`: no repeating daily pattern on top (rigs run 24 hours a day; shops, farms
+//!   and heating schedules repeat every day).
+//! - `not_heating`: the load does not follow cold weather (heating does; rigs do not).
+//! - `peer`: level well above the same tariff's meters (Irkutsk: >= 2x comparable premises),
+//!   which keeps flat commercial loads (refrigeration, servers) judged against shops.
+//! - `trust`: share of the readings that are real, not estimated (flat estimates are not
+//!   evidence).
+//! - `cluster`: the meter's cluster centroid looks like a rig.
+//!
+//! A rig that runs only at night or in blocks of days is judged on its night floor or its
+//! "on" days, with [`super::ScoreConfig::partial_form_weight`]; a night-only floor without
+//! weather to show it is not heating gets [`super::ScoreConfig::night_without_weather_weight`]
+//! (storage heaters draw the same shape). Shape terms are measured since the onset.
+//!
+//! score = level x (0.3 + 0.7 flat) x (0.1 + 0.9 steady) x (0.35 + 0.65 no_rhythm)
+//!         x not_heating x (0.75 + 0.25 peer) x trust, then moved towards the cluster evidence
+//!         by `cluster_weight`. The floors of the factors keep one weak term from vetoing strong
+//!         others. `level` keeps growing slowly past a device (up to 10 kW), so strong cases
+//!         do not tie.
+
+use crate::features::MeterFeatures;
+use crate::ingest::MeterInfo;
+
+use super::ScoreConfig;
+
+/// The rig form the evidence is strongest for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Form {
+    /// A floor all day, every day (or since the onset).
+    Continuous,
+    /// A floor at night only.
+    NightOnly,
+    /// A floor on some days only.
+    Intermittent,
+}
+
+/// The evidence of one meter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub form: Form,
+    /// Estimated rig power: the floor above a household's (kW).
+    pub rig_kw: f64,
+    pub level: f64,
+    pub flat: f64,
+    pub steady: f64,
+    pub no_rhythm: f64,
+    pub not_heating: f64,
+    pub peer: f64,
+    pub trust: f64,
+    pub cluster: Option<f64>,
+    pub onset_in_window: bool,
+    pub score: f64,
+}
+
+fn ramp(v: f64, lo: f64, hi: f64) -> f64 {
+    if !v.is_finite() {
+        return 0.0;
+    }
+    ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
+}
+
+fn finite_or(v: f32, d: f64) -> f64 {
+    if v.is_finite() {
+        f64::from(v)
+    } else {
+        d
+    }
+}
+
+pub fn evidence(
+    f: &MeterFeatures,
+    cluster: Option<f64>,
+    _info: Option<&MeterInfo>,
+    cfg: &ScoreConfig,
+) -> Evidence {
+    // The household floor of this meter's tariff: its floor over its tariff ratio.
+    let peer_floor = if f.peer_tariff_base_ratio.is_finite() && f.peer_tariff_base_ratio > 0.0 {
+        f64::from(f.base_kw / f.peer_tariff_base_ratio)
+    } else {
+        cfg.household_floor_kw
+    };
+    let household = peer_floor.clamp(0.05, 0.5);
+    let base_after = finite_or(f.base_after_kw, 0.0);
+    let mean_after = finite_or(f.mean_after_kw, 0.0);
+    let continuous = (base_after - household).max(0.0);
+    let night =
+        (finite_or(f.night_floor_kw, 0.0) - finite_or(f.day_floor_kw, 0.0).max(household)).max(0.0);
+    let on_days = (finite_or(f.base_p90_kw, 0.0) - household).max(0.0);
+    let w = cfg.partial_form_weight;
+    // A night-only floor is also what storage heaters draw on a night tariff: without weather
+    // showing no temperature response, it counts for little.
+    let temp_known_flat = f.temp_corr.is_finite() && f.temp_corr > -0.3;
+    let night_w = if temp_known_flat {
+        w
+    } else {
+        cfg.night_without_weather_weight
+    };
+    let (form, rig_kw) = [
+        (Form::Continuous, continuous, 1.0),
+        (Form::NightOnly, night, night_w),
+        (Form::Intermittent, on_days, w),
+    ]
+    .into_iter()
+    .max_by(|a, b| (a.1 * a.2).total_cmp(&(b.1 * b.2)))
+    .map(|(f, kw, _)| (f, kw))
+    .unwrap_or((Form::Continuous, 0.0));
+    let form_weight = match form {
+        Form::Continuous => 1.0,
+        Form::NightOnly => night_w,
+        Form::Intermittent => w,
+    };
+    let level = ramp(rig_kw, cfg.level_from_kw, cfg.level_full_kw)
+        * (0.85 + 0.15 * ramp(rig_kw.max(1e-3).ln(), cfg.level_full_kw.ln(), 10f64.ln()));
+    let flat = match form {
+        Form::Continuous if mean_after > 0.0 => {
+            ramp(base_after / mean_after, cfg.flat_from, cfg.flat_full)
+        }
+        // Night-only: how much of the night load is floor.
+        _ => ramp(finite_or(f.near_median_after, 0.0) * 2.0, 0.2, 0.8).max(ramp(
+            1.0 - finite_or(f.base_cv_after, 1.0),
+            0.5,
+            0.9,
+        )),
+    };
+    // A repeating daily pattern: how alike consecutive days are (autocorrelation at 24 h)
+    // times how big the pattern is (profile amplitude over the mean).
+    let pattern = finite_or(f.acf_day_after, 0.0).max(0.0) * finite_or(f.diurnal_amp_after, 0.0);
+    let no_rhythm = match form {
+        Form::Continuous => 1.0 - ramp(pattern, cfg.rhythm_from, cfg.rhythm_full),
+        _ => 1.0,
+    };
+    let jitter = match form {
+        Form::NightOnly => finite_or(f.night_jitter, 1.0),
+        _ => finite_or(f.base_jitter_after, 1.0),
+    };
+    let steady = 1.0 - ramp(jitter, cfg.jitter_from, cfg.jitter_full);
+    let not_heating = 1.0
+        - ramp(
+            -finite_or(f.temp_corr, 0.0),
+            cfg.heating_corr_from,
+            cfg.heating_corr_full,
+        );
+    let peer = ramp(
+        finite_or(f.peer_tariff_ratio, 1.0),
+        cfg.peer_from,
+        cfg.peer_full,
+    );
+    let trust = 1.0 - ramp(finite_or(f.estimated_share, 0.0), 0.05, 0.5);
+    let onset_in_window = f.step_t.is_finite()
+        && f64::from(f.step_t) >= cfg.step_min_t
+        && f64::from(f.step_after_kw - f.step_before_kw) >= cfg.step_min_kw.max(0.5 * rig_kw)
+        && form == Form::Continuous;
+    let base = form_weight
+        * level
+        * (0.3 + 0.7 * flat)
+        * (0.1 + 0.9 * steady)
+        * (0.35 + 0.65 * no_rhythm)
+        * not_heating
+        * (0.75 + 0.25 * peer)
+        * trust;
+    let score = match cluster {
+        Some(c) if cfg.cluster_weight > 0.0 => {
+            (1.0 - cfg.cluster_weight) * base + cfg.cluster_weight * c * level
+        }
+        _ => base,
+    };
+    Evidence {
+        form,
+        rig_kw,
+        level,
+        flat,
+        steady,
+        no_rhythm,
+        not_heating,
+        peer,
+        trust,
+        cluster,
+        onset_in_window,
+        score,
+    }
+}

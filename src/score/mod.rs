@@ -1,0 +1,194 @@
+//! Scoring: features + cluster evidence + metadata -> one [`Finding`] per meter: a score in
+//! [0, 1], rank, flag, reasons in plain words, estimated rig power, device count, onset date
+//! and excess energy. Registered (licensed) miners are never suspects; they are listed apart,
+//! with a note when one draws more than its contracted capacity.
+//!
+//! The score is a product of evidence terms, each in [0, 1] and each traceable to a fact in
+//! DOMAIN.md (see [`evidence`]), so a reason can be given for every point of it. Thresholds and
+//! weights are in [`ScoreConfig`] with documented defaults; changing them needs no recomputation
+//! of features (prepare and detect are separate, as in augurs).
+
+pub mod evidence;
+pub mod reasons;
+
+use rayon::prelude::*;
+
+use crate::cluster::Clusters;
+use crate::features::{Calendar, MeterFeatures};
+use crate::grid::TimeGrid;
+use crate::ingest::MeterInfo;
+pub use evidence::Evidence;
+
+/// Scoring settings (the `[score]` table of the config file).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScoreConfig {
+    /// Flag meters scoring at least this.
+    pub flag_threshold: f64,
+    /// Excess floor (kW) at which the level evidence starts, and where it is full. One ASIC
+    /// draws 1.3-3.5 kW and a home GPU rig from 0.6 kW; an always-on home load ~0.2 kW.
+    pub level_from_kw: f64,
+    pub level_full_kw: f64,
+    /// Share of the load that is floor (floor / mean): households ~0.3-0.4; a rig > 0.9.
+    pub flat_from: f64,
+    pub flat_full: f64,
+    /// Minimum step (kW) and t statistic for an onset inside the window.
+    pub step_min_kw: f64,
+    pub step_min_t: f64,
+    /// Strength of a repeating daily pattern (autocorrelation at 24 h x profile amplitude over
+    /// the mean) from which load has a rhythm, and where the penalty is full. Mixed rigs ~0.1,
+    /// 24/7 shops and farm loads ~0.4, households ~0.9.
+    pub rhythm_from: f64,
+    pub rhythm_full: f64,
+    /// Day-to-day wander of the floor (median daily change over the floor) from which the floor
+    /// is not steady, and where the penalty is full. Rigs ~0.01; heating ~0.2.
+    pub jitter_from: f64,
+    pub jitter_full: f64,
+    /// Temperature correlation (daily load vs daily temperature) from which load looks like
+    /// heating; full penalty at the second value.
+    pub heating_corr_from: f64,
+    pub heating_corr_full: f64,
+    /// Level relative to the median of the same tariff: evidence from the first ratio, full at
+    /// the second (Irkutsk: "well above comparable premises (>= 2x)").
+    pub peer_from: f64,
+    pub peer_full: f64,
+    /// Weight of cluster evidence (0 = ignore the clustering).
+    pub cluster_weight: f64,
+    /// Weight given to night-only and intermittent rig forms relative to a 24/7 floor.
+    pub partial_form_weight: f64,
+    /// Weight of a night-only floor when weather is missing or shows a temperature response
+    /// (storage heaters charge on night-tariff hours too).
+    pub night_without_weather_weight: f64,
+    /// Household floor assumed when the tariff's median floor is unknown (kW).
+    pub household_floor_kw: f64,
+}
+
+impl Default for ScoreConfig {
+    fn default() -> Self {
+        ScoreConfig {
+            flag_threshold: 0.5,
+            level_from_kw: 0.25,
+            level_full_kw: 0.9,
+            flat_from: 0.4,
+            flat_full: 0.75,
+            step_min_kw: 0.4,
+            step_min_t: 5.0,
+            rhythm_from: 0.15,
+            rhythm_full: 0.4,
+            jitter_from: 0.03,
+            jitter_full: 0.15,
+            heating_corr_from: 0.5,
+            heating_corr_full: 0.85,
+            peer_from: 1.3,
+            peer_full: 2.5,
+            cluster_weight: 0.15,
+            partial_form_weight: 0.85,
+            night_without_weather_weight: 0.35,
+            household_floor_kw: 0.2,
+        }
+    }
+}
+
+/// The verdict on one meter.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Finding {
+    pub meter: usize,
+    pub score: f64,
+    /// 1 = most suspicious; `None` for registered miners (never ranked).
+    pub rank: Option<usize>,
+    pub flagged: bool,
+    pub registered_miner: bool,
+    pub rig_kw: f64,
+    pub devices: Option<u32>,
+    pub device_model: Option<&'static str>,
+    /// Relative miss of the device fit (0 = exact multiple).
+    pub device_fit_err: f64,
+    /// Onset: `YYYY-MM-DD` (local), the window start when the rig ran from the start.
+    pub onset: Option<String>,
+    pub onset_in_window: bool,
+    pub excess_kwh: f64,
+    pub reasons: Vec<String>,
+    /// Registered miner drawing more than its contracted capacity.
+    pub over_contract: bool,
+}
+
+/// Scores every meter, ranks the unregistered ones, flags.
+pub fn score_all(
+    features: &[MeterFeatures],
+    clusters: Option<&Clusters>,
+    meta: &[Option<&MeterInfo>],
+    grid: &TimeGrid,
+    cal: &Calendar,
+    cfg: &ScoreConfig,
+) -> Vec<Finding> {
+    let mut out: Vec<Finding> = features
+        .par_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let c = clusters.map(|c| c.meter_rig_likeness(i));
+            let info = meta.get(i).copied().flatten();
+            let ev = evidence::evidence(f, c, info, cfg);
+            finding(i, f, &ev, info, grid, cal, cfg)
+        })
+        .collect();
+    // Rank: higher score first; ties by matrix order (meter id), so output is stable.
+    let mut order: Vec<usize> = (0..out.len())
+        .filter(|&i| !out[i].registered_miner)
+        .collect();
+    order.sort_by(|&a, &b| out[b].score.total_cmp(&out[a].score).then(a.cmp(&b)));
+    for (r, &i) in order.iter().enumerate() {
+        out[i].rank = Some(r + 1);
+    }
+    out
+}
+
+fn finding(
+    i: usize,
+    f: &MeterFeatures,
+    ev: &Evidence,
+    info: Option<&MeterInfo>,
+    grid: &TimeGrid,
+    cal: &Calendar,
+    cfg: &ScoreConfig,
+) -> Finding {
+    let registered = info.is_some_and(|m| m.registered_miner);
+    let hours = grid.interval_hours();
+    let fit = crate::features::steps::device_fit(ev.rig_kw as f32);
+    let onset_slot = if ev.onset_in_window {
+        f.onset_slot as usize
+    } else {
+        0
+    };
+    let onset = (ev.rig_kw > 0.0)
+        .then(|| {
+            cal.dates
+                .get(cal.day.get(onset_slot).copied().unwrap_or(0) as usize)
+                .cloned()
+        })
+        .flatten();
+    let slots_after = grid.n_slots.saturating_sub(onset_slot) as f64;
+    let excess_kwh = ev.rig_kw * slots_after * hours * f64::from(f.coverage.clamp(0.0, 1.0));
+    let over_contract = registered
+        && info
+            .and_then(|m| m.contracted_kw)
+            .is_some_and(|c| f64::from(f.p90_kw) > c);
+    // Licensed miners are never suspects: their score is 0 (their evidence stays in
+    // features.parquet and registered_miners.csv).
+    let score = if registered { 0.0 } else { ev.score };
+    Finding {
+        meter: i,
+        score,
+        rank: None,
+        flagged: !registered && score >= cfg.flag_threshold,
+        registered_miner: registered,
+        rig_kw: ev.rig_kw,
+        devices: fit.map(|x| x.1),
+        device_model: fit.map(|x| x.0),
+        device_fit_err: fit.map_or(f64::NAN, |x| f64::from(x.2)),
+        onset,
+        onset_in_window: ev.onset_in_window,
+        excess_kwh,
+        reasons: reasons::reasons(f, ev, fit, cal, info, registered, over_contract),
+        over_contract,
+    }
+}
