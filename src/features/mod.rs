@@ -239,7 +239,7 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
         f.step_t = step.t;
         let onset = steps::onset_slot(kw, &ctx.days, &step, hours);
         f.onset_slot = onset as f32;
-        if step.size_kw() > 0.0 {
+        if step.is_onset() {
             f.base_after_kw = level::quantiles(&mut sc.buf, &sc.daily[step.day..], [0.5])[0];
             f.base_cv_after = cv_of(&sc.daily[step.day..]);
             f.base_jitter_after =

@@ -11,6 +11,11 @@ pub const MIN_SEGMENT_DAYS: usize = 2;
 /// Noise floor of the daily floor (kW): a perfectly flat synthetic series must not give an
 /// infinite t statistic. 20 W is below any device and above meter resolution.
 pub const NOISE_FLOOR_KW: f64 = 0.02;
+/// A step up counts as an onset (and shape is then measured since it) from this size (kW) and
+/// t statistic: a third of the smallest ASIC, and well clear of day-to-day noise. Scoring has
+/// its own, stricter thresholds for calling an onset in a reason.
+pub const MIN_STEP_KW: f32 = 0.3;
+pub const MIN_STEP_T: f32 = 4.0;
 /// Rolling window (hours) whose minimum must clear the mid level at the onset slot.
 pub const ONSET_HOLD_HOURS: f32 = 3.0;
 
@@ -28,6 +33,11 @@ pub struct Step {
 impl Step {
     pub fn size_kw(&self) -> f32 {
         self.after_kw - self.before_kw
+    }
+
+    /// Whether this is an onset worth measuring from ([`MIN_STEP_KW`], [`MIN_STEP_T`]).
+    pub fn is_onset(&self) -> bool {
+        self.size_kw() >= MIN_STEP_KW && self.t >= MIN_STEP_T
     }
 }
 

@@ -132,14 +132,24 @@ pub fn evidence(
     };
     // A repeating daily pattern: how alike consecutive days are (autocorrelation at 24 h)
     // times how big the pattern is (profile amplitude over the mean).
-    let pattern = finite_or(f.acf_day_after, 0.0).max(0.0) * finite_or(f.diurnal_amp_after, 0.0);
+    // Or days so alike that even a small pattern is a schedule (business hours on top of a
+    // refrigeration floor): a household on top of a rig is not that regular.
+    let acf = finite_or(f.acf_day_after, 0.0).max(0.0);
+    let pattern = acf * finite_or(f.diurnal_amp_after, 0.0);
+    let rhythm = ramp(pattern, cfg.rhythm_from, cfg.rhythm_full).max(ramp(
+        acf,
+        cfg.regular_from,
+        cfg.regular_full,
+    ));
     let no_rhythm = match form {
-        Form::Continuous => 1.0 - ramp(pattern, cfg.rhythm_from, cfg.rhythm_full),
+        Form::Continuous => 1.0 - rhythm,
         _ => 1.0,
     };
+    // Unknown jitter (under four days to compare) is neither for nor against.
+    let neutral = (cfg.jitter_from + cfg.jitter_full) / 2.0;
     let jitter = match form {
-        Form::NightOnly => finite_or(f.night_jitter, 1.0),
-        _ => finite_or(f.base_jitter_after, 1.0),
+        Form::NightOnly => finite_or(f.night_jitter, neutral),
+        _ => finite_or(f.base_jitter_after, neutral),
     };
     let steady = 1.0 - ramp(jitter, cfg.jitter_from, cfg.jitter_full);
     let not_heating = 1.0

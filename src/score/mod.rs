@@ -40,6 +40,11 @@ pub struct ScoreConfig {
     /// 24/7 shops and farm loads ~0.4, households ~0.9.
     pub rhythm_from: f64,
     pub rhythm_full: f64,
+    /// Autocorrelation at 24 h from which days are so alike that the load runs on a schedule
+    /// whatever its amplitude, and where that is full evidence of rhythm. Mixed rigs stay
+    /// under ~0.5 (a household is not that regular); 24/7 shops sit around 0.65-0.85.
+    pub regular_from: f64,
+    pub regular_full: f64,
     /// Day-to-day wander of the floor (median daily change over the floor) from which the floor
     /// is not steady, and where the penalty is full. Rigs ~0.01; heating ~0.2.
     pub jitter_from: f64,
@@ -75,6 +80,8 @@ impl Default for ScoreConfig {
             step_min_t: 5.0,
             rhythm_from: 0.15,
             rhythm_full: 0.4,
+            regular_from: 0.55,
+            regular_full: 0.9,
             jitter_from: 0.03,
             jitter_full: 0.15,
             heating_corr_from: 0.5,
