@@ -200,7 +200,7 @@ pub fn cluster(features: &[MeterFeatures], cfg: &ClusterConfig) -> Result<Cluste
                 col.extend(rows.iter().map(|&i| raw[i][j]).filter(|x| x.is_finite()));
                 if !col.is_empty() {
                     let k = col.len() / 2;
-                    *v = *col.select_nth_unstable_by(k, f64::total_cmp).1;
+                    *v = *col.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1;
                 }
             }
             c

@@ -21,7 +21,7 @@ fn median(v: &mut [f64]) -> f64 {
         return 0.0;
     }
     let k = v.len() / 2;
-    *v.select_nth_unstable_by(k, f64::total_cmp).1
+    *v.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1
 }
 
 impl<const K: usize> Robust<K> {

@@ -6,7 +6,8 @@
 //! detector), its robust level and stability, night and day floors, outage snap-backs.
 
 use super::calendar::Calendar;
-use super::level::quantiles;
+use super::calendar::{DAY, NIGHT};
+use super::level::{quantile_small, quantiles, rank, SmallK, SMALL_RANK_MAX};
 
 /// Daily floor: 5th percentile of the day's slots.
 pub const DAILY_FLOOR_Q: f64 = 0.05;
@@ -60,25 +61,57 @@ pub fn baseload(
     let full = cal.slots_per_day.max(1) as f32;
     for r in days {
         let slots = &kw[r.clone()];
-        let present = slots.iter().filter(|v| !v.is_nan()).count() as f32;
-        if present < MIN_DAY_COVERAGE * full {
+        let class = &cal.class[r.clone()];
+        // Pass 1: how many present in the day, its night hours and its day hours.
+        let (mut n_all, mut n_night, mut n_day) = (0usize, 0usize, 0usize);
+        for (v, c) in slots.iter().zip(class) {
+            if !v.is_nan() {
+                n_all += 1;
+                n_night += usize::from(c & NIGHT != 0);
+                n_day += usize::from(c & DAY != 0);
+            }
+        }
+        if (n_all as f32) < MIN_DAY_COVERAGE * full {
             daily.push(f32::NAN);
             night_by_day.push(f32::NAN);
             continue;
         }
-        daily.push(quantiles(buf, slots, [DAILY_FLOOR_Q])[0]);
-        tmp.clear();
-        tmp.extend(r.clone().filter(|&s| cal.is_night(s)).map(|s| kw[s]));
-        let n = quantiles(buf, tmp, [DAILY_FLOOR_Q])[0];
-        night_by_day.push(n);
-        if !n.is_nan() {
-            night.push(n);
+        if rank(DAILY_FLOOR_Q, n_all) >= SMALL_RANK_MAX {
+            // Very fine intervals (1-minute data): general selection.
+            daily.push(quantile_small(slots, DAILY_FLOOR_Q, buf));
+            tmp.clear();
+            tmp.extend(r.clone().filter(|&s| cal.is_night(s)).map(|s| kw[s]));
+            night_by_day.push(quantile_small(tmp, DAILY_FLOOR_Q, buf));
+            tmp.clear();
+            tmp.extend(r.clone().filter(|&s| cal.is_day(s)).map(|s| kw[s]));
+            let d = quantile_small(tmp, DAILY_FLOOR_Q, buf);
+            if !d.is_nan() {
+                day_floor.push(d);
+            }
+        } else {
+            // Pass 2: the three floors at once.
+            let mut all = SmallK::new(rank(DAILY_FLOOR_Q, n_all));
+            let mut ni = SmallK::new(rank(DAILY_FLOOR_Q, n_night.max(1)));
+            let mut di = SmallK::new(rank(DAILY_FLOOR_Q, n_day.max(1)));
+            for (&v, &c) in slots.iter().zip(class) {
+                all.push(v);
+                if c & NIGHT != 0 {
+                    ni.push(v);
+                }
+                if c & DAY != 0 {
+                    di.push(v);
+                }
+            }
+            daily.push(all.get());
+            night_by_day.push(if n_night > 0 { ni.get() } else { f32::NAN });
+            if n_day > 0 {
+                day_floor.push(di.get());
+            }
         }
-        tmp.clear();
-        tmp.extend(r.clone().filter(|&s| cal.is_day(s)).map(|s| kw[s]));
-        let d = quantiles(buf, tmp, [DAILY_FLOOR_Q])[0];
-        if !d.is_nan() {
-            day_floor.push(d);
+        if let Some(&n) = night_by_day.last() {
+            if !n.is_nan() {
+                night.push(n);
+            }
         }
     }
     let [base, base_p90] = quantiles(buf, daily, [0.5, 0.9]);

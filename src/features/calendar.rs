@@ -14,6 +14,13 @@ pub const NIGHT_HOURS: std::ops::Range<u32> = 0..6;
 /// Local day (occupied homes, business hours): 10:00 to 18:00.
 pub const DAY_HOURS: std::ops::Range<u32> = 10..18;
 
+/// Class bit: the slot is in local night hours.
+pub const NIGHT: u8 = 1;
+/// Class bit: the slot is in local day hours.
+pub const DAY: u8 = 2;
+/// Class bit: the slot is on a Saturday or Sunday.
+pub const WEEKEND: u8 = 4;
+
 /// Per-slot local calendar.
 #[derive(Debug, Clone)]
 pub struct Calendar {
@@ -23,6 +30,8 @@ pub struct Calendar {
     pub hour: Vec<u8>,
     /// Local weekday of each slot (0 = Monday).
     pub weekday: Vec<u8>,
+    /// Per-slot class bits ([`NIGHT`], [`DAY`], [`WEEKEND`]), so hot loops test a byte.
+    pub class: Vec<u8>,
     /// Number of local days.
     pub n_days: usize,
     /// Local date of each day index, `YYYY-MM-DD`.
@@ -60,10 +69,21 @@ impl Calendar {
             hour.push(local.hour() as u8);
             weekday.push(date.weekday().num_days_from_monday() as u8);
         }
+        let class = hour
+            .iter()
+            .zip(&weekday)
+            .map(|(&h, &w)| {
+                let h = u32::from(h);
+                (if NIGHT_HOURS.contains(&h) { NIGHT } else { 0 })
+                    | (if DAY_HOURS.contains(&h) { DAY } else { 0 })
+                    | (if w >= 5 { WEEKEND } else { 0 })
+            })
+            .collect();
         Calendar {
             day,
             hour,
             weekday,
+            class,
             n_days: dates.len(),
             dates,
             day_weekday,
@@ -84,12 +104,14 @@ impl Calendar {
         out
     }
 
+    #[inline]
     pub fn is_night(&self, s: usize) -> bool {
-        NIGHT_HOURS.contains(&u32::from(self.hour[s]))
+        self.class[s] & NIGHT != 0
     }
 
+    #[inline]
     pub fn is_day(&self, s: usize) -> bool {
-        DAY_HOURS.contains(&u32::from(self.hour[s]))
+        self.class[s] & DAY != 0
     }
 }
 

@@ -22,6 +22,7 @@ pub struct Level {
 }
 
 /// Nearest-rank quantile position for `q` among `n` sorted values.
+#[inline]
 pub fn rank(q: f64, n: usize) -> usize {
     ((q * (n.saturating_sub(1)) as f64).round() as usize).min(n.saturating_sub(1))
 }
@@ -40,7 +41,7 @@ pub fn quantiles<const K: usize>(buf: &mut Vec<f32>, row: &[f32], qs: [f64; K]) 
     for (k, q) in qs.iter().enumerate() {
         let r = rank(*q, n);
         if r >= lo {
-            let (_, v, _) = buf[lo..].select_nth_unstable_by(r - lo, f32::total_cmp);
+            let (_, v, _) = buf[lo..].select_nth_unstable_by(r - lo, |a, b| a.total_cmp(b));
             out[k] = *v;
             lo = r;
         } else {
@@ -50,17 +51,85 @@ pub fn quantiles<const K: usize>(buf: &mut Vec<f32>, row: &[f32], qs: [f64; K]) 
     out
 }
 
+/// Largest rank [`quantile_small`] handles in one pass (the daily floor of 5-minute data is
+/// rank 14 of 288).
+pub const SMALL_RANK_MAX: usize = 16;
+
+/// The nearest-rank `q` quantile of the present values, in one pass without copying when the
+/// rank is small (keeps the `rank + 1` smallest in a sorted stack array), else by selection in
+/// `buf`. Same definition as [`quantiles`].
+pub fn quantile_small(vals: &[f32], q: f64, buf: &mut Vec<f32>) -> f32 {
+    let n = vals.iter().filter(|v| !v.is_nan()).count();
+    if n == 0 {
+        return f32::NAN;
+    }
+    let r = rank(q, n);
+    if r >= SMALL_RANK_MAX {
+        return quantiles(buf, vals, [q])[0];
+    }
+    let mut k = SmallK::new(r);
+    for &v in vals {
+        k.push(v);
+    }
+    k.get()
+}
+
+/// The `r`-th smallest (0-based) of values pushed one at a time, for `r < SMALL_RANK_MAX`:
+/// keeps the `r + 1` smallest in a sorted stack array. `NaN` never enters.
+#[derive(Debug, Clone, Copy)]
+pub struct SmallK {
+    best: [f32; SMALL_RANK_MAX],
+    m: usize,
+}
+
+impl SmallK {
+    #[inline]
+    pub fn new(r: usize) -> Self {
+        SmallK {
+            best: [f32::INFINITY; SMALL_RANK_MAX],
+            m: r.min(SMALL_RANK_MAX - 1) + 1,
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, v: f32) {
+        let m = self.m;
+        // `v < best[m - 1]` is false for NaN, so missing values never enter.
+        if v < self.best[m - 1] {
+            let mut i = m - 1;
+            while i > 0 && self.best[i - 1] > v {
+                self.best[i] = self.best[i - 1];
+                i -= 1;
+            }
+            self.best[i] = v;
+        }
+    }
+
+    /// The `r`-th smallest, `NaN` if fewer than `r + 1` values were pushed.
+    #[inline]
+    pub fn get(&self) -> f32 {
+        let v = self.best[self.m - 1];
+        if v == f32::INFINITY {
+            f32::NAN
+        } else {
+            v
+        }
+    }
+}
+
 /// Computes [`Level`]; `buf` is scratch.
 pub fn level(kw: &[f32], buf: &mut Vec<f32>) -> Level {
-    let (mut n, mut sum, mut sumsq, mut max) = (0usize, 0f64, 0f64, f32::NEG_INFINITY);
+    let (mut sum, mut sumsq, mut max) = (0f64, 0f64, f32::NEG_INFINITY);
+    buf.clear();
     for &v in kw {
         if !v.is_nan() {
-            n += 1;
+            buf.push(v);
             sum += f64::from(v);
             sumsq += f64::from(v) * f64::from(v);
             max = max.max(v);
         }
     }
+    let n = buf.len();
     if n == 0 {
         return Level {
             present: 0,
@@ -75,7 +144,20 @@ pub fn level(kw: &[f32], buf: &mut Vec<f32>) -> Level {
     }
     let mean = sum / n as f64;
     let var = (sumsq / n as f64 - mean * mean).max(0.0);
-    let [p10, p50, p90] = quantiles(buf, kw, [0.10, 0.50, 0.90]);
+    // Median first, then p10 left of it and p90 right of it: each selection sees half.
+    let (r10, r50, r90) = (rank(0.10, n), rank(0.50, n), rank(0.90, n));
+    let cmp = |a: &f32, b: &f32| a.total_cmp(b);
+    let p50 = *buf.select_nth_unstable_by(r50, cmp).1;
+    let p10 = if r10 < r50 {
+        *buf[..r50].select_nth_unstable_by(r10, cmp).1
+    } else {
+        p50
+    };
+    let p90 = if r90 > r50 {
+        *buf[r50 + 1..].select_nth_unstable_by(r90 - r50 - 1, cmp).1
+    } else {
+        p50
+    };
     let band = (p50 * NEAR_MEDIAN_BAND).abs();
     let near = kw
         .iter()
@@ -151,6 +233,27 @@ pub(crate) mod tests {
                 .count();
             assert!((l.near_median_share - near as f32 / vals.len() as f32).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn small_rank_quantile_matches_selection() {
+        let mut buf = Vec::new();
+        for seed in 0..200 {
+            let row = random_row(seed, 1 + (seed as usize * 13) % 400);
+            for q in [0.0, 0.05, 0.1, 0.5] {
+                let a = quantile_small(&row, q, &mut buf);
+                let b = quantiles(&mut buf, &row, [q])[0];
+                assert!(
+                    a == b || (a.is_nan() && b.is_nan()),
+                    "seed {seed} q {q}: {a} vs {b}"
+                );
+            }
+        }
+        assert_eq!(
+            quantile_small(&[3.0, 1.0, 2.0, 1.0], 0.34, &mut buf),
+            1.0,
+            "ties"
+        );
     }
 
     #[test]

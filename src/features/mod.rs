@@ -319,7 +319,7 @@ fn median(mut v: Vec<f32>) -> f32 {
         return f32::NAN;
     }
     let k = level::rank(0.5, v.len());
-    *v.select_nth_unstable_by(k, f32::total_cmp).1
+    *v.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1
 }
 
 /// Level relative to segment peers (same tariff; same feeder): the Irkutsk rule of thumb is

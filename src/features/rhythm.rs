@@ -5,7 +5,7 @@
 //! relative to the mean, autocorrelation at one day and one week, night/day and weekend/weekday
 //! ratios of mean load.
 
-use super::calendar::Calendar;
+use super::calendar::{Calendar, DAY, NIGHT, WEEKEND};
 
 /// Rhythm figures of one row.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,33 +23,73 @@ pub struct Rhythm {
 
 /// Pearson correlation of `x[s]` and `x[s + lag]` over pairs where both are present.
 pub fn autocorrelation(x: &[f32], lag: usize) -> f32 {
-    if lag == 0 || lag >= x.len() {
-        return f32::NAN;
-    }
-    let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
-    for (a, b) in x.iter().zip(&x[lag..]) {
+    autocorrelations(x, [lag])[0]
+}
+
+/// Running sums of the pairs at one lag.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pairs {
+    n: f64,
+    sa: f64,
+    sb: f64,
+    saa: f64,
+    sbb: f64,
+    sab: f64,
+}
+
+impl Pairs {
+    #[inline]
+    fn add(&mut self, a: f32, b: f32) {
         if a.is_nan() || b.is_nan() {
+            return;
+        }
+        let (a, b) = (f64::from(a), f64::from(b));
+        self.n += 1.0;
+        self.sa += a;
+        self.sb += b;
+        self.saa += a * a;
+        self.sbb += b * b;
+        self.sab += a * b;
+    }
+
+    fn corr(&self) -> f32 {
+        let n = self.n;
+        if n < 3.0 {
+            return f32::NAN;
+        }
+        let cov = self.sab / n - (self.sa / n) * (self.sb / n);
+        let va = self.saa / n - (self.sa / n).powi(2);
+        let vb = self.sbb / n - (self.sb / n).powi(2);
+        if va <= 1e-12 || vb <= 1e-12 {
+            // A constant series has no rhythm to correlate.
+            return 0.0;
+        }
+        (cov / (va * vb).sqrt()) as f32
+    }
+}
+
+/// Autocorrelations at several lags in one pass over `x`.
+pub fn autocorrelations<const K: usize>(x: &[f32], lags: [usize; K]) -> [f32; K] {
+    let mut p = [Pairs::default(); K];
+    for (s, &a) in x.iter().enumerate() {
+        if a.is_nan() {
             continue;
         }
-        let (a, b) = (f64::from(*a), f64::from(*b));
-        n += 1.0;
-        sa += a;
-        sb += b;
-        saa += a * a;
-        sbb += b * b;
-        sab += a * b;
+        for k in 0..K {
+            if let Some(&b) = x.get(s + lags[k]) {
+                if lags[k] > 0 {
+                    p[k].add(a, b);
+                }
+            }
+        }
     }
-    if n < 3.0 {
-        return f32::NAN;
+    let mut out = [f32::NAN; K];
+    for k in 0..K {
+        if lags[k] > 0 && lags[k] < x.len() {
+            out[k] = p[k].corr();
+        }
     }
-    let cov = sab / n - (sa / n) * (sb / n);
-    let va = saa / n - (sa / n).powi(2);
-    let vb = sbb / n - (sb / n).powi(2);
-    if va <= 1e-12 || vb <= 1e-12 {
-        // A constant series has no rhythm to correlate.
-        return 0.0;
-    }
-    (cov / (va * vb).sqrt()) as f32
+    out
 }
 
 /// Rhythm of `kw[from..]` (the part since an onset; `from = 0` for the whole window).
@@ -66,15 +106,16 @@ pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
         let h = usize::from(cal.hour[s]).min(23);
         hour_sum[h] += v64;
         hour_n[h] += 1;
-        if cal.is_night(s) {
+        let c = cal.class[s];
+        if c & NIGHT != 0 {
             night += v64;
             night_n += 1;
         }
-        if cal.is_day(s) {
+        if c & DAY != 0 {
             day += v64;
             day_n += 1;
         }
-        if cal.weekday[s] >= 5 {
+        if c & WEEKEND != 0 {
             we += v64;
             we_n += 1;
         } else {
@@ -109,10 +150,11 @@ pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
         f32::NAN
     };
     let spd = cal.slots_per_day.max(1);
+    let [acf_day, acf_week] = autocorrelations(&kw[from.min(kw.len())..], [spd, 7 * spd]);
     Rhythm {
         diurnal_amp,
-        acf_day: autocorrelation(&kw[from.min(kw.len())..], spd),
-        acf_week: autocorrelation(&kw[from.min(kw.len())..], 7 * spd),
+        acf_day,
+        acf_week,
         night_day_ratio: ratio(night, night_n, day, day_n),
         weekend_ratio: ratio(we, we_n, wd, wd_n),
     }

@@ -20,4 +20,5 @@ mod equivalence;
 mod eval;
 mod properties;
 mod samples;
+mod synth;
 mod time;
