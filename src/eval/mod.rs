@@ -58,6 +58,11 @@ pub struct EvalArgs {
     /// Also write the report as JSON here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Leave meters of this label kind out of every metric (repeatable), e.g. `mining_bypass`:
+    /// rigs that bypass the meter are invisible in its readings and are the feeder balance's
+    /// job. The report says what was left out.
+    #[arg(long = "exclude-kind", value_name = "KIND")]
+    pub exclude_kinds: Vec<String>,
 }
 
 /// `scores.csv` of a run directory.
@@ -71,10 +76,19 @@ pub const EVAL_JSON_FILE: &str = "eval.json";
 /// `--json FILE`), and prints the text report to `out`. A closed `out` is not an error.
 pub fn run_eval(args: &EvalArgs, out: &mut dyn Write) -> Result<EvalReport, EvalError> {
     let scores_path = args.run.join(SCORES_FILE);
-    let labels = read_labels(&args.labels)?;
+    let mut labels = read_labels(&args.labels)?;
+    let before = labels.len();
+    labels.retain(|l| !args.exclude_kinds.iter().any(|k| k == &l.kind));
+    let excluded = before - labels.len();
     let scores = read_scores(&scores_path)?;
     let window_start = read_window_start(&args.run.join(RUN_JSON_FILE))?;
     let mut report = evaluate_with_window(&labels, &scores, window_start);
+    if !args.exclude_kinds.is_empty() {
+        report.excluded = Some(format!(
+            "{excluded} meters of kind {}",
+            args.exclude_kinds.join(", ")
+        ));
+    }
     report.labels_file = Some(args.labels.display().to_string());
     report.scores_file = Some(scores_path.display().to_string());
 

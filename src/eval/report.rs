@@ -131,6 +131,9 @@ pub struct EvalReport {
     pub labels_file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scores_file: Option<String>,
+    /// Label kinds left out by `--exclude-kind` (with their count), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<String>,
     /// Meters in labels (registered miners included).
     pub meters: usize,
     pub positives: usize,
@@ -269,6 +272,7 @@ pub fn evaluate_with_window(
     EvalReport {
         version: env!("CARGO_PKG_VERSION"),
         labels_file: None,
+        excluded: None,
         scores_file: None,
         meters: labels.len(),
         positives,

@@ -60,6 +60,9 @@ impl EvalReport {
         if let (Some(l), Some(s)) = (&self.labels_file, &self.scores_file) {
             let _ = writeln!(o, "gridsleuth eval: labels {l}, scores {s}");
         }
+        if let Some(x) = &self.excluded {
+            let _ = writeln!(o, "left out of every metric (--exclude-kind): {x}");
+        }
         let _ = writeln!(
             o,
             "meters {}: {} (positives), {}, {} (excluded, see below)",

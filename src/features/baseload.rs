@@ -11,6 +11,12 @@ use super::level::{quantile_small, quantiles, rank, SmallK, SMALL_RANK_MAX};
 
 /// Daily floor: 5th percentile of the day's slots.
 pub const DAILY_FLOOR_Q: f64 = 0.05;
+/// Night floor: the lower quartile of the night hours, so a night-tariff window that starts up
+/// to 1.5 hours after midnight still reads as "on".
+pub const NIGHT_FLOOR_Q: f64 = 0.25;
+/// The night level over days is taken on the upper quartile of nights, so a rig that started
+/// late in the window still shows.
+pub const NIGHT_LEVEL_Q: f64 = 0.75;
 /// A day needs this share of its slots present to count.
 pub const MIN_DAY_COVERAGE: f32 = 0.75;
 /// An outage: load below this share of the floor...
@@ -28,7 +34,8 @@ pub struct Baseload {
     pub base_kw: f32,
     /// Coefficient of variation of the daily floor across days (stability).
     pub base_cv: f32,
-    /// Median over days of the floor of night hours (00-06 local) and of day hours (10-18).
+    /// Level of the night hours (00-06 local: lower quartile, upper quartile over nights) and
+    /// floor of the day hours (10-18: 5th percentile, median over days).
     pub night_floor_kw: f32,
     pub day_floor_kw: f32,
     /// 90th percentile over days of the daily floor (the "on" level of an intermittent rig).
@@ -81,7 +88,7 @@ pub fn baseload(
             daily.push(quantile_small(slots, DAILY_FLOOR_Q, buf));
             tmp.clear();
             tmp.extend(r.clone().filter(|&s| cal.is_night(s)).map(|s| kw[s]));
-            night_by_day.push(quantile_small(tmp, DAILY_FLOOR_Q, buf));
+            night_by_day.push(quantile_small(tmp, NIGHT_FLOOR_Q, buf));
             tmp.clear();
             tmp.extend(r.clone().filter(|&s| cal.is_day(s)).map(|s| kw[s]));
             let d = quantile_small(tmp, DAILY_FLOOR_Q, buf);
@@ -91,7 +98,7 @@ pub fn baseload(
         } else {
             // Pass 2: the three floors at once.
             let mut all = SmallK::new(rank(DAILY_FLOOR_Q, n_all));
-            let mut ni = SmallK::new(rank(DAILY_FLOOR_Q, n_night.max(1)));
+            let mut ni = SmallK::new(rank(NIGHT_FLOOR_Q, n_night.max(1)));
             let mut di = SmallK::new(rank(DAILY_FLOOR_Q, n_day.max(1)));
             for (&v, &c) in slots.iter().zip(class) {
                 all.push(v);
@@ -139,7 +146,7 @@ pub fn baseload(
         night_jitter,
         base_kw: base,
         base_cv,
-        night_floor_kw: quantiles(buf, &night, [0.5])[0],
+        night_floor_kw: quantiles(buf, &night, [NIGHT_LEVEL_Q])[0],
         day_floor_kw: quantiles(buf, &day_floor, [0.5])[0],
         base_p90_kw: base_p90,
         days: valid.len(),

@@ -121,7 +121,16 @@ features! {
     /// Median day-to-day change of the daily floor / of the night floor, over its level.
     base_jitter,
     night_jitter,
-    /// Floor of local night hours (00-06) and day hours (10-18), median over days (kW).
+    /// Share of present slots above the midpoint of p10 and p90 (a night-tariff rig ~0.3;
+    /// grow lights on 12/12 or 18/6 ~0.5 or 0.75; a flat load ~0.5 by noise).
+    duty_cycle,
+    /// Days whose floor is above the midpoint of the median and 90th-percentile daily floors
+    /// ("on" days of an intermittent rig): their share, and the coefficient of variation of
+    /// their floors (a rig's on-level is the same every time).
+    on_days_share,
+    on_level_cv,
+    /// Level of local night hours (00-06; lower quartile, upper quartile over nights) and floor
+    /// of day hours (10-18; 5th percentile, median over days) (kW).
     night_floor_kw,
     day_floor_kw,
     /// Amplitude of the mean 24-hour profile over the mean.
@@ -160,6 +169,10 @@ features! {
     /// Daily floor over the median daily floor of the same tariff.
     peer_tariff_base_ratio,
 }
+
+/// Minimum gap (kW) between the median and the 90th-percentile daily floor for "on" days to
+/// mean anything: a third of the smallest ASIC.
+pub const ON_LEVEL_MIN_KW: f32 = 0.3;
 
 /// Reused buffers of one worker.
 #[derive(Debug, Default)]
@@ -219,6 +232,17 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
     f.night_floor_kw = b.night_floor_kw;
     f.day_floor_kw = b.day_floor_kw;
     let r = rhythm::rhythm(kw, ctx.calendar, 0);
+    if lv.p90_kw - lv.p10_kw > 0.0 {
+        let mid = (lv.p10_kw + lv.p90_kw) / 2.0;
+        f.duty_cycle = kw.iter().filter(|v| **v > mid).count() as f32 / lv.present as f32;
+    }
+    if b.base_p90_kw - b.base_kw >= ON_LEVEL_MIN_KW {
+        let mid = (b.base_kw + b.base_p90_kw) / 2.0;
+        let on: Vec<f32> = sc.daily.iter().copied().filter(|v| *v > mid).collect();
+        let valid = sc.daily.iter().filter(|v| !v.is_nan()).count().max(1);
+        f.on_days_share = on.len() as f32 / valid as f32;
+        f.on_level_cv = cv_of(&on);
+    }
     f.diurnal_amp = r.diurnal_amp;
     f.acf_day = r.acf_day;
     f.acf_week = r.acf_week;

@@ -93,7 +93,14 @@ pub fn evidence(
     let continuous = (base_after - household).max(0.0);
     let night =
         (finite_or(f.night_floor_kw, 0.0) - finite_or(f.day_floor_kw, 0.0).max(household)).max(0.0);
-    let on_days = (finite_or(f.base_p90_kw, 0.0) - household).max(0.0);
+    // "On" days must be a real minority or majority pattern, not every day (continuous) or a
+    // single hot day.
+    let on_share = finite_or(f.on_days_share, 0.0);
+    let on_days = if (0.15..=0.85).contains(&on_share) {
+        (finite_or(f.base_p90_kw, 0.0) - household).max(0.0)
+    } else {
+        0.0
+    };
     let w = cfg.partial_form_weight;
     // A night-only floor is also what storage heaters draw on a night tariff: without weather
     // showing no temperature response, it counts for little.
@@ -123,12 +130,18 @@ pub fn evidence(
         Form::Continuous if mean_after > 0.0 => {
             ramp(base_after / mean_after, cfg.flat_from, cfg.flat_full)
         }
-        // Night-only: how much of the night load is floor.
-        _ => ramp(finite_or(f.near_median_after, 0.0) * 2.0, 0.2, 0.8).max(ramp(
-            1.0 - finite_or(f.base_cv_after, 1.0),
-            0.5,
-            0.9,
-        )),
+        Form::Continuous => 0.0,
+        // A night-tariff rig is on for the tariff's hours (~7 h: duty ~0.3); grow lights run
+        // 12 or 18 hours (DOMAIN.md: 12/12 or 18/6).
+        Form::NightOnly => {
+            1.0 - ramp(
+                finite_or(f.duty_cycle, 1.0),
+                cfg.night_duty_from,
+                cfg.night_duty_full,
+            )
+        }
+        // An intermittent rig's "on" days sit at one level.
+        Form::Intermittent => 1.0 - ramp(finite_or(f.on_level_cv, 1.0), 0.05, 0.25),
     };
     // A repeating daily pattern: how alike consecutive days are (autocorrelation at 24 h)
     // times how big the pattern is (profile amplitude over the mean).
@@ -151,7 +164,11 @@ pub fn evidence(
         Form::NightOnly => finite_or(f.night_jitter, neutral),
         _ => finite_or(f.base_jitter_after, neutral),
     };
-    let steady = 1.0 - ramp(jitter, cfg.jitter_from, cfg.jitter_full);
+    // Switching on and off is what an intermittent rig does: its floor jumps by design.
+    let steady = match form {
+        Form::Intermittent => 1.0,
+        _ => 1.0 - ramp(jitter, cfg.jitter_from, cfg.jitter_full),
+    };
     let not_heating = 1.0
         - ramp(
             -finite_or(f.temp_corr, 0.0),

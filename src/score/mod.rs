@@ -61,6 +61,10 @@ pub struct ScoreConfig {
     pub cluster_weight: f64,
     /// Weight given to night-only and intermittent rig forms relative to a 24/7 floor.
     pub partial_form_weight: f64,
+    /// Duty cycle (share of the day "on") from which a night-only floor stops looking like a
+    /// night-tariff rig, and where it no longer does at all (grow lights: 0.5 or 0.75).
+    pub night_duty_from: f64,
+    pub night_duty_full: f64,
     /// Weight of a night-only floor when weather is missing or shows a temperature response
     /// (storage heaters charge on night-tariff hours too).
     pub night_without_weather_weight: f64,
@@ -91,6 +95,8 @@ impl Default for ScoreConfig {
             cluster_weight: 0.15,
             partial_form_weight: 0.85,
             night_without_weather_weight: 0.35,
+            night_duty_from: 0.38,
+            night_duty_full: 0.48,
             household_floor_kw: 0.2,
         }
     }
