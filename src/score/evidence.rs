@@ -95,9 +95,17 @@ pub fn evidence(
         (finite_or(f.night_floor_kw, 0.0) - finite_or(f.day_floor_kw, 0.0).max(household)).max(0.0);
     // "On" days must be a real minority or majority pattern, not every day (continuous) or a
     // single hot day.
+    // And off days must fall back to a household's floor: a rig switched off leaves
+    // nothing, while heating on cold days only lifts an already high floor (~1.3x).
     let on_share = finite_or(f.on_days_share, 0.0);
-    let on_days = if (0.15..=0.85).contains(&on_share) {
-        (finite_or(f.base_p90_kw, 0.0) - household).max(0.0)
+    let (on_level, off_level) = (finite_or(f.base_p90_kw, 0.0), finite_or(f.base_kw, 0.0));
+    let contrast = if on_level > 0.0 {
+        (on_level - off_level) / on_level
+    } else {
+        0.0
+    };
+    let on_days = if (0.15..=0.85).contains(&on_share) && contrast >= cfg.intermittent_contrast {
+        (on_level - off_level.max(household)).max(0.0)
     } else {
         0.0
     };

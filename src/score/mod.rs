@@ -65,6 +65,9 @@ pub struct ScoreConfig {
     /// night-tariff rig, and where it no longer does at all (grow lights: 0.5 or 0.75).
     pub night_duty_from: f64,
     pub night_duty_full: f64,
+    /// Minimum on/off contrast, (on-day floor - median floor) / on-day floor, for the
+    /// intermittent form: off days of a rig fall to a household floor.
+    pub intermittent_contrast: f64,
     /// Weight of a night-only floor when weather is missing or shows a temperature response
     /// (storage heaters charge on night-tariff hours too).
     pub night_without_weather_weight: f64,
@@ -95,6 +98,7 @@ impl Default for ScoreConfig {
             cluster_weight: 0.15,
             partial_form_weight: 0.85,
             night_without_weather_weight: 0.35,
+            intermittent_contrast: 0.6,
             night_duty_from: 0.38,
             night_duty_full: 0.48,
             household_floor_kw: 0.2,
