@@ -222,3 +222,111 @@ pub fn evidence(
         score,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A household with a 3.25 kW rig on top since the window start, as the features see it.
+    fn rig() -> MeterFeatures {
+        let mut f = MeterFeatures::nan();
+        f.base_kw = 3.4;
+        f.base_after_kw = 3.4;
+        f.mean_after_kw = 3.7;
+        f.base_p90_kw = 3.45;
+        f.base_jitter_after = 0.01;
+        f.night_floor_kw = 3.45;
+        f.day_floor_kw = 3.4;
+        f.acf_day_after = 0.3;
+        f.diurnal_amp_after = 0.25;
+        f.near_median_after = 0.8;
+        f.temp_corr = 0.1;
+        f.peer_tariff_ratio = 9.0;
+        f.peer_tariff_base_ratio = 17.0;
+        f.estimated_share = 0.0;
+        f.on_days_share = 0.0;
+        f.duty_cycle = 0.5;
+        f
+    }
+
+    fn score(f: &MeterFeatures) -> f64 {
+        evidence(f, None, None, &ScoreConfig::default()).score
+    }
+
+    #[test]
+    fn a_rig_scores_high() {
+        let s = score(&rig());
+        assert!(s > 0.8, "{s}");
+    }
+
+    #[test]
+    fn hard_negatives_score_low() {
+        let cfg = ScoreConfig::default();
+        // Electric heating: a high floor that follows cold weather and wanders day to day.
+        let mut heat = rig();
+        heat.temp_corr = -0.9;
+        heat.base_jitter_after = 0.2;
+        assert!(score(&heat) < 0.1, "heating {}", score(&heat));
+        // A 24/7 shop: flat refrigeration floor with business hours on top, every day alike.
+        let mut shop = rig();
+        shop.acf_day_after = 0.85;
+        shop.diurnal_amp_after = 0.45;
+        shop.peer_tariff_ratio = 1.2;
+        assert!(score(&shop) < 0.4, "shop {}", score(&shop));
+        // A flat line the meter-data system estimated.
+        let mut est = rig();
+        est.estimated_share = 0.9;
+        assert!(score(&est) < 0.05, "estimates {}", score(&est));
+        // Grow lights on 12/12 at night: night floor, off by day, on half the day.
+        let mut grow = rig();
+        grow.base_kw = 0.2;
+        grow.base_after_kw = 0.2;
+        grow.mean_after_kw = 3.0;
+        grow.day_floor_kw = 0.2;
+        grow.night_floor_kw = 6.0;
+        grow.duty_cycle = 0.5;
+        grow.night_jitter = 0.01;
+        let e = evidence(&grow, None, None, &cfg);
+        assert_eq!(e.form, Form::NightOnly);
+        assert!(e.score < 0.3, "grow-op {}", e.score);
+        // The same night floor for 7 hours (duty 0.3) with weather showing no heating: a rig.
+        grow.duty_cycle = 0.3;
+        assert!(score(&grow) > 0.5, "night rig {}", score(&grow));
+        // Without weather the same shape might be storage heaters: weighed down.
+        grow.temp_corr = f32::NAN;
+        assert!(
+            score(&grow) < 0.35,
+            "night shape without weather {}",
+            score(&grow)
+        );
+        // A household: floor 0.15 kW.
+        let mut home = rig();
+        home.base_kw = 0.15;
+        home.base_after_kw = 0.15;
+        home.base_p90_kw = 0.2;
+        home.mean_after_kw = 0.4;
+        home.night_floor_kw = 0.15;
+        home.day_floor_kw = 0.15;
+        assert!(score(&home) < 0.01, "household {}", score(&home));
+    }
+
+    #[test]
+    fn intermittent_rig_needs_off_days_at_household_level() {
+        let mut f = rig();
+        f.base_kw = 0.25;
+        f.base_after_kw = 0.25;
+        f.mean_after_kw = 1.5;
+        f.base_p90_kw = 3.4;
+        f.on_days_share = 0.4;
+        f.on_level_cv = 0.02;
+        f.night_floor_kw = 0.3;
+        f.day_floor_kw = 0.25;
+        let e = evidence(&f, None, None, &ScoreConfig::default());
+        assert_eq!(e.form, Form::Intermittent);
+        assert!(e.score > 0.5, "{}", e.score);
+        // Cold days lifting a 3.5 kW heating floor to 4.6 kW are not on/off switching.
+        f.base_kw = 3.5;
+        let e = evidence(&f, None, None, &ScoreConfig::default());
+        assert_ne!(e.form, Form::Intermittent);
+    }
+}
