@@ -114,19 +114,34 @@ pub const DEVICES: [(&str, f32); 7] = [
     ("Avalon Mini 3", 0.8),
 ];
 
-/// The device model and count whose total is nearest `kw`, and the relative miss (0 = an
-/// exact multiple, 0.5 = halfway between two counts). Counts from 1 to 10,000.
+/// A device multiple "fits" within this relative miss (1-3% noise, a household on top).
+pub const FIT_TOLERANCE: f32 = 0.12;
+/// Home units (Avalon Mini class) are only a plausible explanation of totals up to this (kW).
+pub const HOME_UNIT_MAX_TOTAL_KW: f32 = 3.0;
+
+/// The device model and count explaining `kw`, and the relative miss (0 = an exact multiple,
+/// 0.5 = halfway between two counts): among models whose multiple fits within
+/// [`FIT_TOLERANCE`], the fewest devices, then the smallest miss (at large totals every model
+/// fits some count, and an inspector wants the parsimonious reading); else the nearest
+/// multiple. Counts 1 to 10,000.
 pub fn device_fit(kw: f32) -> Option<(&'static str, u32, f32)> {
     if kw.is_nan() || kw <= 0.0 {
         return None;
     }
-    DEVICES
+    let fits: Vec<(&'static str, f32, u32, f32)> = DEVICES
         .iter()
+        .filter(|&&(_, dkw)| dkw >= 1.0 || kw <= HOME_UNIT_MAX_TOTAL_KW)
         .map(|&(name, dkw)| {
             let n = (kw / dkw).round().clamp(1.0, 10_000.0);
-            (name, n as u32, (kw - n * dkw).abs() / dkw)
+            (name, dkw, n as u32, (kw - n * dkw).abs() / dkw)
         })
-        .min_by(|a, b| a.2.total_cmp(&b.2))
+        .collect();
+    let good = fits
+        .iter()
+        .filter(|f| f.3 <= FIT_TOLERANCE)
+        .min_by(|a, b| a.2.cmp(&b.2).then(a.3.total_cmp(&b.3)));
+    good.or_else(|| fits.iter().min_by(|a, b| a.3.total_cmp(&b.3)))
+        .map(|f| (f.0, f.2, f.3))
 }
 
 #[cfg(test)]
@@ -218,5 +233,11 @@ mod tests {
         assert!(err < 1e-3);
         assert!(device_fit(0.0).is_none() && device_fit(f32::NAN).is_none());
         assert_eq!(device_fit(1.37).unwrap().1, 1);
+        // 19.5 kW: 6 x S19 (3.25), not 24 home units.
+        assert_eq!(
+            device_fit(19.5).map(|f| (f.0, f.1)),
+            Some(("Antminer S19", 6))
+        );
+        assert_eq!(device_fit(0.8).unwrap().0, "Avalon Mini 3");
     }
 }
