@@ -156,15 +156,18 @@ pub fn baseload(
 /// Median absolute change between consecutive days' values, over `level` (`NaN` when fewer
 /// than three pairs or a level near zero).
 pub fn jitter(series: &[f32], level: f32, buf: &mut Vec<f32>) -> f32 {
-    let diffs: Vec<f32> = series
-        .windows(2)
-        .filter(|w| !w[0].is_nan() && !w[1].is_nan())
-        .map(|w| (w[1] - w[0]).abs())
-        .collect();
-    if diffs.len() < 3 || level.is_nan() || level <= 0.05 {
+    buf.clear();
+    buf.extend(
+        series
+            .windows(2)
+            .filter(|w| !w[0].is_nan() && !w[1].is_nan())
+            .map(|w| (w[1] - w[0]).abs()),
+    );
+    if buf.len() < 3 || level.is_nan() || level <= 0.05 {
         return f32::NAN;
     }
-    quantiles(buf, &diffs, [0.5])[0] / level
+    let k = rank(0.5, buf.len());
+    *buf.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1 / level
 }
 
 /// Outages with snap-back: runs of at most [`OUTAGE_MAX_HOURS`] below

@@ -238,10 +238,11 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
     }
     if b.base_p90_kw - b.base_kw >= ON_LEVEL_MIN_KW {
         let mid = (b.base_kw + b.base_p90_kw) / 2.0;
-        let on: Vec<f32> = sc.daily.iter().copied().filter(|v| *v > mid).collect();
+        sc.tmp.clear();
+        sc.tmp.extend(sc.daily.iter().copied().filter(|v| *v > mid));
         let valid = sc.daily.iter().filter(|v| !v.is_nan()).count().max(1);
-        f.on_days_share = on.len() as f32 / valid as f32;
-        f.on_level_cv = cv_of(&on);
+        f.on_days_share = sc.tmp.len() as f32 / valid as f32;
+        f.on_level_cv = cv_of(&sc.tmp);
     }
     f.diurnal_amp = r.diurnal_amp;
     f.acf_day = r.acf_day;
@@ -282,12 +283,15 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
         sc.daily_kw.clear();
         for r in &ctx.days {
             let v = &kw[r.clone()];
-            let present: Vec<f32> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+            let (n, sum) = v
+                .iter()
+                .filter(|x| !x.is_nan())
+                .fold((0usize, 0f32), |(n, s), x| (n + 1, s + x));
             sc.daily_kw.push(
-                if (present.len() as f32) < baseload::MIN_DAY_COVERAGE * v.len() as f32 {
+                if (n as f32) < baseload::MIN_DAY_COVERAGE * v.len() as f32 {
                     f32::NAN
                 } else {
-                    present.iter().sum::<f32>() / present.len() as f32
+                    sum / n as f32
                 },
             );
         }
@@ -319,16 +323,20 @@ pub fn compute(ctx: &FeatureContext<'_>, parallel: bool) -> Vec<MeterFeatures> {
 
 /// Coefficient of variation of the finite values (`NaN` under two or at a zero mean).
 fn cv_of(v: &[f32]) -> f32 {
-    let x: Vec<f64> = v
+    let (n, sum) = v
         .iter()
         .filter(|a| a.is_finite())
-        .map(|&a| f64::from(a))
-        .collect();
-    if x.len() < 2 {
+        .fold((0usize, 0f64), |(n, s), &a| (n + 1, s + f64::from(a)));
+    if n < 2 {
         return f32::NAN;
     }
-    let m = x.iter().sum::<f64>() / x.len() as f64;
-    let sd = (x.iter().map(|a| (a - m).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+    let m = sum / n as f64;
+    let ss: f64 = v
+        .iter()
+        .filter(|a| a.is_finite())
+        .map(|&a| (f64::from(a) - m).powi(2))
+        .sum();
+    let sd = (ss / n as f64).sqrt();
     if m > 1e-6 {
         (sd / m) as f32
     } else {
