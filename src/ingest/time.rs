@@ -11,6 +11,7 @@
 use chrono::{NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 
+use super::value::trim;
 use crate::grid::UnixSecs;
 
 /// What to do with a naive local time that occurs twice (the DST fall-back hour).
@@ -224,18 +225,6 @@ fn local_offsets(tz: Tz, naive: i64) -> LocalOffsets {
             }
         }
     }
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &b[start..end]
 }
 
 fn parse_int(b: &[u8]) -> Option<i64> {
