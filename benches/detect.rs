@@ -60,13 +60,32 @@ fn bench_kernels(c: &mut Criterion) {
     let days = cal.day_ranges();
     let row: Vec<f32> = m.row(67).iter().map(|v| v * 2.0).collect();
     let mut g = c.benchmark_group("kernel (one meter-month)");
-    let (mut buf, mut tmp, mut daily) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut buf, mut tmp, mut daily, mut nights) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     g.bench_function("level", |b| b.iter(|| level::level(&row, &mut buf)));
     g.bench_function("baseload", |b| {
-        b.iter(|| baseload::baseload(&row, &cal, &days, &mut daily, &mut buf, &mut tmp))
+        b.iter(|| {
+            baseload::baseload(
+                &row,
+                &cal,
+                &days,
+                &mut daily,
+                &mut nights,
+                &mut buf,
+                &mut tmp,
+            )
+        })
     });
     g.bench_function("rhythm", |b| b.iter(|| rhythm::rhythm(&row, &cal, 0)));
-    baseload::baseload(&row, &cal, &days, &mut daily, &mut buf, &mut tmp);
+    baseload::baseload(
+        &row,
+        &cal,
+        &days,
+        &mut daily,
+        &mut nights,
+        &mut buf,
+        &mut tmp,
+    );
     g.bench_function("steps", |b| b.iter(|| steps::best_step(&daily)));
     let ctx = FeatureContext::new(&m, &cal);
     let mut sc = features::Scratch::default();

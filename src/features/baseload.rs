@@ -51,19 +51,20 @@ pub struct Baseload {
     pub days: usize,
 }
 
-/// Fills `daily` with each local day's floor (`NaN` when under-covered) and returns the
-/// summary. `buf` and `tmp` are scratch.
+/// Fills `daily` with each local day's floor and `night_by_day` with each night's level
+/// (`NaN` when under-covered) and returns the summary. `buf` and `tmp` are scratch.
 pub fn baseload(
     kw: &[f32],
     cal: &Calendar,
     days: &[std::ops::Range<usize>],
     daily: &mut Vec<f32>,
+    night_by_day: &mut Vec<f32>,
     buf: &mut Vec<f32>,
     tmp: &mut Vec<f32>,
 ) -> Baseload {
     daily.clear();
+    night_by_day.clear();
     let mut night = Vec::new();
-    let mut night_by_day: Vec<f32> = Vec::with_capacity(days.len());
     let mut day_floor = Vec::new();
     let full = cal.slots_per_day.max(1) as f32;
     for r in days {
@@ -140,7 +141,7 @@ pub fn baseload(
     };
     let base_jitter = jitter(daily, base, buf);
     let night_med = quantiles(buf, &night, [0.5])[0];
-    let night_jitter = jitter(&night_by_day, night_med, buf);
+    let night_jitter = jitter(night_by_day, night_med, buf);
     Baseload {
         base_jitter,
         night_jitter,
@@ -226,8 +227,17 @@ mod tests {
         let days = cal.day_ranges();
         for seed in 0..20 {
             let row = random_row(seed, grid.n_slots);
-            let (mut daily, mut buf, mut tmp) = (Vec::new(), Vec::new(), Vec::new());
-            let b = baseload(&row, &cal, &days, &mut daily, &mut buf, &mut tmp);
+            let (mut daily, mut nights, mut buf, mut tmp) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let b = baseload(
+                &row,
+                &cal,
+                &days,
+                &mut daily,
+                &mut nights,
+                &mut buf,
+                &mut tmp,
+            );
             for (d, r) in days.iter().enumerate() {
                 let slots = &row[r.clone()];
                 let cov = slots.iter().filter(|v| !v.is_nan()).count() as f32 / 48.0;

@@ -146,8 +146,16 @@ features! {
     step_before_kw,
     step_after_kw,
     step_t,
-    /// Slot index where the step began.
+    /// Slot index where the step began (the first step when capacity was added later).
     onset_slot,
+    /// A later step up (capacity added): its first day (index) and size (kW).
+    growth_day,
+    growth_kw,
+    /// First slot of the first "on" day (floor above the on/off midpoint) and of the first
+    /// "on" night (night level above the midpoint of the night level and the day floor): the
+    /// onset of intermittent and night-only rigs.
+    first_on_slot,
+    first_night_slot,
     /// Daily floor after the step (the whole window without one), and mean load after (kW).
     base_after_kw,
     mean_after_kw,
@@ -181,6 +189,7 @@ pub struct Scratch {
     buf: Vec<f32>,
     tmp: Vec<f32>,
     daily: Vec<f32>,
+    nights: Vec<f32>,
     daily_kw: Vec<f32>,
 }
 
@@ -221,6 +230,7 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
         ctx.calendar,
         &ctx.days,
         &mut sc.daily,
+        &mut sc.nights,
         &mut sc.buf,
         &mut sc.tmp,
     );
@@ -230,6 +240,12 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
     f.base_jitter = b.base_jitter;
     f.night_jitter = b.night_jitter;
     f.night_floor_kw = b.night_floor_kw;
+    if b.night_floor_kw - b.day_floor_kw >= ON_LEVEL_MIN_KW {
+        let mid = (b.night_floor_kw + b.day_floor_kw) / 2.0;
+        if let Some(d) = sc.nights.iter().position(|v| *v > mid) {
+            f.first_night_slot = ctx.days[d].start as f32;
+        }
+    }
     f.day_floor_kw = b.day_floor_kw;
     let r = rhythm::rhythm(kw, ctx.calendar, 0);
     if lv.p90_kw - lv.p10_kw > 0.0 {
@@ -238,6 +254,9 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
     }
     if b.base_p90_kw - b.base_kw >= ON_LEVEL_MIN_KW {
         let mid = (b.base_kw + b.base_p90_kw) / 2.0;
+        if let Some(d) = sc.daily.iter().position(|v| *v > mid) {
+            f.first_on_slot = ctx.days[d].start as f32;
+        }
         sc.tmp.clear();
         sc.tmp.extend(sc.daily.iter().copied().filter(|v| *v > mid));
         let valid = sc.daily.iter().filter(|v| !v.is_nan()).count().max(1);
@@ -257,7 +276,12 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
     f.acf_day_after = r.acf_day;
     f.near_median_after = lv.near_median_share;
     let mut after_day = 0usize;
-    if let Some(step) = steps::best_step(&sc.daily) {
+    let (first, growth) = steps::onset_and_growth(&sc.daily);
+    if let Some(g) = growth {
+        f.growth_day = g.day as f32;
+        f.growth_kw = g.size_kw();
+    }
+    if let Some(step) = first {
         f.step_day = step.day as f32;
         f.step_before_kw = step.before_kw;
         f.step_after_kw = step.after_kw;
@@ -265,7 +289,9 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
         let onset = steps::onset_slot(kw, &ctx.days, &step, hours);
         f.onset_slot = onset as f32;
         if step.is_onset() {
-            f.base_after_kw = level::quantiles(&mut sc.buf, &sc.daily[step.day..], [0.5])[0];
+            // The rig's power now: the floor since the last step.
+            let last = growth.map_or(step.day, |g| g.day);
+            f.base_after_kw = level::quantiles(&mut sc.buf, &sc.daily[last..], [0.5])[0];
             f.base_cv_after = cv_of(&sc.daily[step.day..]);
             f.base_jitter_after =
                 baseload::jitter(&sc.daily[step.day..], f.base_after_kw, &mut sc.tmp);

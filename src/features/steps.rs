@@ -81,6 +81,39 @@ pub fn best_step(daily: &[f32]) -> Option<Step> {
     best
 }
 
+/// The rig's first onset and any later growth step. The best step may be capacity added
+/// weeks after the start (DOMAIN.md: "capacity is often added in increments"), so an earlier
+/// significant step before it is the onset and the best one the growth; else a significant
+/// step after the best one is the growth.
+pub fn onset_and_growth(daily: &[f32]) -> (Option<Step>, Option<Step>) {
+    let Some(best) = best_step(daily) else {
+        return (None, None);
+    };
+    if !best.is_onset() {
+        return (Some(best), None);
+    }
+    if let Some(early) = best_step(&daily[..best.day]).filter(Step::is_onset) {
+        // The growth is measured from the level between the two steps.
+        let mut growth = best;
+        let between: Vec<f32> = daily[early.day..best.day]
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .collect();
+        if !between.is_empty() {
+            growth.before_kw = between.iter().sum::<f32>() / between.len() as f32;
+        }
+        return (Some(early), Some(growth));
+    }
+    let later = best_step(&daily[best.day..])
+        .map(|mut s| {
+            s.day += best.day;
+            s
+        })
+        .filter(Step::is_onset);
+    (Some(best), later)
+}
+
 /// The slot of a step's onset: the first slot, from the day before the step day to the step
 /// day's end, from which the load stays above the mid level for [`ONSET_HOLD_HOURS`].
 pub fn onset_slot(
@@ -224,6 +257,24 @@ mod tests {
         assert_eq!(step.day, 7, "day 6 still has a 0.2 kW morning");
         assert_eq!(onset_slot(&kw, &days, &step, 0.5), onset);
         assert!((step.size_kw() - 6.5).abs() < 0.01);
+    }
+
+    #[test]
+    fn growth_rig_onset_is_the_first_step() {
+        // 0.2 kW home; 1 device from day 5, 3 more from day 15: the bigger step is the growth.
+        let daily: Vec<f32> = (0..30)
+            .map(|d| 0.2 + if d >= 5 { 3.25 } else { 0.0 } + if d >= 15 { 9.75 } else { 0.0 })
+            .collect();
+        let (first, growth) = onset_and_growth(&daily);
+        assert_eq!(first.map(|s| s.day), Some(5));
+        assert_eq!(growth.map(|s| s.day), Some(15));
+        assert!((growth.unwrap().size_kw() - 9.75).abs() < 0.1);
+        // One step only: no growth.
+        let one: Vec<f32> = (0..30)
+            .map(|d| 0.2 + if d >= 12 { 6.5 } else { 0.0 })
+            .collect();
+        let (first, growth) = onset_and_growth(&one);
+        assert_eq!((first.map(|s| s.day), growth), (Some(12), None));
     }
 
     #[test]

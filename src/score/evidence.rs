@@ -57,6 +57,8 @@ pub struct Evidence {
     pub trust: f64,
     pub cluster: Option<f64>,
     pub onset_in_window: bool,
+    /// Slot where the rig started, when inside the window.
+    pub onset_slot: Option<usize>,
     pub score: f64,
 }
 
@@ -189,10 +191,20 @@ pub fn evidence(
         cfg.peer_full,
     );
     let trust = 1.0 - ramp(finite_or(f.estimated_share, 0.0), 0.05, 0.5);
-    let onset_in_window = f.step_t.is_finite()
+    // Onset: the step of a continuous floor (the first one, when devices were added later), the
+    // first "on" day of an intermittent rig, the first "on" night of a night-only one.
+    let step_ok = f.step_t.is_finite()
         && f64::from(f.step_t) >= cfg.step_min_t
-        && f64::from(f.step_after_kw - f.step_before_kw) >= cfg.step_min_kw.max(0.5 * rig_kw)
-        && form == Form::Continuous;
+        && f64::from(f.step_after_kw - f.step_before_kw) >= cfg.step_min_kw;
+    let onset_slot = match form {
+        Form::Continuous if step_ok => Some(f.onset_slot),
+        Form::Intermittent => Some(f.first_on_slot),
+        Form::NightOnly => Some(f.first_night_slot),
+        Form::Continuous => None,
+    }
+    .filter(|s| s.is_finite() && *s > 0.0)
+    .map(|s| s as usize);
+    let onset_in_window = onset_slot.is_some();
     let base = form_weight
         * level
         * (0.3 + 0.7 * flat)
@@ -219,6 +231,7 @@ pub fn evidence(
         trust,
         cluster,
         onset_in_window,
+        onset_slot,
         score,
     }
 }

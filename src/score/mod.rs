@@ -171,11 +171,7 @@ fn finding(
     let registered = info.is_some_and(|m| m.registered_miner);
     let hours = grid.interval_hours();
     let fit = crate::features::steps::device_fit(ev.rig_kw as f32);
-    let onset_slot = if ev.onset_in_window {
-        f.onset_slot as usize
-    } else {
-        0
-    };
+    let onset_slot = ev.onset_slot.unwrap_or(0);
     let onset = (ev.rig_kw > 0.0)
         .then(|| {
             cal.dates

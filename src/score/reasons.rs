@@ -47,7 +47,17 @@ pub fn reasons(
             .cloned()
             .unwrap_or_default()
     };
+    let day_date = |d: f32| -> String { cal.dates.get(d as usize).cloned().unwrap_or_default() };
     match ev.form {
+        Form::Continuous if ev.onset_in_window && f.growth_kw.is_finite() => r.push(format!(
+            "baseload rose {} on {}, then {} more on {}, and stayed (from {} to {})",
+            kw(f64::from(f.step_after_kw - f.step_before_kw)),
+            date(f.onset_slot),
+            kw(f64::from(f.growth_kw)),
+            day_date(f.growth_day),
+            kw(f64::from(f.step_before_kw)),
+            kw(f64::from(f.base_after_kw))
+        )),
         Form::Continuous if ev.onset_in_window => r.push(format!(
             "baseload rose {} on {} and stayed (from {} to {})",
             kw(f64::from(f.step_after_kw - f.step_before_kw)),
@@ -61,13 +71,17 @@ pub fn reasons(
             cal.n_days
         )),
         Form::NightOnly => r.push(format!(
-            "a {} floor every night (00-06) that is gone by day",
-            kw(f64::from(f.night_floor_kw - f.day_floor_kw))
+            "a {} floor every night (00-06) that is gone by day{}",
+            kw(f64::from(f.night_floor_kw - f.day_floor_kw)),
+            ev.onset_slot
+                .map_or(String::new(), |s| format!(", since {}", date(s as f32)))
         )),
         Form::Intermittent => r.push(format!(
-            "on some days a floor of {} (median day: {})",
+            "on some days a floor of {} (median day: {}){}",
             kw(f64::from(f.base_p90_kw)),
-            kw(f64::from(f.base_kw))
+            kw(f64::from(f.base_kw)),
+            ev.onset_slot
+                .map_or(String::new(), |s| format!(", first on {}", date(s as f32)))
         )),
     }
     if ev.flat >= 0.5 && f.mean_after_kw > 0.0 {
