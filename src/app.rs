@@ -37,6 +37,8 @@ pub enum AppError {
     #[error(transparent)]
     Synth(#[from] crate::synth::SynthError),
     #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
     Eval(#[from] crate::eval::EvalError),
 }
 
@@ -58,6 +60,10 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Outcome, AppError> {
     match &cli.command {
         Command::Ingest(args) => run_ingest(args, cli.quiet, !cli.no_progress, quiet_out),
         Command::Run(args) => run_detect(args, cli.quiet, !cli.no_progress, quiet_out),
+        Command::Report(args) => {
+            crate::report::run_report(args, quiet_out)?;
+            Ok(Outcome::Clean)
+        }
         Command::Synth(args) => {
             crate::synth::run_synth(args, quiet_out)?;
             Ok(Outcome::Clean)
@@ -216,6 +222,7 @@ pub fn run_detect(
         &rj,
         &serde_json::to_vec_pretty(&run_json).map_err(|e| write_err(&rj, e))?,
     )?;
+    crate::report::write_report_data(dir, &ing, &det, opts.long.time.tz.name())?;
     if !quiet {
         let _ = write!(out, "{}", report.text());
         let _ = writeln!(
@@ -238,6 +245,12 @@ pub fn run_detect(
             );
         }
         let _ = writeln!(out, "wrote {}", dir.display());
+    }
+    // The report reads the run directory, not the matrix: free it first.
+    drop((ing, det));
+    let rendered = crate::report::render(dir, &crate::report::ReportOptions::default())?;
+    if !quiet {
+        let _ = writeln!(out, "{}", rendered.text());
     }
     Ok(if report.any_quarantined() {
         Outcome::Quarantined

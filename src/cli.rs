@@ -67,6 +67,15 @@ registered_miners.csv, features.parquet, data_quality.csv, run.json.
 
 Exit codes: 0 clean, 1 finished but readings were quarantined, 2 fatal error.")]
     Run(RunArgs),
+    /// Render the inspector report (static HTML) of a run directory again, without recomputing.
+    #[command(after_help = "Examples:
+  gridsleuth report --run out/sample
+  gridsleuth report --run out/big --max-pages 0 --no-png
+
+Writes DIR/report/index.html (summary, totals by feeder, ranked suspects, registered miners,
+data quality), DIR/report/suspects/<meter>.html and DIR/report/charts/<meter>-*.png.
+Open index.html in a browser: the folder works offline.")]
+    Report(crate::report::ReportArgs),
     /// Generate a labelled synthetic region, or inject rigs into real readings.
     Synth(crate::synth::SynthArgs),
     /// Score a run directory against labels (ROC AUC, precision@k, recall at fixed FPR ...).

@@ -22,6 +22,8 @@ pub mod features;
 pub mod grid;
 pub mod ingest;
 pub mod output;
+pub mod plot;
+pub mod report;
 pub mod score;
 pub mod settings;
 pub mod synth;

@@ -19,6 +19,7 @@ mod cli;
 mod equivalence;
 mod eval;
 mod properties;
+mod report;
 mod run;
 mod samples;
 mod synth;

@@ -1,0 +1,123 @@
+//! The inspector report: a static HTML folder an inspector opens by double-click, that makes the
+//! case for or against each address. `gridsleuth run` writes it into `DIR/report/`;
+//! `gridsleuth report --run DIR` renders it again from the run directory alone.
+//!
+//! ```text
+//! DIR/report/index.html              run summary, totals by feeder, ranked suspects (sort and
+//!                                    filter in the page, no server), registered miners, data quality
+//! DIR/report/suspects/<stem>.html    one page per suspect: charts, reasons, rig estimate with its
+//!                                    uncertainty, features vs tariff peers, metadata, data quality
+//! DIR/report/charts/<stem>-{load,heatmap,baseload}.png   the same charts for case files
+//! ```
+//!
+//! Inputs: the run directory's files plus `report_data/` (see [`data`]), written by
+//! [`write_report_data`]; nothing is recomputed but per-suspect presentation (daily floors,
+//! percentiles). Output: plain files, no network, no CDN; CSS and JS are inline.
+//!
+//! Invariants: every input string reaches HTML through minijinja's HTML autoescape (templates)
+//! or `textContent` (the table script), and the JSON in the page escapes `<`, `>`, `&`; every
+//! file name comes from [`filename`], so a meter id cannot leave the report folder. Pages are
+//! written for the top [`DEFAULT_MAX_PAGES`] suspects unless `--max-pages` says otherwise; the
+//! index lists every suspect and pages its table 100 rows at a time, so 5,000 suspects stay
+//! responsive.
+
+pub mod data;
+pub mod evidence;
+pub mod filename;
+pub mod pages;
+pub mod peers;
+pub mod render;
+pub mod rundir;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+pub use data::{write_report_data, ReportData, SuspectRecord};
+pub use evidence::{Evidence, RunData};
+pub use filename::{file_stem, FileNames};
+pub use render::{render, render_data, ReportSummary};
+
+/// Evidence pages written by default: the inspectors' working list, and a bounded run time
+/// (each page draws three PNGs) on nightly runs that flag thousands.
+pub const DEFAULT_MAX_PAGES: usize = 250;
+
+/// Why the report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: cannot read: {message}\n  fix: {fix}")]
+    Read {
+        path: PathBuf,
+        message: String,
+        fix: String,
+    },
+    #[error("{path}: cannot write: {message}\n  fix: check that the folder is writable")]
+    Write { path: PathBuf, message: String },
+    #[error("report template {name}: {message} (a bug: please report it)")]
+    Template { name: String, message: String },
+    #[error("{0}\n  fix: rename one of the meters in the meters file")]
+    Names(#[from] filename::NameCollision),
+}
+
+/// How to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportOptions {
+    /// Output folder; `None` = `DIR/report`.
+    pub out: Option<PathBuf>,
+    /// Evidence pages for the top N suspects; 0 = every suspect.
+    pub max_pages: usize,
+    /// Write PNG files beside the inline SVG.
+    pub png: bool,
+    /// Title of every page; `None` = the run directory's name.
+    pub title: Option<String>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            out: None,
+            max_pages: DEFAULT_MAX_PAGES,
+            png: true,
+            title: None,
+        }
+    }
+}
+
+/// Options of `gridsleuth report`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ReportArgs {
+    /// Run directory written by `gridsleuth run -o DIR`.
+    #[arg(long = "run", value_name = "DIR")]
+    pub run: PathBuf,
+    /// Output folder [default: DIR/report].
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write evidence pages for the top N suspects only; 0 = every suspect. The index lists
+    /// all suspects either way [default: 250].
+    #[arg(long, value_name = "N")]
+    pub max_pages: Option<usize>,
+    /// Inline SVG charts only, no PNG files (faster on large runs).
+    #[arg(long)]
+    pub no_png: bool,
+    /// Title of the pages [default: the run directory's name].
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+}
+
+impl ReportArgs {
+    /// The rendering options these arguments ask for.
+    pub fn options(&self) -> ReportOptions {
+        ReportOptions {
+            out: self.out.clone(),
+            max_pages: self.max_pages.unwrap_or(DEFAULT_MAX_PAGES),
+            png: !self.no_png,
+            title: self.title.clone(),
+        }
+    }
+}
+
+/// `gridsleuth report`: renders the report of an existing run directory and says where it is.
+pub fn run_report(args: &ReportArgs, out: &mut dyn Write) -> Result<ReportSummary, ReportError> {
+    let summary = render(&args.run, &args.options())?;
+    let _ = writeln!(out, "{}", summary.text());
+    Ok(summary)
+}
