@@ -40,6 +40,8 @@ pub enum AppError {
     Report(#[from] crate::report::ReportError),
     #[error(transparent)]
     Eval(#[from] crate::eval::EvalError),
+    #[error(transparent)]
+    GridAnalysis(#[from] crate::grid_analysis::GridAnalysisError),
 }
 
 fn write_err(path: &Path, e: impl std::fmt::Display) -> AppError {
@@ -63,6 +65,22 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Outcome, AppError> {
         Command::Report(args) => {
             crate::report::run_report(args, quiet_out)?;
             Ok(Outcome::Clean)
+        }
+        Command::Balance(args) => {
+            let s = crate::grid_analysis::run_balance(args, !cli.no_progress, quiet_out)?;
+            Ok(if s.quarantined {
+                Outcome::Quarantined
+            } else {
+                Outcome::Clean
+            })
+        }
+        Command::Drop(args) => {
+            let s = crate::grid_analysis::run_drop(args, quiet_out)?;
+            Ok(if s.quarantined {
+                Outcome::Quarantined
+            } else {
+                Outcome::Clean
+            })
         }
         Command::Synth(args) => {
             crate::synth::run_synth(args, quiet_out)?;
@@ -187,9 +205,20 @@ pub fn run_detect(
     )?;
     let fp = dir.join("features.parquet");
     run_dir::write_features_parquet(&ing.matrix, &det, &fp).map_err(|e| write_err(&fp, e))?;
+    // Feeder energy balance when feeders are given (bypassed rigs only the feeder sees).
+    let t_balance = Instant::now();
+    let bcfg = crate::grid_analysis::BalanceConfig {
+        tz: opts.long.time.tz,
+        ..Default::default()
+    };
+    let balance = crate::grid_analysis::balance_for_run(&ing, &bcfg, dir, &mut std::io::sink())?;
+    let t_balance = t_balance.elapsed();
     let flagged = det.findings.iter().filter(|f| f.flagged).count();
     let mut timings: Vec<(&str, f64)> = vec![("ingest", t_ingest.as_secs_f64())];
     timings.extend(det.timings.iter().map(|(k, d)| (*k, d.as_secs_f64())));
+    if balance.is_some() {
+        timings.push(("balance", t_balance.as_secs_f64()));
+    }
     timings.push(("write", t_write.elapsed().as_secs_f64()));
     let run_json = serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
@@ -214,6 +243,8 @@ pub fn run_detect(
             "flagged": flagged,
             "registered_miners": det.findings.iter().filter(|f| f.registered_miner).count(),
             "registered_over_contract": det.findings.iter().filter(|f| f.over_contract).count(),
+            "feeders": balance.as_ref().map(|b| b.feeders.len()),
+            "feeders_flagged": balance.as_ref().map(|b| b.feeders.iter().filter(|f| f.finding.flagged).count()),
         },
         "timings_secs": timings.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
     });
@@ -244,10 +275,13 @@ pub fn run_detect(
                 f.reasons.first().map_or("", String::as_str)
             );
         }
+        if let Some(b) = &balance {
+            let _ = write!(out, "{}", crate::grid_analysis::commands::balance_text(b));
+        }
         let _ = writeln!(out, "wrote {}", dir.display());
     }
     // The report reads the run directory, not the matrix: free it first.
-    drop((ing, det));
+    drop((ing, det, balance));
     let rendered = crate::report::render(dir, &crate::report::ReportOptions::default())?;
     if !quiet {
         let _ = writeln!(out, "{}", rendered.text());

@@ -76,6 +76,29 @@ Writes DIR/report/index.html (summary, totals by feeder, ranked suspects, regist
 data quality), DIR/report/suspects/<meter>.html and DIR/report/charts/<meter>-*.png.
 Open index.html in a browser: the folder works offline.")]
     Report(crate::report::ReportArgs),
+    /// Feeder energy balance: unmetered load per feeder, steps dated and sized, rig-likeness.
+    #[command(after_help = "Examples:
+  gridsleuth balance --config data-samples/region.toml -o out/balance
+  gridsleuth balance -r readings.parquet --meters meters.csv --feeders feeders.csv \\
+      --loss-share 0.04 --loss-quadratic 0 -o out/balance
+
+Writes into -o DIR: feeders.csv (one line per feeder, flagged first), balance_daily.csv,
+balance.json, charts/feeder_<id>.png and .svg, data_quality.csv, ingest.json.
+
+Exit codes: 0 clean, 1 finished but readings were quarantined, 2 fatal error.")]
+    Balance(crate::grid_analysis::BalanceArgs),
+    /// Regional load drop at enforcement events, normalised for weekday, holidays, temperature.
+    #[command(after_help = "Examples:
+  gridsleuth drop --load data-samples/tetouan/tetouan_zones_hourly_2017.csv --events events.csv \\
+      --time-col DateTime --timestamp-format '%m/%d/%Y %H:%M' --unit kw --temp-col Temperature \\
+      --value-cols 'Zone 1 Power Consumption=Zone 1' 'Zone 3  Power Consumption=Zone 3' \\
+      --holidays data-samples/tetouan/holidays_morocco_2017.csv --control 'Zone 3' -o out/drop
+  gridsleuth drop --meter-config region.toml --group-by feeder --events events.csv -o out/drop
+
+Writes into -o DIR: drop_estimates.csv, drop_daily.csv, drop.json, charts/drop_<region>.png and .svg.
+
+Exit codes: 0 clean, 1 finished but load values were skipped, 2 fatal error.")]
+    Drop(crate::grid_analysis::DropArgs),
     /// Generate a labelled synthetic region, or inject rigs into real readings.
     Synth(crate::synth::SynthArgs),
     /// Score a run directory against labels (ROC AUC, precision@k, recall at fixed FPR ...).

@@ -20,6 +20,7 @@ pub mod detect;
 pub mod eval;
 pub mod features;
 pub mod grid;
+pub mod grid_analysis;
 pub mod ingest;
 pub mod output;
 pub mod plot;

@@ -6,6 +6,7 @@
 //! `assets/fonts/LICENSE-DejaVu.txt`) as plotters' `sans-serif` family. Call it before drawing;
 //! it is idempotent and cheap after the first call.
 
+pub mod grid_charts;
 pub mod meter_baseload;
 pub mod meter_charts;
 pub mod meter_heatmap;

@@ -18,6 +18,7 @@ mod bad_inputs;
 mod cli;
 mod equivalence;
 mod eval;
+mod grid_analysis;
 mod properties;
 mod report;
 mod run;

@@ -1,0 +1,248 @@
+//! The subcommands: `gridsleuth balance` ([`run_balance`]), `gridsleuth drop` ([`run_drop`]),
+//! and the balance step of `gridsleuth run` when feeders are given ([`balance_for_run`]).
+//!
+//! Each resolves its options, reads, analyses, writes its files into `-o DIR`, prints a short
+//! summary to `out` and returns a [`CommandSummary`] (whether input rows were quarantined or
+//! skipped: exit 1 rather than 0). Usable without the binary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::aggregate::daily_from_ingest;
+use super::args::{BalanceArgs, ChartSelection, DropArgs, DropInput};
+use super::balance::{balance, BalanceConfig, BalanceReport};
+use super::balance_output::{local_time, ranked, write_balance};
+use super::drop::analyse;
+use super::drop_output::{headline, write_drop};
+use super::events::{read_events, read_holidays};
+use super::load_series::{read_load, read_weather, TimeLayout};
+use super::GridAnalysisError;
+use crate::cli::IngestArgs;
+use crate::ingest::quality::write_quality_csv;
+use crate::ingest::{self, IngestOptions, Ingested, QualityLog};
+use crate::output::summary::IngestReport;
+
+/// How a command went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSummary {
+    /// Some input rows were quarantined (balance) or skipped (drop): exit 1.
+    pub quarantined: bool,
+    pub files: Vec<PathBuf>,
+}
+
+fn logs(ing: &Ingested) -> Vec<&QualityLog> {
+    let mut v = vec![&ing.quality];
+    if let Some((_, q)) = &ing.meters {
+        v.push(q);
+    }
+    if let Some(f) = &ing.feeders {
+        v.push(&f.quality);
+    }
+    if let Some((_, q)) = &ing.weather {
+        v.push(q);
+    }
+    v
+}
+
+/// Ingests, writing `data_quality.csv` (also when nothing was usable) and `ingest.json`.
+fn ingest_into(
+    opts: &IngestOptions,
+    dir: &Path,
+) -> Result<(Ingested, IngestReport), GridAnalysisError> {
+    std::fs::create_dir_all(dir).map_err(|e| GridAnalysisError::write(dir, e))?;
+    let dq = dir.join("data_quality.csv");
+    let ing = match ingest::load(opts) {
+        Ok(ing) => ing,
+        Err(ingest::IngestError::Empty { what, mut quality }) => {
+            quality.sort();
+            write_quality_csv(&[&quality], &dq).map_err(|e| GridAnalysisError::write(&dq, e))?;
+            return Err(ingest::IngestError::Empty { what, quality }.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    write_quality_csv(&logs(&ing), &dq).map_err(|e| GridAnalysisError::write(&dq, e))?;
+    let report = IngestReport::of(&ing);
+    let jp = dir.join("ingest.json");
+    let json = serde_json::to_vec_pretty(&report).map_err(|e| GridAnalysisError::write(&jp, e))?;
+    super::write_file(&jp, &json)?;
+    Ok((ing, report))
+}
+
+/// Summary lines of a balance: totals, then each flagged feeder, then the notes.
+pub fn balance_text(rep: &BalanceReport) -> String {
+    let flagged: Vec<_> = ranked(rep)
+        .into_iter()
+        .filter(|f| f.finding.flagged)
+        .collect();
+    let l = &rep.config.loss;
+    let mut s = format!(
+        "balance: {} feeders, {} flagged (technical losses {:.1}% + {:.1}% at mean load{})\n",
+        rep.feeders.len(),
+        flagged.len(),
+        100.0 * l.share(),
+        100.0 * l.quadratic(),
+        if l.fixed_kw() > 0.0 {
+            format!(" + {:.1} kW", l.fixed_kw())
+        } else {
+            String::new()
+        }
+    );
+    for fb in &flagged {
+        let f = &fb.finding;
+        let when = match f.main_step.and_then(|i| fb.steps.get(i)) {
+            Some(st) => format!("since {}", local_time(rep, st.at)),
+            None => "all window".to_string(),
+        };
+        let dev = match (f.devices, f.device_model) {
+            (Some(n), Some(m)) => format!(", ~{n} x {m}"),
+            _ => String::new(),
+        };
+        s.push_str(&format!(
+            "  {:<10} ~{:.1} kW hidden {when}, rig-likeness {:.2}{dev}\n",
+            fb.feeder_id, f.hidden_kw, f.rig_likeness
+        ));
+        for c in f.candidates.iter().take(3) {
+            s.push_str(&format!("             candidate {}\n", c.text(&rep.dates)));
+        }
+    }
+    for n in &rep.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
+    s
+}
+
+/// `gridsleuth balance`.
+pub fn run_balance(
+    args: &BalanceArgs,
+    progress: bool,
+    out: &mut dyn Write,
+) -> Result<CommandSummary, GridAnalysisError> {
+    let opts = crate::settings::resolve_ingest(&args.ingest, progress)?;
+    let cfg = args.config(opts.long.time.tz)?;
+    let dir = &args.ingest.out;
+    let (ing, report) = ingest_into(&opts, dir)?;
+    let rep = balance(&ing, &cfg)?;
+    let files = write_balance(&rep, dir, args.charts.unwrap_or_default(), args.write_slots)?;
+    let _ = write!(out, "{}{}", report.text(), balance_text(&rep));
+    let _ = writeln!(
+        out,
+        "wrote {} (feeders.csv, balance_daily.csv, balance.json, charts/)",
+        dir.display()
+    );
+    Ok(CommandSummary {
+        quarantined: report.any_quarantined(),
+        files,
+    })
+}
+
+/// The balance step of `gridsleuth run`: when the ingest has feeder series and meters with a
+/// feeder id, balances with `cfg` (default settings, `tz` of the run), writes the balance files
+/// into `dir` with charts of flagged feeders only, prints [`balance_text`], and returns the
+/// report; `Ok(None)` when there is nothing to balance.
+pub fn balance_for_run(
+    ing: &Ingested,
+    cfg: &BalanceConfig,
+    dir: &Path,
+    out: &mut dyn Write,
+) -> Result<Option<BalanceReport>, GridAnalysisError> {
+    let has_ids = ing.meters.as_ref().is_some_and(|(t, _)| {
+        t.rows()
+            .iter()
+            .any(|m| m.feeder_id.as_deref().is_some_and(|f| !f.is_empty()))
+    });
+    if ing.feeders.is_none() || !has_ids {
+        return Ok(None);
+    }
+    let rep = balance(ing, cfg)?;
+    write_balance(&rep, dir, ChartSelection::Flagged, false)?;
+    let _ = write!(out, "{}", balance_text(&rep));
+    Ok(Some(rep))
+}
+
+/// `gridsleuth drop`.
+pub fn run_drop(args: &DropArgs, out: &mut dyn Write) -> Result<CommandSummary, GridAnalysisError> {
+    let (input, cfg) = args.resolve()?;
+    let mut ingest_quarantined = false;
+    let (mut load, time, tz) = match &input {
+        DropInput::Series(spec) => (read_load(spec)?, spec.time.clone(), spec.tz),
+        DropInput::Meters { config, group_by } => {
+            let ia = IngestArgs {
+                config: Some(config.clone()),
+                out: args.out.clone(),
+                ..IngestArgs::default()
+            };
+            let opts = crate::settings::resolve_ingest(&ia, false)?;
+            // Readings go through ingest as for `run`: data_quality.csv and ingest.json too.
+            let (ing, report) = ingest_into(&opts, &args.out)?;
+            ingest_quarantined = report.any_quarantined();
+            let tz = opts.long.time.tz;
+            (daily_from_ingest(&ing, *group_by, tz), TimeLayout::Iso, tz)
+        }
+    };
+    if let Some(w) = &args.weather {
+        if !load.temp_c.is_empty() {
+            return Err(GridAnalysisError::option(
+                "--weather",
+                "temperature is given twice (--temp-col or the config's weather, and --weather)",
+                "keep one of them",
+            ));
+        }
+        load.temp_c = read_weather(w, &time, tz, &load)?;
+    }
+    let events = read_events(&args.events)?;
+    let holidays = match &args.holidays {
+        Some(p) => read_holidays(p)?,
+        None => Vec::new(),
+    };
+    let rep = analyse(&load, &events, &holidays, &cfg)?;
+    let files = write_drop(&rep, &load, &args.out, args.no_charts)?;
+    let skipped: u64 = load.skipped.values().sum();
+    let _ = writeln!(
+        out,
+        "load: {} regions x {} days ({} .. {}), {} rows read, {skipped} values skipped{}",
+        load.regions.len(),
+        load.dates.len(),
+        load.dates
+            .first()
+            .map_or(String::new(), ToString::to_string),
+        load.dates.last().map_or(String::new(), ToString::to_string),
+        load.rows_read,
+        if load.temp_c.is_empty() {
+            "; no temperature"
+        } else {
+            "; with temperature"
+        }
+    );
+    for ex in &load.examples {
+        let _ = writeln!(out, "  skipped {ex}");
+    }
+    for e in &rep.estimates {
+        let _ = writeln!(out, "{}: {}", e.region, headline(e, cfg.confidence));
+        if let Some(cp) = &e.changepoint {
+            let _ = writeln!(
+                out,
+                "  change-point {} ({:+} days from the event, {:+.2} MW, t {:.1}){}",
+                cp.date,
+                cp.days_from_event,
+                cp.change_mw,
+                cp.t,
+                if cp.agrees { ": agrees" } else { "" }
+            );
+        }
+        if e.temperature_extrapolated {
+            let _ = writeln!(out, "  note: post-event temperatures lie outside the pre-event range (the model extrapolates)");
+        }
+    }
+    for s in &rep.skipped {
+        let _ = writeln!(out, "not estimated: {s}");
+    }
+    let _ = writeln!(
+        out,
+        "wrote {} (drop_estimates.csv, drop_daily.csv, drop.json, charts/)",
+        args.out.display()
+    );
+    Ok(CommandSummary {
+        quarantined: skipped > 0 || ingest_quarantined,
+        files,
+    })
+}

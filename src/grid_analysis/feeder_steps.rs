@@ -1,0 +1,381 @@
+//! Steps in a feeder's residual and what they mean: dated, sized, judged for rig-likeness,
+//! turned into a hidden kW, a device count, candidate meters and sentences.
+//!
+//! Input: one feeder's slot series and day balances ([`mod@super::balance`]). Output: the
+//! [`ResidualStep`]s (binary segmentation of the daily mean residual over used days, each step
+//! refined to the slot) and a [`FeederFinding`]. The load a step added is the residual after it
+//! minus the residual's mean profile by local hour before it, so a load-shaped residual left by
+//! an imperfect loss model does not count against the rig; the residual level before any step
+//! (a rig running since before the window) is judged on the residual itself.
+
+use super::balance::{Context, DayBalance, SlotSeries, SlotStatus};
+use super::candidates::{candidates, Candidate};
+use super::changepoint::{refine_split, segment};
+use super::rig_shape::{rig_shape, RigShape};
+use crate::features::steps::device_fit;
+
+/// Days on each side of a step.
+pub const MIN_SEGMENT_DAYS: usize = 2;
+/// Steps searched per feeder (onset, growth, removal, ...).
+pub const MAX_STEPS: usize = 4;
+/// Noise floor of the daily mean residual: 50 W, or 0.2% of the feeder's mean input (meter
+/// clocks and rounding), so a noiseless residual does not give an infinite t.
+pub const SD_FLOOR_KW: f64 = 0.05;
+pub const SD_FLOOR_SHARE: f64 = 0.002;
+
+/// A step of the daily residual.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ResidualStep {
+    /// Day index of the first day at the new level, and its local date.
+    pub day: usize,
+    pub date: String,
+    /// Slot where the new level begins, and its start (Unix seconds, UTC).
+    pub slot: usize,
+    pub at: i64,
+    /// Mean daily residual of the segments before and after (kW).
+    pub before_kw: f64,
+    pub after_kw: f64,
+    pub t: f64,
+    /// Shape of the load the step added (for rises).
+    pub shape: Option<RigShape>,
+}
+
+impl ResidualStep {
+    pub fn size_kw(&self) -> f64 {
+        self.after_kw - self.before_kw
+    }
+}
+
+/// The residual level before any step, judged as a load of its own.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BaseResidual {
+    pub level_kw: f64,
+    pub t: f64,
+    pub days: usize,
+    pub shape: Option<RigShape>,
+}
+
+/// What a feeder's balance says.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FeederFinding {
+    pub mean_input_kw: f64,
+    pub mean_residual_kw: f64,
+    /// Residual energy over input energy, used days.
+    pub residual_share: f64,
+    /// Estimated share of the metered energy (missing readings), usable slots.
+    pub estimated_share: f64,
+    pub days_used: usize,
+    pub days_excluded: usize,
+    /// Index into the feeder's steps of the largest rig-like rise (else the largest rise).
+    pub main_step: Option<usize>,
+    pub base: Option<BaseResidual>,
+    /// Rig-like hidden load: the rig-like rises, plus a rig-like base level (kW).
+    pub hidden_kw: f64,
+    pub device_model: Option<&'static str>,
+    pub devices: Option<u32>,
+    pub rig_likeness: f64,
+    pub flagged: bool,
+    pub candidates: Vec<Candidate>,
+    pub reasons: Vec<String>,
+}
+
+fn is_rig(shape: Option<&RigShape>, min: f64) -> bool {
+    shape.is_some_and(|s| s.rig_likeness >= min)
+}
+
+/// Slots of the used days in `d0..d1`.
+fn used_slots<'a>(
+    days: &'a [DayBalance],
+    ctx: &'a Context<'_>,
+    d0: usize,
+    d1: usize,
+) -> impl Iterator<Item = usize> + 'a {
+    (d0..d1.min(days.len()))
+        .filter(|&d| days[d].used)
+        .flat_map(|d| ctx.days[d].clone())
+}
+
+/// Steps and the finding of one feeder.
+pub(crate) fn judge(
+    slots: &SlotSeries,
+    days: &[DayBalance],
+    rows: &[usize],
+    unread: &[String],
+    late: &[String],
+    ctx: &Context<'_>,
+) -> (Vec<ResidualStep>, FeederFinding) {
+    let cfg = ctx.cfg;
+    let used: Vec<&DayBalance> = days.iter().filter(|d| d.used).collect();
+    let hours = ctx.matrix.grid.interval_hours();
+    let (mut ikwh, mut rkwh) = (0.0, 0.0);
+    for d in &used {
+        ikwh += d.input_kwh;
+        rkwh += d.residual_kwh;
+    }
+    let (mut read, mut est, mut n_usable, mut i_sum) = (0.0, 0.0, 0usize, 0.0);
+    for s in 0..slots.status.len() {
+        if slots.status[s] == SlotStatus::Usable {
+            read += f64::from(slots.read_kw[s]);
+            est += f64::from(slots.estimated_kw[s]);
+            i_sum += f64::from(slots.input_kw[s]);
+            n_usable += 1;
+        }
+    }
+    let mean_input_kw = i_sum / n_usable.max(1) as f64;
+    let used_slot_count: usize = used.iter().map(|d| d.usable_slots).sum();
+    let mut f = FeederFinding {
+        mean_input_kw,
+        mean_residual_kw: rkwh / (used_slot_count.max(1) as f64 * hours),
+        residual_share: if ikwh > 0.0 { rkwh / ikwh } else { f64::NAN },
+        estimated_share: if read + est > 0.0 {
+            est / (read + est)
+        } else {
+            0.0
+        },
+        days_used: used.len(),
+        days_excluded: days.len() - used.len(),
+        main_step: None,
+        base: None,
+        hidden_kw: 0.0,
+        device_model: None,
+        devices: None,
+        rig_likeness: 0.0,
+        flagged: false,
+        candidates: Vec::new(),
+        reasons: Vec::new(),
+    };
+    let daily: Vec<f64> = days
+        .iter()
+        .map(|d| if d.used { d.mean_residual_kw } else { f64::NAN })
+        .collect();
+    let floor = SD_FLOOR_KW.max(SD_FLOOR_SHARE * mean_input_kw);
+    let shifts = segment(
+        &daily,
+        MIN_SEGMENT_DAYS,
+        cfg.min_step_t,
+        cfg.min_step_kw,
+        MAX_STEPS,
+        floor,
+    );
+    let residual: Vec<f64> = slots.residual_kw.iter().map(|&v| f64::from(v)).collect();
+    let cuts: Vec<usize> = shifts.iter().map(|s| s.at).collect();
+    // Each step to its slot, then its levels re-measured between neighbouring steps' slots: a
+    // partial onset day would otherwise drag the level before up.
+    let at_slot: Vec<usize> = shifts
+        .iter()
+        .map(|sh| {
+            let lo = ctx.days[sh.at.saturating_sub(1)].start;
+            refine_split(&residual, lo, ctx.days[sh.at].end, sh.before, sh.after).unwrap_or(lo)
+        })
+        .collect();
+    let mean_over = |r: std::ops::Range<usize>| {
+        let (s, n) = residual[r]
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+        (n > 0).then(|| s / n as f64)
+    };
+    let mut steps = Vec::with_capacity(shifts.len());
+    for (k, sh) in shifts.iter().enumerate() {
+        let prev = if k == 0 { 0 } else { cuts[k - 1] };
+        let next = cuts.get(k + 1).copied().unwrap_or(days.len());
+        let slot = at_slot[k];
+        let from = if k == 0 { 0 } else { at_slot[k - 1] };
+        let to = at_slot.get(k + 1).copied().unwrap_or(residual.len());
+        let before_kw = mean_over(from..slot).unwrap_or(sh.before);
+        let after_kw = mean_over(slot..to).unwrap_or(sh.after);
+        let shape = (after_kw > before_kw).then(|| {
+            let before = used_slots(days, ctx, prev, sh.at).filter(|&s| s < slot);
+            let prof = hour_profile(&residual, &ctx.cal.hour, before);
+            let mut added = vec![f64::NAN; residual.len()];
+            let partial = slot..ctx.days[sh.at].start.max(slot);
+            for s in used_slots(days, ctx, sh.at, next).chain(partial) {
+                let base = prof[usize::from(ctx.cal.hour[s]).min(23)].unwrap_or(before_kw);
+                added[s] = residual[s] - base;
+            }
+            rig_shape(&added, &ctx.cal.hour)
+        });
+        let day = ctx.cal.day.get(slot).map_or(sh.at, |&d| d as usize);
+        steps.push(ResidualStep {
+            day,
+            date: ctx.cal.dates.get(day).cloned().unwrap_or_default(),
+            slot,
+            at: ctx.matrix.grid.slot_start(slot),
+            before_kw,
+            after_kw,
+            t: sh.t,
+            shape: shape.flatten(),
+        });
+    }
+    // The level before any step.
+    let first_cut = cuts.first().copied().unwrap_or(days.len());
+    let base_days: Vec<f64> = daily[..first_cut]
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    if !base_days.is_empty() {
+        let n = base_days.len() as f64;
+        let m = base_days.iter().sum::<f64>() / n;
+        let sd = (base_days.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1.0).max(1.0))
+            .sqrt()
+            .max(floor);
+        let mut only = vec![f64::NAN; residual.len()];
+        for s in used_slots(days, ctx, 0, first_cut) {
+            only[s] = residual[s];
+        }
+        f.base = Some(BaseResidual {
+            level_kw: m,
+            t: m / (sd / n.sqrt()),
+            days: base_days.len(),
+            shape: rig_shape(&only, &ctx.cal.hour),
+        });
+    }
+    conclude(&mut f, &steps, rows, unread, late, ctx);
+    (steps, f)
+}
+
+/// Median residual per local hour over `slots` (`None` for hours never seen): robust, like
+/// [`rig_shape`], to a few wild slots (a badly estimated missing reading of a large meter).
+fn hour_profile(r: &[f64], hour: &[u8], slots: impl Iterator<Item = usize>) -> [Option<f64>; 24] {
+    let mut acc: Vec<Vec<f64>> = vec![Vec::new(); 24];
+    for s in slots {
+        if r[s].is_finite() {
+            acc[usize::from(hour[s]).min(23)].push(r[s]);
+        }
+    }
+    let mut out = [None; 24];
+    for (o, v) in out.iter_mut().zip(acc.iter_mut()) {
+        if !v.is_empty() {
+            let mid = v.len() / 2;
+            v.select_nth_unstable_by(mid, f64::total_cmp);
+            *o = Some(v[mid]);
+        }
+    }
+    out
+}
+
+/// Hidden load, flag, devices, candidates and reasons.
+fn conclude(
+    f: &mut FeederFinding,
+    steps: &[ResidualStep],
+    rows: &[usize],
+    unread: &[String],
+    late: &[String],
+    ctx: &Context<'_>,
+) {
+    let cfg = ctx.cfg;
+    let min = cfg.min_rig_likeness;
+    let rises: Vec<usize> = (0..steps.len())
+        .filter(|&i| steps[i].size_kw() > 0.0)
+        .collect();
+    let rig_rises: Vec<usize> = rises
+        .iter()
+        .copied()
+        .filter(|&i| is_rig(steps[i].shape.as_ref(), min))
+        .collect();
+    let largest = |v: &[usize]| {
+        v.iter()
+            .copied()
+            .max_by(|&a, &b| steps[a].size_kw().total_cmp(&steps[b].size_kw()))
+    };
+    f.main_step = largest(&rig_rises).or_else(|| largest(&rises));
+    f.hidden_kw = rig_rises.iter().map(|&i| steps[i].size_kw()).sum();
+    let base_rig = f.base.as_ref().is_some_and(|b| {
+        b.level_kw >= cfg.min_step_kw && b.t >= cfg.min_step_t && is_rig(b.shape.as_ref(), min)
+    });
+    if base_rig {
+        f.hidden_kw += f.base.as_ref().map_or(0.0, |b| b.level_kw);
+    }
+    f.rig_likeness = f
+        .main_step
+        .and_then(|i| steps[i].shape)
+        .or_else(|| f.base.as_ref().and_then(|b| b.shape))
+        .map_or(0.0, |s| s.rig_likeness);
+    f.flagged = f.hidden_kw >= cfg.min_step_kw;
+    if f.flagged {
+        if let Some((model, n, _)) = device_fit(f.hidden_kw as f32) {
+            f.device_model = Some(model);
+            f.devices = Some(n);
+        }
+    }
+    if let Some(i) = f.main_step {
+        f.candidates = candidates(ctx.matrix, rows, ctx.days, steps[i].day);
+    }
+    let dt = |st: &ResidualStep| {
+        chrono::DateTime::from_timestamp(st.at, 0)
+            .map(|d| {
+                d.with_timezone(&cfg.tz)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_else(|| st.date.clone())
+    };
+    let mut reasons = Vec::new();
+    for st in steps {
+        let verb = if st.size_kw() > 0.0 { "rose" } else { "fell" };
+        let mut s = format!(
+            "residual {verb} {:.1} kW on {} and stayed (from {:.1} to {:.1} kW, t {:.0})",
+            st.size_kw().abs(),
+            dt(st),
+            st.before_kw,
+            st.after_kw,
+            st.t.abs()
+        );
+        if let Some(sh) = &st.shape {
+            s.push_str(&shape_text(sh, min));
+        }
+        reasons.push(s);
+    }
+    if let Some(b) = f.base.as_ref().filter(|_| base_rig) {
+        let mut s = format!(
+            "a {:.1} kW unmetered residual from the start of the window (t {:.0})",
+            b.level_kw, b.t
+        );
+        if let Some(sh) = &b.shape {
+            s.push_str(&shape_text(sh, min));
+        }
+        reasons.push(s);
+    }
+    if let (Some(m), Some(n)) = (f.device_model, f.devices) {
+        reasons.push(format!("{:.1} kW hidden: about {n} x {m}", f.hidden_kw));
+    }
+    for c in f.candidates.iter().take(5) {
+        reasons.push(c.text(&ctx.cal.dates));
+    }
+    if !unread.is_empty() {
+        reasons.push(format!(
+            "{} meters on this feeder have no readings: their use is inside the residual",
+            unread.len()
+        ));
+    }
+    if !late.is_empty() {
+        reasons.push(format!(
+            "{} meters first read {}+ days into the window, taken as connected then (e.g. {})",
+            late.len(),
+            super::balance::LATE_START_DAYS,
+            late[0]
+        ));
+    }
+    if f.days_excluded > 0 {
+        reasons.push(format!(
+            "{} of {} days left out of the step search (coverage)",
+            f.days_excluded,
+            f.days_excluded + f.days_used
+        ));
+    }
+    f.reasons = reasons;
+}
+
+fn shape_text(sh: &RigShape, min: f64) -> String {
+    let verdict = if sh.rig_likeness >= min {
+        "flat 24/7 like a rig"
+    } else {
+        "not rig-like"
+    };
+    format!(
+        "; {verdict}: CV {:.0}%, daily swing {:.0}% of its level",
+        100.0 * sh.cv.min(9.99),
+        100.0 * sh.diurnal_amp.min(9.99)
+    )
+}

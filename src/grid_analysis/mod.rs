@@ -1,0 +1,176 @@
+//! Grid analysis: what single meters cannot show.
+//!
+//! Two analyses (DOMAIN.md, "Beyond the single meter"):
+//! - **Feeder energy balance** ([`mod@balance`]): energy into each feeder minus the sum of its
+//!   meters minus technical losses ([`losses`]), per slot and per local day, with missing
+//!   meter readings estimated from the meter's own profile (never counted as losses); steps in
+//!   the daily residual ([`changepoint`], [`feeder_steps`]) dated to the slot, sized, and judged
+//!   for rig-likeness ([`rig_shape`]: flat 24/7), with the hidden kW, a device count and
+//!   candidate meters ([`candidates`]). Input: an [`Ingested`](crate::ingest::Ingested) with
+//!   feeders and meters metadata. Output: a [`BalanceReport`], written by [`balance_output`]
+//!   (`feeders.csv`, `balance_daily.csv`, `balance.json`, per-feeder charts).
+//! - **Regional load drop** ([`mod@drop`]): daily regional load (a CSV, [`load_series`], or meter
+//!   readings grouped by feeder or tariff, [`aggregate`]) normalised for weekday, holidays and
+//!   temperature by a regression fitted on the pre-event period ([`drop_model`],
+//!   [`regression`]); the change at each event ([`events`]) in MW and % with a confidence
+//!   interval under AR(1) errors, a difference-in-differences estimate against control
+//!   regions, a change-point date from the data and a verdict combining them. Output:
+//!   [`DropReport`], written by [`drop_output`] (`drop_estimates.csv`, `drop_daily.csv`,
+//!   `drop.json`, per-region charts).
+//!
+//! [`commands`] holds the two subcommands (`gridsleuth balance`, `gridsleuth drop`) and the
+//! call `run` makes when feeders are given; [`args`] their clap options and validation.
+//! Kernels take plain slices; files are read only by `ingest` (balance, `--meter-config`) and
+//! [`load_series`] / [`events`] (drop); charts are drawn by `crate::plot::grid_charts` from
+//! chart data built here, so tests check chart data, not pixels.
+
+pub mod aggregate;
+pub mod args;
+pub mod balance;
+pub mod balance_output;
+pub mod candidates;
+pub mod changepoint;
+pub mod commands;
+pub mod drop;
+pub mod drop_model;
+pub mod drop_output;
+pub mod events;
+pub mod feeder_steps;
+pub mod load_series;
+pub mod losses;
+pub mod regression;
+pub mod rig_shape;
+
+use std::path::{Path, PathBuf};
+
+pub use args::{BalanceArgs, ChartSelection, DropArgs};
+pub use balance::{balance, balance_parts, BalanceConfig, BalanceReport, FeederBalance, LossModel};
+pub use commands::{balance_for_run, run_balance, run_drop, CommandSummary};
+pub use drop::{analyse, DropConfig, DropReport, EventEstimate};
+
+/// A fatal error of the grid analyses (exit 2). Each names the option, file, line or column at
+/// fault and says how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum GridAnalysisError {
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    #[error(transparent)]
+    Ingest(#[from] crate::ingest::IngestError),
+    #[error("{option}: {message}\n  fix: {fix}")]
+    Option {
+        option: String,
+        message: String,
+        fix: String,
+    },
+    #[error("{path}: {message}\n  fix: {fix}")]
+    Input {
+        path: PathBuf,
+        message: String,
+        fix: String,
+    },
+    #[error("{path}: line {line}: {message}\n  fix: {fix}")]
+    Line {
+        path: PathBuf,
+        line: u64,
+        message: String,
+        fix: String,
+    },
+    #[error("energy balance: {message}\n  fix: {fix}")]
+    Balance { message: String, fix: String },
+    #[error("{path}: cannot write: {message}\n  fix: check that the output directory is writable (-o DIR)")]
+    Write { path: PathBuf, message: String },
+    #[error("{path}: cannot draw the chart: {message}")]
+    Chart { path: PathBuf, message: String },
+}
+
+impl GridAnalysisError {
+    pub(crate) fn option(option: &str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        GridAnalysisError::Option {
+            option: option.to_string(),
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+
+    pub(crate) fn input(path: &Path, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        GridAnalysisError::Input {
+            path: path.to_path_buf(),
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+
+    pub(crate) fn write(path: &Path, e: impl std::fmt::Display) -> Self {
+        GridAnalysisError::Write {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Writes `bytes` to `path`, creating its directory.
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), GridAnalysisError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| GridAnalysisError::write(dir, e))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| GridAnalysisError::write(path, e))
+}
+
+/// A name usable as a file name: ASCII letters, digits, `-`, `_` and `.` kept, anything else `_`.
+pub fn file_stem(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("_{s}")
+    } else {
+        s
+    }
+}
+
+/// A linear ramp: 0 at or below `from`, 1 at or above `full` (either direction).
+pub(crate) fn ramp(x: f64, from: f64, full: f64) -> f64 {
+    if x.is_nan() {
+        return 0.0;
+    }
+    if (full - from).abs() < f64::EPSILON {
+        return if x >= full { 1.0 } else { 0.0 };
+    }
+    ((x - from) / (full - from)).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stems_are_safe() {
+        assert_eq!(file_stem("F0001"), "F0001");
+        assert_eq!(file_stem("Zone 1/Power"), "Zone_1_Power");
+        assert_eq!(file_stem(""), "_");
+        assert_eq!(file_stem(".."), "_..");
+    }
+
+    #[test]
+    fn ramps_both_ways() {
+        assert_eq!(ramp(0.1, 0.5, 0.15), 1.0);
+        assert_eq!(ramp(0.6, 0.5, 0.15), 0.0);
+        assert!((ramp(0.325, 0.5, 0.15) - 0.5).abs() < 1e-12);
+        assert_eq!(ramp(f64::NAN, 0.0, 1.0), 0.0);
+    }
+
+    #[test]
+    fn public_types_are_send_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<BalanceReport>();
+        check::<DropReport>();
+        check::<GridAnalysisError>();
+    }
+}
