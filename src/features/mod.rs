@@ -8,6 +8,7 @@
 
 pub mod baseload;
 pub mod calendar;
+pub mod changepoint;
 pub mod level;
 pub mod rhythm;
 pub mod steps;

@@ -43,42 +43,13 @@ impl Step {
 
 /// Finds the split maximising the t statistic of a step up (O(days), prefix sums).
 pub fn best_step(daily: &[f32]) -> Option<Step> {
-    let valid: Vec<(usize, f64)> = daily
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| !v.is_nan())
-        .map(|(d, v)| (d, f64::from(*v)))
-        .collect();
-    let n = valid.len();
-    if n < 2 * MIN_SEGMENT_DAYS {
-        return None;
-    }
-    let mut s = vec![0f64; n + 1];
-    let mut ss = vec![0f64; n + 1];
-    for (i, (_, v)) in valid.iter().enumerate() {
-        s[i + 1] = s[i] + v;
-        ss[i + 1] = ss[i] + v * v;
-    }
-    let mut best: Option<Step> = None;
-    for k in MIN_SEGMENT_DAYS..=n - MIN_SEGMENT_DAYS {
-        let (n1, n2) = (k as f64, (n - k) as f64);
-        let (m1, m2) = (s[k] / n1, (s[n] - s[k]) / n2);
-        let ss1 = (ss[k] - n1 * m1 * m1).max(0.0);
-        let ss2 = ((ss[n] - ss[k]) - n2 * m2 * m2).max(0.0);
-        let sd = ((ss1 + ss2) / (n1 + n2 - 2.0).max(1.0))
-            .sqrt()
-            .max(NOISE_FLOOR_KW);
-        let t = (m2 - m1) / (sd * (1.0 / n1 + 1.0 / n2).sqrt());
-        if best.is_none_or(|b| t as f32 > b.t) {
-            best = Some(Step {
-                day: valid[k].0,
-                before_kw: m1 as f32,
-                after_kw: m2 as f32,
-                t: t as f32,
-            });
-        }
-    }
-    best
+    let x: Vec<f64> = daily.iter().map(|&v| f64::from(v)).collect();
+    super::changepoint::best_split(&x, MIN_SEGMENT_DAYS, NOISE_FLOOR_KW, true).map(|s| Step {
+        day: s.at,
+        before_kw: s.before as f32,
+        after_kw: s.after as f32,
+        t: s.t as f32,
+    })
 }
 
 /// The rig's first onset and any later growth step. The best step may be capacity added
