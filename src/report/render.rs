@@ -316,6 +316,49 @@ pub fn render_data(run: &RunData, opts: &ReportOptions) -> Result<ReportSummary,
 }
 
 /// The index page's context.
+/// Flagged feeders of the energy balance (`feeders.csv` of the run directory, written by `run`
+/// when feeder data is given): id, hidden kW, since, rig-likeness, reasons, and a link to its
+/// chart when the id is a plain name. Missing or unreadable file: no section (the run had no
+/// feeders).
+fn balance_feeders(dir: &Path) -> Vec<Value> {
+    let Ok(mut rdr) = csv::Reader::from_path(dir.join("feeders.csv")) else {
+        return Vec::new();
+    };
+    let Ok(headers) = rdr.headers().cloned() else {
+        return Vec::new();
+    };
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(id), Some(flagged)) = (col("feeder_id"), col("flagged")) else {
+        return Vec::new();
+    };
+    let (kw, date, like, why) = (
+        col("hidden_kw"),
+        col("step_date"),
+        col("rig_likeness"),
+        col("reasons"),
+    );
+    let get = |r: &csv::StringRecord, c: Option<usize>| {
+        c.and_then(|c| r.get(c)).unwrap_or("").to_string()
+    };
+    rdr.records()
+        .filter_map(Result::ok)
+        .filter(|r| r.get(flagged) == Some("true"))
+        .map(|r| {
+            let feeder = get(&r, Some(id));
+            let plain = !feeder.is_empty()
+                && feeder
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            let chart = format!("charts/feeder_{feeder}.png");
+            let href = (plain && dir.join(&chart).is_file()).then(|| format!("../{chart}"));
+            minijinja::context! {
+                feeder => feeder, kw => get(&r, kw), since => get(&r, date),
+                likeness => get(&r, like), reasons => get(&r, why), chart => href,
+            }
+        })
+        .collect()
+}
+
 fn index_context(
     run: &RunData,
     title: &str,
@@ -405,6 +448,7 @@ fn index_context(
             }
         })
         .collect();
+    let balance = balance_feeders(&run.dir);
     let mut feeder_names: Vec<&str> = rows
         .iter()
         .map(|r| r.feeder.as_str())
@@ -441,6 +485,7 @@ fn index_context(
         n_pages => n_pages,
         capped => n_pages < rows.len(),
         max_pages_option => opts.max_pages,
+        balance => balance,
         registered => registered,
         n_over => run.registered.iter().filter(|r| r.over_contract).count(),
         datasets => datasets,
