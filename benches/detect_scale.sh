@@ -40,12 +40,12 @@ for n in "${sizes[@]}"; do
     "$py" "$shared/peers/gen_region.py" --meters "$n" --days 30 --seed 1 --out "$dir" >/dev/null 2>&1
   fi
   read -r gt gm < <(measure "$gs" run -q --no-progress -r "$dir/readings.parquet" --meters "$dir/meters.csv" -o "$dir/run")
-  printf '| %d | gridsleuth run | %.1f s | %.2f GB | 1x |\n' "$n" "$gt" "$(echo "$gm / 1048576" | bc -l)"
+  awk -v n="$n" -v t="$gt" -v m="$gm" 'BEGIN { printf "| %d | gridsleuth run | %.1f s | %.2f GB | 1x |\n", n, t, m / 1048576 }'
   peers=(peer_polars)
   [ "$n" -le 100000 ] && peers+=(peer_pandas)
   for p in "${peers[@]}"; do
     read -r t m < <(measure "$py" "$shared/peers/$p.py" --readings "$dir/readings.parquet" --meters "$dir/meters.csv" --out "$dir/$p")
-    printf '| %d | %s | %.1f s | %.2f GB | %.1fx |\n' "$n" "$p.py" "$t" "$(echo "$m / 1048576" | bc -l)" "$(echo "$t / $gt" | bc -l)"
+    awk -v n="$n" -v p="$p.py" -v t="$t" -v m="$m" -v g="$gt" 'BEGIN { printf "| %d | %s | %.1f s | %.2f GB | %.1fx |\n", n, p, t, m / 1048576, t / g }'
   done
   "$py" -c "import json,sys; d=json.load(open(sys.argv[1])); print('  gridsleuth stages (s):', ', '.join(f'{k} {v:.2f}' for k,v in d['timings_secs'].items()))" "$dir/run/run.json"
 done
