@@ -16,6 +16,9 @@ pub const NOISE_FLOOR_KW: f64 = 0.02;
 /// its own, stricter thresholds for calling an onset in a reason.
 pub const MIN_STEP_KW: f32 = 0.3;
 pub const MIN_STEP_T: f32 = 4.0;
+/// Capacity added later counts from this share of the level it adds to: a few percent of a
+/// 20 kW rig is noise or a household appliance, not another device.
+pub const GROWTH_MIN_SHARE: f32 = 0.1;
 /// Rolling window (hours) whose minimum must clear the mid level at the onset slot.
 pub const ONSET_HOLD_HOURS: f32 = 3.0;
 
@@ -81,7 +84,7 @@ pub fn onset_and_growth(daily: &[f32]) -> (Option<Step>, Option<Step>) {
             s.day += best.day;
             s
         })
-        .filter(Step::is_onset);
+        .filter(|s| s.is_onset() && s.size_kw() >= GROWTH_MIN_SHARE * s.before_kw);
     (Some(best), later)
 }
 
@@ -246,6 +249,12 @@ mod tests {
             .collect();
         let (first, growth) = onset_and_growth(&one);
         assert_eq!((first.map(|s| s.day), growth), (Some(12), None));
+        // A 0.4 kW wobble on a 22 kW rig is not capacity added.
+        let wobble: Vec<f32> = (0..30)
+            .map(|d| 0.1 + if d >= 5 { 22.0 } else { 0.0 } + if d >= 11 { 0.4 } else { 0.0 })
+            .collect();
+        let (first, growth) = onset_and_growth(&wobble);
+        assert_eq!((first.map(|s| s.day), growth), (Some(5), None));
     }
 
     #[test]
