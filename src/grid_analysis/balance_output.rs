@@ -71,13 +71,7 @@ pub const DAILY_HEADER: [&str; 13] = [
 /// Points per line in a chart (a 90-day half-hourly series is bucketed to this).
 pub const MAX_CHART_POINTS: usize = 1500;
 
-fn num(v: f64, decimals: usize) -> String {
-    if v.is_finite() {
-        format!("{:.decimals$}", v + 0.0)
-    } else {
-        String::new()
-    }
-}
+use crate::output::csv_num as num;
 
 /// Feeders in report order: flagged first, then by hidden kW, then id.
 pub fn ranked(rep: &BalanceReport) -> Vec<&FeederBalance> {

@@ -64,13 +64,7 @@ pub const ESTIMATES_HEADER: [&str; 38] = [
 /// Days of context shown either side of the event windows in a chart.
 pub const CHART_MARGIN_DAYS: i64 = 14;
 
-fn num(v: f64, decimals: usize) -> String {
-    if v.is_finite() {
-        format!("{:.decimals$}", v + 0.0)
-    } else {
-        String::new()
-    }
-}
+use crate::output::csv_num as num;
 
 fn secs(d: NaiveDate) -> i64 {
     d.and_hms_opt(0, 0, 0)

@@ -3,5 +3,16 @@
 //! bytes or strings where practical so they are tested as text.
 
 pub mod matrix;
+
+/// A number for a CSV cell: fixed decimals (byte-stable output), `-0` printed as `0`, empty
+/// when not finite.
+pub fn csv_num(v: f64, decimals: usize) -> String {
+    if v.is_finite() {
+        format!("{:.decimals$}", v + 0.0)
+    } else {
+        String::new()
+    }
+}
+
 pub mod run_dir;
 pub mod summary;

@@ -12,13 +12,7 @@ use crate::features::FEATURE_NAMES;
 use crate::grid::LoadMatrix;
 use crate::ingest::MeterTable;
 
-fn f(v: f64, prec: usize) -> String {
-    if v.is_finite() {
-        format!("{v:.prec$}")
-    } else {
-        String::new()
-    }
-}
+use super::csv_num as f;
 
 /// `scores.csv`: `meter_id,score,rank,flagged,est_rig_kw,est_devices,onset,excess_kwh,
 /// registered_miner,top_reason`.
