@@ -24,7 +24,7 @@ mod run;
 use interval::{consecutive_interval, lattice_share, voted_interval};
 
 use super::quality::{QualityLog, Reason, RowLoc};
-use super::time::{AmbiguousPolicy, Stamp};
+use super::time::Stamp;
 use crate::grid::{bitset, bitset_set, LoadMatrix, MatrixError, TimeGrid, UnixSecs};
 
 /// Readings buffered per meter before its interval is inferred from time-ordered readings.
@@ -571,6 +571,3 @@ pub fn fmt_instant(t: i64) -> String {
         .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_else(|| t.to_string())
 }
-
-/// Ambiguous-time policy re-exported for readers that build stamps themselves.
-pub type Policy = AmbiguousPolicy;
