@@ -43,6 +43,9 @@ pub struct Label {
     pub device_kw: Option<f64>,
     /// When the rig started drawing power.
     pub onset: Option<DateTime<Utc>>,
+    /// Whether the onset is a dated step inside the window (`onset_mid` column: 1/0), when the
+    /// labels say so; else the window start decides.
+    pub onset_mid: Option<bool>,
 }
 
 impl Label {
@@ -89,6 +92,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>, EvalError> {
     let c_devices = t.find("n_devices");
     let c_kw = t.find("device_kw");
     let c_onset = t.find("onset");
+    let c_onset_mid = t.find("onset_mid");
 
     let mut out = Vec::new();
     for_each_row(
@@ -143,6 +147,23 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>, EvalError> {
                     )
                 })?)
             };
+            let mid = get(c_onset_mid);
+            let onset_mid = if mid.is_empty() {
+                None
+            } else {
+                Some(match mid {
+                    "1" => Ok(true),
+                    "0" => Ok(false),
+                    m => parse_bool(m).ok_or(()),
+                }
+                .map_err(|()| {
+                    at("onset_mid").bad(
+                        mid,
+                        "1 or 0",
+                        "write onset_mid as 1 (a dated step inside the window) or 0, or leave it empty",
+                    )
+                })?)
+            };
             out.push(Label {
                 meter_id: meter_id.to_string(),
                 kind: kind.to_string(),
@@ -150,6 +171,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>, EvalError> {
                 n_devices,
                 device_kw,
                 onset,
+                onset_mid,
             });
             Ok(())
         },

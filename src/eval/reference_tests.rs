@@ -84,6 +84,7 @@ fn region(n: usize) -> (Vec<Label>, Vec<Scored>) {
             n_devices: Some(devices),
             device_kw: Some(kw),
             onset: None,
+            onset_mid: None,
         });
         if rng.next() % 50 != 0 {
             scores.push(Scored {

@@ -12,7 +12,8 @@ use super::calendar::{Calendar, DAY, NIGHT, WEEKEND};
 pub struct Rhythm {
     /// (max - min) of the mean load by local hour, over the mean load.
     pub diurnal_amp: f32,
-    /// Pearson autocorrelation at a lag of one day / one week (pairs with both slots present).
+    /// Pearson autocorrelation at a lag of one day / one week (pairs with both slots present)
+    /// of the load less its day's mean ([`within_day`]).
     pub acf_day: f32,
     pub acf_week: f32,
     /// Mean load in local night hours over mean load in local day hours.
@@ -92,6 +93,31 @@ pub fn autocorrelations<const K: usize>(x: &[f32], lags: [usize; K]) -> [f32; K]
     out
 }
 
+/// `kw[from..]` less each local day's mean: the pattern within the day, without the level
+/// changes between days (a rig adding devices, heating in a cold week), which would otherwise
+/// read as a repeating daily pattern to the autocorrelation.
+pub fn within_day(kw: &[f32], cal: &Calendar, from: usize) -> Vec<f32> {
+    let from = from.min(kw.len());
+    let mut sums: Vec<(f64, u32)> = vec![(0.0, 0); cal.n_days];
+    for s in from..kw.len() {
+        if !kw[s].is_nan() {
+            let e = &mut sums[cal.day[s] as usize];
+            e.0 += f64::from(kw[s]);
+            e.1 += 1;
+        }
+    }
+    (from..kw.len())
+        .map(|s| {
+            let (sum, n) = sums[cal.day[s] as usize];
+            if n == 0 {
+                f32::NAN
+            } else {
+                kw[s] - (sum / f64::from(n)) as f32
+            }
+        })
+        .collect()
+}
+
 /// Rhythm of `kw[from..]` (the part since an onset; `from = 0` for the whole window).
 pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
     let mut hour_sum = [0f64; 24];
@@ -150,7 +176,7 @@ pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
         f32::NAN
     };
     let spd = cal.slots_per_day.max(1);
-    let [acf_day, acf_week] = autocorrelations(&kw[from.min(kw.len())..], [spd, 7 * spd]);
+    let [acf_day, acf_week] = autocorrelations(&within_day(kw, cal, from), [spd, 7 * spd]);
     Rhythm {
         diurnal_amp,
         acf_day,

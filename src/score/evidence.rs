@@ -40,6 +40,9 @@ pub enum Form {
     NightOnly,
     /// A floor on some days only.
     Intermittent,
+    /// A floor held most of every day, off for the same few hours each day (a time-of-use
+    /// miner curtailed over the evening peak).
+    Curtailed,
 }
 
 /// The evidence of one meter.
@@ -61,6 +64,10 @@ pub struct Evidence {
     pub onset_slot: Option<usize>,
     pub score: f64,
 }
+
+/// Share of the hours a curtailed rig is off (2-10 hours of 24, DOMAIN.md: time-of-use miners
+/// switch off over the evening peak for 3-5 hours).
+const CURTAILED_OFF_SHARE: (f64, f64) = (0.08, 0.42);
 
 fn ramp(v: f64, lo: f64, hi: f64) -> f64 {
     if !v.is_finite() {
@@ -112,18 +119,69 @@ pub fn evidence(
         0.0
     };
     let w = cfg.partial_form_weight;
-    // A night-only floor is also what storage heaters draw on a night tariff: without weather
-    // showing no temperature response, it counts for little.
-    let temp_known_flat = f.temp_corr.is_finite() && f.temp_corr > -0.3;
-    let night_w = if temp_known_flat {
-        w
-    } else {
-        cfg.night_without_weather_weight
+    // Load that moves with the peers' common day-to-day signal (the weather they share), by
+    // as much as they do: heating. A rig under a household keeps the household's correlation
+    // but only its share of the movement.
+    let proxy_heat = |corr: f32, elasticity: f32| {
+        ramp(
+            finite_or(corr, 0.0),
+            cfg.proxy_corr_from,
+            cfg.proxy_corr_full,
+        ) * ramp(
+            finite_or(elasticity, 0.0),
+            cfg.proxy_elasticity_from,
+            cfg.proxy_elasticity_full,
+        )
     };
+    // A night-only floor is also what storage heaters draw on a night tariff. Weather showing
+    // a temperature response (or none) settles it. Without weather, physics does: a rig draws
+    // the same energy every night and does not move with its neighbours; storage heating
+    // charges what the weather asks for, night by night.
+    let night_w = if f.temp_corr.is_finite() {
+        if f.temp_corr > -0.3 {
+            w
+        } else {
+            cfg.night_without_weather_weight
+        }
+    } else {
+        let steady_nights = 1.0
+            - ramp(
+                finite_or(f.night_mean_jitter, 1.0),
+                cfg.night_jitter_from,
+                cfg.night_jitter_full,
+            );
+        let moves = proxy_heat(f.night_peer_corr, f.night_peer_elasticity);
+        cfg.night_without_weather_weight
+            + (w - cfg.night_without_weather_weight) * steady_nights * (1.0 - moves)
+    };
+    // Curtailed: held most of the day, off at the same hours every day (a timer or a tariff,
+    // not a cycling compressor), for a few hours only (2-10 h of 24), falling to a household
+    // floor. Heating and refrigeration cycle at random; a night-only load is off most hours.
+    let off_hours = finite_or(f.off_hours_share, 0.0);
+    let crisp = ramp(
+        finite_or(f.schedule_crisp, 0.0),
+        cfg.schedule_crisp_from,
+        cfg.schedule_crisp_full,
+    );
+    let held = finite_or(f.held_kw, 0.0);
+    let held_contrast = if held > 0.0 {
+        (held - off_level.max(household)) / held
+    } else {
+        0.0
+    };
+    let curtailed = if (CURTAILED_OFF_SHARE.0..=CURTAILED_OFF_SHARE.1).contains(&off_hours)
+        && held_contrast >= cfg.intermittent_contrast
+    {
+        (held - off_level.max(household)).max(0.0)
+    } else {
+        0.0
+    };
+    let curtailed_w = w * crisp;
     let (form, rig_kw) = [
         (Form::Continuous, continuous, 1.0),
         (Form::NightOnly, night, night_w),
         (Form::Intermittent, on_days, w),
+        (Form::Curtailed, curtailed, curtailed_w),
     ]
     .into_iter()
     .max_by(|a, b| (a.1 * a.2).total_cmp(&(b.1 * b.2)))
@@ -133,6 +191,7 @@ pub fn evidence(
         Form::Continuous => 1.0,
         Form::NightOnly => night_w,
         Form::Intermittent => w,
+        Form::Curtailed => curtailed_w,
     };
     let level = ramp(rig_kw, cfg.level_from_kw, cfg.level_full_kw)
         * (0.85 + 0.15 * ramp(rig_kw.max(1e-3).ln(), cfg.level_full_kw.ln(), 10f64.ln()));
@@ -152,6 +211,13 @@ pub fn evidence(
         }
         // An intermittent rig's "on" days sit at one level.
         Form::Intermittent => 1.0 - ramp(finite_or(f.on_level_cv, 1.0), 0.05, 0.25),
+        // Held for the hours it is on: the held level over the mean load.
+        Form::Curtailed if mean_after > 0.0 => ramp(
+            held * (1.0 - off_hours) / mean_after,
+            cfg.flat_from,
+            cfg.flat_full,
+        ),
+        Form::Curtailed => 0.0,
     };
     // A repeating daily pattern: how alike consecutive days are (autocorrelation at 24 h)
     // times how big the pattern is (profile amplitude over the mean).
@@ -164,14 +230,21 @@ pub fn evidence(
         cfg.regular_from,
         cfg.regular_full,
     ));
+    // A rig's floor is the same at every hour of the day: what moves under it is a household's
+    // floor (~0.1-0.3 kW) and the rig's own 1-3% noise. A floor that changes with the hour by
+    // more is heating (diurnal temperature, thermostat schedule) or a business's hours.
+    let profile = finite_or(f.floor_profile_kw, 0.0);
+    let uniform_from = cfg.profile_from_kw + cfg.profile_share * rig_kw;
+    let uniform = 1.0 - ramp(profile, uniform_from, uniform_from + cfg.profile_span_kw);
     let no_rhythm = match form {
-        Form::Continuous => 1.0 - rhythm,
+        Form::Continuous => (1.0 - rhythm) * (0.4 + 0.6 * uniform),
         _ => 1.0,
     };
     // Unknown jitter (under four days to compare) is neither for nor against.
     let neutral = (cfg.jitter_from + cfg.jitter_full) / 2.0;
     let jitter = match form {
         Form::NightOnly => finite_or(f.night_jitter, neutral),
+        Form::Curtailed => finite_or(f.held_jitter, neutral),
         _ => finite_or(f.base_jitter_after, neutral),
     };
     // Switching on and off is what an intermittent rig does: its floor jumps by design.
@@ -179,12 +252,17 @@ pub fn evidence(
         Form::Intermittent => 1.0,
         _ => 1.0 - ramp(jitter, cfg.jitter_from, cfg.jitter_full),
     };
+    let moves = match form {
+        Form::NightOnly => proxy_heat(f.night_peer_corr, f.night_peer_elasticity),
+        _ => proxy_heat(f.peer_corr, f.peer_elasticity),
+    };
     let not_heating = 1.0
         - ramp(
             -finite_or(f.temp_corr, 0.0),
             cfg.heating_corr_from,
             cfg.heating_corr_full,
-        );
+        )
+        .max(moves);
     let peer = ramp(
         finite_or(f.peer_tariff_ratio, 1.0),
         cfg.peer_from,
@@ -200,6 +278,7 @@ pub fn evidence(
         Form::Continuous if step_ok => Some(f.onset_slot),
         Form::Intermittent => Some(f.first_on_slot),
         Form::NightOnly => Some(f.first_night_slot),
+        Form::Curtailed => Some(f.first_held_slot),
         Form::Continuous => None,
     }
     .filter(|s| s.is_finite() && *s > 0.0)
