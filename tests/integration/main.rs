@@ -1,13 +1,19 @@
 //! Integration tests of `gridsleuth ingest`: the library API (`settings::resolve_ingest` +
 //! `ingest::load`) and the binary (exit codes, `data_quality.csv`, `ingest.json`,
-//! `matrix.parquet`), on the committed samples in `data-samples/` and on small files the tests
-//! write into temporary directories. Nothing here reads `../shared`.
+//! `matrix.parquet`), on the committed samples in `data-samples/` (generated or hand-written),
+//! the hand-written files in `tests/fixtures/`, and small files the tests write into temporary
+//! directories. Only `shared_data` reads real third-party data, from `../shared/data`, and
+//! reports itself skipped when it is not there.
 //!
 //! - `bad_inputs`: one test per bad-input class of `data-samples/bad/` (see its README).
 //! - `equivalence`: CSV vs Parquet, and row/file order, give bit-identical matrices.
 //! - `time`: DST in Europe/London (fall-back, spring-forward), 15-min meters on a 30-min grid,
 //!   gaps stay NaN.
-//! - `samples`: the London files via options only; the region's feeders and weather.
+//! - `samples`: the London layout via options only; the region's feeders and weather.
+//! - `generated`: generators of real-world layouts (London homes, regional zones with
+//!   temperature) and the check that `data-samples/drop/` is their output.
+//! - `shared_data`: the real London homes, NEM12 exports and Tetouan zones from `../shared/data`
+//!   (skipped with the reason when absent; `GRIDSLEUTH_REQUIRE_SHARED=1` makes that a failure).
 //! - `cli`: help text, exit codes, the output files.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)]
@@ -18,10 +24,12 @@ mod bad_inputs;
 mod cli;
 mod equivalence;
 mod eval;
+mod generated;
 mod grid_analysis;
 mod properties;
 mod report;
 mod run;
 mod samples;
+mod shared_data;
 mod synth;
 mod time;
