@@ -243,6 +243,18 @@ pub fn daily_held(
     out: &mut Vec<f32>,
     buf: &mut Vec<f32>,
 ) {
+    daily_quantile(kw, cal, days, HELD_Q, out, buf);
+}
+
+/// The daily `q` quantile of each local day (`NaN` for days under [`MIN_DAY_COVERAGE`]).
+pub fn daily_quantile(
+    kw: &[f32],
+    cal: &Calendar,
+    days: &[std::ops::Range<usize>],
+    q: f64,
+    out: &mut Vec<f32>,
+    buf: &mut Vec<f32>,
+) {
     out.clear();
     let full = cal.slots_per_day.max(1) as f32;
     for r in days {
@@ -251,7 +263,7 @@ pub fn daily_held(
         out.push(if (n as f32) < MIN_DAY_COVERAGE * full {
             f32::NAN
         } else {
-            quantile_small(v, HELD_Q, buf)
+            quantile_small(v, q, buf)
         });
     }
 }

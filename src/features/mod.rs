@@ -468,8 +468,14 @@ pub fn meter_features_in(
         let since = &sc.held[first_on..];
         f.held_kw = level::quantiles(&mut sc.buf, since, [0.5])[0];
         f.held_jitter = baseload::robust_jitter(since, f.held_kw, &mut sc.tmp);
+    }
+    // The daily on/off schedule, between the load's low and high levels, over the days it is
+    // on for at least a quarter of the day (a night-tariff rig ~0.3, a curtailed one ~0.8).
+    if lv.p90_kw - lv.p10_kw >= ON_LEVEL_MIN_KW {
+        let mid = (lv.p10_kw + lv.p90_kw) / 2.0;
+        baseload::daily_quantile(kw, cal, days, 0.75, &mut sc.tmp, &mut sc.buf);
         let on_days = sc
-            .held
+            .tmp
             .iter()
             .enumerate()
             .filter(|(_, x)| **x > mid)

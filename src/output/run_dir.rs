@@ -168,6 +168,34 @@ pub fn write_features_parquet(m: &LoadMatrix, d: &Detection, path: &Path) -> Pol
                 .collect::<Vec<f64>>(),
         ));
     }
+    // The evidence behind each score: the form judged and every term of the product.
+    cols.push(Column::new(
+        "form".into(),
+        d.findings
+            .iter()
+            .map(|x| x.evidence.form.name())
+            .collect::<Vec<&str>>(),
+    ));
+    type Term = fn(&crate::score::Evidence) -> f64;
+    let terms: [(&str, Term); 8] = [
+        ("ev_rig_kw", |e| e.rig_kw),
+        ("ev_level", |e| e.level),
+        ("ev_flat", |e| e.flat),
+        ("ev_steady", |e| e.steady),
+        ("ev_no_rhythm", |e| e.no_rhythm),
+        ("ev_not_heating", |e| e.not_heating),
+        ("ev_peer", |e| e.peer),
+        ("ev_trust", |e| e.trust),
+    ];
+    for (name, get) in terms {
+        cols.push(Column::new(
+            name.into(),
+            d.findings
+                .iter()
+                .map(|x| get(&x.evidence))
+                .collect::<Vec<f64>>(),
+        ));
+    }
     cols.push(Column::new(
         "score".into(),
         d.findings.iter().map(|x| x.score).collect::<Vec<f64>>(),

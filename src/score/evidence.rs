@@ -45,6 +45,18 @@ pub enum Form {
     Curtailed,
 }
 
+impl Form {
+    /// The form's name in outputs (`continuous`, `night_only`, `intermittent`, `curtailed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Form::Continuous => "continuous",
+            Form::NightOnly => "night_only",
+            Form::Intermittent => "intermittent",
+            Form::Curtailed => "curtailed",
+        }
+    }
+}
+
 /// The evidence of one meter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
@@ -100,8 +112,6 @@ pub fn evidence(
     let base_after = finite_or(f.base_after_kw, 0.0);
     let mean_after = finite_or(f.mean_after_kw, 0.0);
     let continuous = (base_after - household).max(0.0);
-    let night =
-        (finite_or(f.night_floor_kw, 0.0) - finite_or(f.day_floor_kw, 0.0).max(household)).max(0.0);
     // "On" days must be a real minority or majority pattern, not every day (continuous) or a
     // single hot day.
     // And off days must fall back to a household's floor: a rig switched off leaves
@@ -177,6 +187,13 @@ pub fn evidence(
         0.0
     };
     let curtailed_w = w * crisp;
+    // Night-only: a floor at night gone by day. A load held most of the day and off for a few
+    // evening hours (curtailed) also leaves the 10-18 floor low; it is not night-only.
+    let night = if curtailed > 0.0 {
+        0.0
+    } else {
+        (finite_or(f.night_floor_kw, 0.0) - finite_or(f.day_floor_kw, 0.0).max(household)).max(0.0)
+    };
     let (form, rig_kw) = [
         (Form::Continuous, continuous, 1.0),
         (Form::NightOnly, night, night_w),

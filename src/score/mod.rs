@@ -162,6 +162,9 @@ pub struct Finding {
     pub reasons: Vec<String>,
     /// Registered miner drawing more than its contracted capacity.
     pub over_contract: bool,
+    /// The evidence terms behind the score (written to features.parquet for analysts).
+    #[serde(skip)]
+    pub evidence: Evidence,
 }
 
 /// Scores every meter, ranks the unregistered ones, flags.
@@ -251,5 +254,6 @@ fn finding(
         excess_kwh,
         reasons: reasons::reasons(f, ev, fit, cal, info, registered, over_contract),
         over_contract,
+        evidence: ev.clone(),
     }
 }
