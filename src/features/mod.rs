@@ -332,6 +332,8 @@ features! {
     /// onset), kW: a rig's floor is the same at every hour; heating, shops and bakeries run on
     /// a daily schedule or the diurnal temperature.
     floor_profile_kw,
+    /// Slot where the later step (capacity added) began.
+    growth_slot,
 }
 
 /// Minimum gap (kW) between the median and the 90th-percentile daily floor for "on" days to
@@ -500,6 +502,7 @@ pub fn meter_features_in(
     if let Some(g) = growth {
         f.growth_day = grid_day(g.day);
         f.growth_kw = g.size_kw();
+        f.growth_slot = (v.offset + steps::onset_slot(kw, days, &g, hours)) as f32;
     }
     if let Some(step) = first {
         f.step_day = grid_day(step.day);

@@ -118,6 +118,22 @@ pub fn within_day(kw: &[f32], cal: &Calendar, from: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Means of consecutive groups of `k` values (`NaN` unless all `k` are present).
+fn hourly_means(x: &[f32], k: usize) -> Vec<f32> {
+    if k <= 1 {
+        return x.to_vec();
+    }
+    x.chunks(k)
+        .map(|c| {
+            if c.len() == k && c.iter().all(|v| !v.is_nan()) {
+                c.iter().sum::<f32>() / k as f32
+            } else {
+                f32::NAN
+            }
+        })
+        .collect()
+}
+
 /// Rhythm of `kw[from..]` (the part since an onset; `from = 0` for the whole window).
 pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
     let mut hour_sum = [0f64; 24];
@@ -175,8 +191,13 @@ pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
     } else {
         f32::NAN
     };
+    // On hourly means, so the same home gives the same figures at 15, 30 or 60 minutes (finer
+    // readings carry more slot-to-slot noise, which would lower the correlation).
     let spd = cal.slots_per_day.max(1);
-    let [acf_day, acf_week] = autocorrelations(&within_day(kw, cal, from), [spd, 7 * spd]);
+    let per_hour = (spd / 24).max(1);
+    let hourly = hourly_means(&within_day(kw, cal, from), per_hour);
+    let lag = (spd / per_hour).max(1);
+    let [acf_day, acf_week] = autocorrelations(&hourly, [lag, 7 * lag]);
     Rhythm {
         diurnal_amp,
         acf_day,

@@ -236,10 +236,10 @@ pub fn evidence(
         ),
         Form::Curtailed => 0.0,
     };
-    // A repeating daily pattern: how alike consecutive days are (autocorrelation at 24 h)
-    // times how big the pattern is (profile amplitude over the mean).
-    // Or days so alike that even a small pattern is a schedule (business hours on top of a
-    // refrigeration floor): a household on top of a rig is not that regular.
+    // A repeating daily pattern: how alike consecutive days are (autocorrelation at 24 h of
+    // the load less its day's mean) times how big the pattern is (profile amplitude over the
+    // mean). Or days so alike that even a small pattern is a schedule (business hours on top of
+    // a refrigeration floor).
     let acf = finite_or(f.acf_day_after, 0.0).max(0.0);
     let pattern = acf * finite_or(f.diurnal_amp_after, 0.0);
     let rhythm = ramp(pattern, cfg.rhythm_from, cfg.rhythm_full).max(ramp(
@@ -249,12 +249,14 @@ pub fn evidence(
     ));
     // A rig's floor is the same at every hour of the day: what moves under it is a household's
     // floor (~0.1-0.3 kW) and the rig's own 1-3% noise. A floor that changes with the hour by
-    // more is heating (diurnal temperature, thermostat schedule) or a business's hours.
+    // more is heating (diurnal temperature, thermostat schedule) or a business's hours. A
+    // pattern on top of a uniform floor is the household living above the rig: it counts
+    // against a rig only a little (a shop's or a farm's schedule moves its floor too).
     let profile = finite_or(f.floor_profile_kw, 0.0);
     let uniform_from = cfg.profile_from_kw + cfg.profile_share * rig_kw;
     let uniform = 1.0 - ramp(profile, uniform_from, uniform_from + cfg.profile_span_kw);
     let no_rhythm = match form {
-        Form::Continuous => (1.0 - rhythm) * (0.4 + 0.6 * uniform),
+        Form::Continuous => (1.0 - rhythm * (1.0 - 0.6 * uniform)) * (0.4 + 0.6 * uniform),
         _ => 1.0,
     };
     // Unknown jitter (under four days to compare) is neither for nor against.
@@ -376,12 +378,19 @@ mod tests {
         heat.temp_corr = -0.9;
         heat.base_jitter_after = 0.2;
         assert!(score(&heat) < 0.1, "heating {}", score(&heat));
-        // A 24/7 shop: flat refrigeration floor with business hours on top, every day alike.
+        // A 24/7 shop: flat refrigeration floor with business hours on top, every day alike;
+        // the opening hours lift its floor by day (its hourly floor profile spans 2.5 kW).
         let mut shop = rig();
         shop.acf_day_after = 0.85;
         shop.diurnal_amp_after = 0.45;
         shop.peer_tariff_ratio = 1.2;
+        shop.floor_profile_kw = 2.5;
         assert!(score(&shop) < 0.4, "shop {}", score(&shop));
+        // The same pattern on a floor that is the same at every hour: a household living
+        // above a rig, which counts against the rig only a little.
+        shop.floor_profile_kw = 0.2;
+        shop.peer_tariff_ratio = 9.0;
+        assert!(score(&shop) > 0.5, "household over a rig {}", score(&shop));
         // A flat line the meter-data system estimated.
         let mut est = rig();
         est.estimated_share = 0.9;

@@ -54,7 +54,11 @@ pub fn reasons(
             kw(f64::from(f.step_after_kw - f.step_before_kw)),
             date(f.onset_slot),
             kw(f64::from(f.growth_kw)),
-            day_date(f.growth_day),
+            if f.growth_slot.is_finite() {
+                date(f.growth_slot)
+            } else {
+                day_date(f.growth_day)
+            },
             kw(f64::from(f.step_before_kw)),
             kw(f64::from(f.base_after_kw))
         )),

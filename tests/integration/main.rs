@@ -14,6 +14,8 @@
 //!   temperature) and the check that `data-samples/drop/` is their output.
 //! - `shared_data`: the real London homes, NEM12 exports and Tetouan zones from `../shared/data`
 //!   (skipped with the reason when absent; `GRIDSLEUTH_REQUIRE_SHARED=1` makes that a failure).
+//! - `detection`: issue 12 on generated regions: a Sydney meter in UTC, 15/30/60-minute
+//!   meters, outages, a rig adding devices, a night rig among storage heaters, own spans.
 //! - `cli`: help text, exit codes, the output files.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)]
@@ -22,6 +24,7 @@ mod support;
 
 mod bad_inputs;
 mod cli;
+mod detection;
 mod equivalence;
 mod eval;
 mod generated;
