@@ -22,8 +22,9 @@ use super::table::{for_each_row, parse_bool, parse_count, parse_f64, parse_insta
 
 /// `kind` of a licensed mining site: legal, excluded from the ranking metrics.
 pub const REGISTERED_KIND: &str = "registered_miner";
-/// Kinds starting with this are rigs (`mining_pure`, `mining_night`, ...).
-pub const RIG_KIND_PREFIX: &str = "mining";
+/// Kinds starting with one of these are rigs (`mining_pure`, `mining_night`, ... of gridsleuth's
+/// generator; `rig_flat`, `rig_night`, ... of other labelled sets).
+pub const RIG_KIND_PREFIXES: [&str; 2] = ["mining", "rig_"];
 
 const LABELS_FIX: &str = "pass the labels.csv written with the region (meter_id,kind,is_mining,\
                           n_devices,device_kw,onset[,...])";
@@ -64,7 +65,7 @@ impl Label {
     /// `kind` and `is_mining` disagree (a `mining*` kind that is not mining, or a mining meter of
     /// another kind that is not registered).
     pub fn is_inconsistent(&self) -> bool {
-        let rig_kind = self.kind.starts_with(RIG_KIND_PREFIX);
+        let rig_kind = RIG_KIND_PREFIXES.iter().any(|p| self.kind.starts_with(p));
         (rig_kind && !self.is_mining) || (self.is_positive() && !rig_kind)
     }
 }

@@ -86,7 +86,7 @@ fn region(n: usize) -> (Vec<Label>, Vec<Scored>) {
             onset: None,
             onset_mid: None,
         });
-        if rng.next() % 50 != 0 {
+        if !rng.next().is_multiple_of(50) {
             scores.push(Scored {
                 meter_id,
                 score: Some(score),

@@ -329,7 +329,7 @@ pub fn floor_profile_range(
     }
     for s in from..kw.len() {
         let v = kw[s];
-        if !v.is_nan() && !(v < min_kw) {
+        if !v.is_nan() && v >= min_kw {
             hours[usize::from(cal.hour[s]).min(23)].push(v);
         }
     }

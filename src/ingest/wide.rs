@@ -85,7 +85,7 @@ pub fn read_wide(
     };
     let first = c_id.max(c_date).max(c_est.unwrap_or(0)) + 1;
     let n = headers.len().saturating_sub(first);
-    if n == 0 || MINUTES_PER_DAY % n != 0 {
+    if n == 0 || !MINUTES_PER_DAY.is_multiple_of(n) {
         return Err(IngestError::Malformed {
             path: path.to_path_buf(),
             line: header_line,

@@ -196,7 +196,8 @@ fn coarser_meter_fits_the_auto_grid_and_is_quarantined_on_a_finer_one() {
         8,
     )];
     // Asked for a 30-minute grid, the hourly meter does not fit it.
-    for extra in [&["--interval", "30m"][..]] {
+    {
+        let extra = &["--interval", "30m"][..];
         let mut argv = vec!["-r", f.as_str()];
         argv.extend_from_slice(extra);
         let ing = check_quarantine(&Case {

@@ -190,7 +190,7 @@ fn sydney_night_rig_given_in_utc_is_found_with_its_local_onset() {
     let onset = utc("2024-03-10T10:30:00Z"); // 21:30 local
     add_rig(&mut rig.kw, 1, tz, start, |s, h| {
         let t = start + s as i64 * MIN15;
-        if t >= onset && (h >= 21.5 || h < 7.0) {
+        if t >= onset && !(7.0..21.5).contains(&h) {
             3.3
         } else {
             0.0
