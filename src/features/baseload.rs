@@ -233,38 +233,32 @@ pub fn daily_means(
     }
 }
 
-/// The level a load holds most of each day: the daily [`HELD_Q`] quantile (`NaN` for days under
-/// [`MIN_DAY_COVERAGE`]). A rig switched off for a few hours at the evening peak (time-of-use
-/// curtailment) keeps it; its daily 5th percentile falls to the household's.
+/// The level a load holds most of each day, and the level it reaches for a quarter of it: the
+/// daily [`HELD_Q`] and `1 - HELD_Q` quantiles (`NaN` for days under [`MIN_DAY_COVERAGE`]). A rig
+/// switched off for a few hours at the evening peak (time-of-use curtailment) keeps the first;
+/// its daily 5th percentile falls to the household's. Two selections per day.
 pub fn daily_held(
     kw: &[f32],
     cal: &Calendar,
     days: &[std::ops::Range<usize>],
-    out: &mut Vec<f32>,
+    held: &mut Vec<f32>,
+    high: &mut Vec<f32>,
     buf: &mut Vec<f32>,
 ) {
-    daily_quantile(kw, cal, days, HELD_Q, out, buf);
-}
-
-/// The daily `q` quantile of each local day (`NaN` for days under [`MIN_DAY_COVERAGE`]).
-pub fn daily_quantile(
-    kw: &[f32],
-    cal: &Calendar,
-    days: &[std::ops::Range<usize>],
-    q: f64,
-    out: &mut Vec<f32>,
-    buf: &mut Vec<f32>,
-) {
-    out.clear();
+    held.clear();
+    high.clear();
     let full = cal.slots_per_day.max(1) as f32;
     for r in days {
         let v = &kw[r.clone()];
         let n = v.iter().filter(|x| !x.is_nan()).count();
-        out.push(if (n as f32) < MIN_DAY_COVERAGE * full {
-            f32::NAN
-        } else {
-            quantile_small(v, q, buf)
-        });
+        if (n as f32) < MIN_DAY_COVERAGE * full || n == 0 {
+            held.push(f32::NAN);
+            high.push(f32::NAN);
+            continue;
+        }
+        let [a, b] = quantiles(buf, v, [HELD_Q, 1.0 - HELD_Q]);
+        held.push(a);
+        high.push(b);
     }
 }
 

@@ -340,6 +340,10 @@ features! {
 /// mean anything: a third of the smallest ASIC.
 pub const ON_LEVEL_MIN_KW: f32 = 0.3;
 
+/// Floors below this (kW) are a household's: their hourly profile is not computed (the score's
+/// level evidence starts above a household floor anyway).
+pub const PROFILE_MIN_FLOOR_KW: f32 = 0.3;
+
 /// Reused buffers of one worker.
 #[derive(Debug, Default)]
 pub struct Scratch {
@@ -351,6 +355,7 @@ pub struct Scratch {
     daily_kw: Vec<f32>,
     night_kw: Vec<f32>,
     held: Vec<f32>,
+    high: Vec<f32>,
     hours: [Vec<f32>; 24],
 }
 
@@ -460,10 +465,18 @@ pub fn meter_features_in(
         f.on_days_share = sc.tmp.len() as f32 / valid as f32;
         f.on_level_cv = cv_of(&sc.tmp);
     }
-    // Held level: a rig off for a few hours a day (curtailed at the evening peak).
-    baseload::daily_held(kw, cal, days, &mut sc.held, &mut sc.buf);
+    // Held level: a rig off for a few hours a day (curtailed at the evening peak). Only where
+    // the load spends at least half its time well above its low level: a household does not,
+    // and most meters skip the per-day selections.
+    let maybe_held = lv.p50_kw - lv.p10_kw >= ON_LEVEL_MIN_KW;
+    if maybe_held {
+        baseload::daily_held(kw, cal, days, &mut sc.held, &mut sc.high, &mut sc.buf);
+    } else {
+        sc.held.clear();
+        sc.high.clear();
+    }
     let held_all = level::quantiles(&mut sc.buf, &sc.held, [0.9])[0];
-    if held_all - b.base_kw >= ON_LEVEL_MIN_KW {
+    if maybe_held && held_all - b.base_kw >= ON_LEVEL_MIN_KW {
         let mid = (held_all + b.base_kw) / 2.0;
         let first_on = sc.held.iter().position(|x| *x > mid).unwrap_or(0);
         f.first_held_slot = (v.offset + days.get(first_on).map_or(0, |r| r.start)) as f32;
@@ -473,11 +486,10 @@ pub fn meter_features_in(
     }
     // The daily on/off schedule, between the load's low and high levels, over the days it is
     // on for at least a quarter of the day (a night-tariff rig ~0.3, a curtailed one ~0.8).
-    if lv.p90_kw - lv.p10_kw >= ON_LEVEL_MIN_KW {
+    if maybe_held && lv.p90_kw - lv.p10_kw >= ON_LEVEL_MIN_KW {
         let mid = (lv.p10_kw + lv.p90_kw) / 2.0;
-        baseload::daily_quantile(kw, cal, days, 0.75, &mut sc.tmp, &mut sc.buf);
         let on_days = sc
-            .tmp
+            .high
             .iter()
             .enumerate()
             .filter(|(_, x)| **x > mid)
@@ -549,8 +561,12 @@ pub fn meter_features_in(
     } else {
         f32::NEG_INFINITY
     };
-    f.floor_profile_kw =
-        baseload::floor_profile_range(kw, cal, onset_rel, outage_below, &mut sc.hours, &mut sc.buf);
+    // Only a floor that could be a rig's (above a household's) needs its hourly profile.
+    f.floor_profile_kw = if f.base_after_kw < PROFILE_MIN_FLOOR_KW {
+        f32::NAN
+    } else {
+        baseload::floor_profile_range(kw, cal, onset_rel, outage_below, &mut sc.hours, &mut sc.buf)
+    };
     if let Some(p) = proxy {
         let from = after_day.min(sc.daily_kw.len());
         (f.peer_corr, f.peer_elasticity) = p.fit(&v.grid_day[from..], &sc.daily_kw[from..]);

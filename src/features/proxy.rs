@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::baseload::daily_means;
+use super::baseload::MIN_DAY_COVERAGE;
 use super::{FeatureContext, View};
 
 /// Meters a peer group needs (and a day needs present) for its median to be a signal.
@@ -108,23 +108,37 @@ pub fn peer_proxy(ctx: &FeatureContext<'_>, views: &[View], of: &[u32], parallel
     let m = ctx.matrix;
     let n = m.n_meters();
     let hours = m.grid.interval_hours() as f32;
-    // Each meter's daily means over their median (its typical day).
+    // Each meter's daily means over their median (its typical day), straight from its row.
+    let full = m.grid.slots_per_day().max(1) as f32;
     let one = |i: usize| -> Vec<f32> {
         let v = &views[of[i] as usize];
         let row = &m.row(i)[v.offset..v.offset + v.len()];
-        let kw: Vec<f32> = row.iter().map(|x| x / hours).collect();
-        let (mut daily, mut nights) = (Vec::new(), Vec::new());
-        daily_means(&kw, &v.calendar, &v.days, &mut daily, &mut nights);
-        let mut sorted: Vec<f32> = daily.iter().copied().filter(|x| !x.is_nan()).collect();
-        if sorted.len() < MIN_CORR_DAYS {
+        let mut daily: Vec<f32> = v
+            .days
+            .iter()
+            .map(|r| {
+                let (n, sum) = row[r.clone()]
+                    .iter()
+                    .filter(|x| !x.is_nan())
+                    .fold((0usize, 0f64), |(n, s), &x| (n + 1, s + f64::from(x)));
+                if (n as f32) < MIN_DAY_COVERAGE * full || n == 0 {
+                    f32::NAN
+                } else {
+                    (sum / n as f64) as f32 / hours
+                }
+            })
+            .collect();
+        let mut finite: Vec<f32> = daily.iter().copied().filter(|x| !x.is_nan()).collect();
+        if finite.len() < MIN_CORR_DAYS {
             return Vec::new();
         }
-        sorted.sort_by(f32::total_cmp);
-        let med = sorted[sorted.len() / 2];
+        let k = finite.len() / 2;
+        let med = *finite.select_nth_unstable_by(k, f32::total_cmp).1;
         if med < MIN_LEVEL_KW {
             return Vec::new();
         }
-        daily.iter().map(|x| x / med).collect()
+        daily.iter_mut().for_each(|x| *x /= med);
+        daily
     };
     let norm: Vec<Vec<f32>> = if parallel {
         (0..n).into_par_iter().map(one).collect()
