@@ -81,6 +81,9 @@ pub struct Evidence {
 /// switch off over the evening peak for 3-5 hours).
 const CURTAILED_OFF_SHARE: (f64, f64) = (0.08, 0.42);
 
+/// Share of the score that orders meters by their floor above a household's alone.
+const TIE_BREAK: f64 = 0.02;
+
 fn ramp(v: f64, lo: f64, hi: f64) -> f64 {
     if !v.is_finite() {
         return 0.0;
@@ -311,12 +314,16 @@ pub fn evidence(
         * not_heating
         * (0.75 + 0.25 * peer)
         * trust;
-    let score = match cluster {
+    let evidence_score = match cluster {
         Some(c) if cfg.cluster_weight > 0.0 => {
             (1.0 - cfg.cluster_weight) * base + cfg.cluster_weight * c * level
         }
         _ => base,
     };
+    // Below the level evidence, meters still differ in how far their floor stands above a
+    // household's: a small share of the score (at most 0.02) orders them, so a 0.2 kW floor
+    // above its peers ranks above a household at its peers' floor.
+    let score = (1.0 - TIE_BREAK) * evidence_score + TIE_BREAK * ramp(rig_kw, 0.0, 1.0) * trust;
     Evidence {
         form,
         rig_kw,
@@ -410,11 +417,24 @@ mod tests {
         // The same night floor for 7 hours (duty 0.3) with weather showing no heating: a rig.
         grow.duty_cycle = 0.3;
         assert!(score(&grow) > 0.5, "night rig {}", score(&grow));
-        // Without weather the same shape might be storage heaters: weighed down.
+        // Without weather and nothing to tell it from storage heaters: weighed down.
         grow.temp_corr = f32::NAN;
         assert!(
-            score(&grow) < 0.35,
+            score(&grow) < 0.37,
             "night shape without weather {}",
+            score(&grow)
+        );
+        // Nights as alike as a rig's, not moving with the neighbours: a rig again.
+        grow.night_mean_jitter = 0.01;
+        grow.night_peer_corr = 0.05;
+        grow.night_peer_elasticity = 0.02;
+        assert!(score(&grow) > 0.5, "steady night rig {}", score(&grow));
+        // Nights that move with the neighbours' weather, by as much: storage heating.
+        grow.night_peer_corr = 0.7;
+        grow.night_peer_elasticity = 1.2;
+        assert!(
+            score(&grow) < 0.37,
+            "night load following the weather {}",
             score(&grow)
         );
         // A household: floor 0.15 kW.
