@@ -343,6 +343,50 @@ pub fn floor_profile_range(
     }
 }
 
+/// How far any hour of the daily block of "on" hours rises above the block's typical level:
+/// per local hour, the median load over the slots from `from`; the hours above half the highest
+/// median form the block; returns (highest - median of the block's hours) / that median. A rig
+/// on a night tariff never draws more than its level (its partly-on edge hours draw less); a
+/// storage heater with the immersion heater at the end of the off-peak window, or a bakery's
+/// ovens, rise within the block. `NaN` under three on-hours.
+pub fn on_block_excess(
+    kw: &[f32],
+    cal: &Calendar,
+    from: usize,
+    hours: &mut [Vec<f32>; 24],
+    buf: &mut Vec<f32>,
+) -> f32 {
+    for h in hours.iter_mut() {
+        h.clear();
+    }
+    for s in from..kw.len() {
+        if !kw[s].is_nan() {
+            hours[usize::from(cal.hour[s]).min(23)].push(kw[s]);
+        }
+    }
+    let mut med = [f32::NAN; 24];
+    for (h, v) in hours.iter().enumerate() {
+        if v.len() >= 3 {
+            med[h] = quantiles(buf, v, [0.5])[0];
+        }
+    }
+    let top = med
+        .iter()
+        .copied()
+        .filter(|x| !x.is_nan())
+        .fold(f32::NAN, f32::max);
+    if top.is_nan() || top <= 0.0 {
+        return f32::NAN;
+    }
+    let mut block: Vec<f32> = med.iter().copied().filter(|&x| x > 0.5 * top).collect();
+    if block.len() < 3 {
+        return f32::NAN;
+    }
+    let k = block.len() / 2;
+    let typical = *block.select_nth_unstable_by(k, f32::total_cmp).1;
+    (top - typical) / typical
+}
+
 /// Quantile over days of each hour's load for [`floor_profile_range`].
 pub const HOUR_FLOOR_Q: f64 = 0.1;
 

@@ -334,6 +334,10 @@ features! {
     floor_profile_kw,
     /// Slot where the later step (capacity added) began.
     growth_slot,
+    /// How far the highest hour of the daily block of "on" hours (since the first "on" night)
+    /// rises above the block's typical hour, over it: a night-tariff rig never exceeds its level;
+    /// storage heaters with an immersion heater at the end of the window do.
+    on_block_excess,
 }
 
 /// Minimum gap (kW) between the median and the 90th-percentile daily floor for "on" days to
@@ -442,6 +446,8 @@ pub fn meter_features_in(
             f.first_night_slot = (v.offset + days[d].start) as f32;
             first_night_day = d;
         }
+        let from = days.get(first_night_day).map_or(0, |r| r.start);
+        f.on_block_excess = baseload::on_block_excess(kw, cal, from, &mut sc.hours, &mut sc.buf);
     }
     // Night energy since the first "on" night: its wander from night to night, and how it
     // moves with the peers' common signal (weather).

@@ -164,8 +164,16 @@ pub fn evidence(
                 cfg.night_jitter_full,
             );
         let moves = proxy_heat(f.night_peer_corr, f.night_peer_elasticity);
+        // And the same at every hour of its night block (no immersion heater at the end of
+        // the window, no charge tapering off as the core fills).
+        let level_block = 1.0
+            - ramp(
+                finite_or(f.on_block_excess, 1.0),
+                cfg.on_block_excess_from,
+                cfg.on_block_excess_full,
+            );
         cfg.night_without_weather_weight
-            + (w - cfg.night_without_weather_weight) * steady_nights * (1.0 - moves)
+            + (w - cfg.night_without_weather_weight) * steady_nights * level_block * (1.0 - moves)
     };
     // Curtailed: held most of the day, off at the same hours every day (a timer or a tariff,
     // not a cycling compressor), for a few hours only (2-10 h of 24), falling to a household
@@ -424,11 +432,22 @@ mod tests {
             "night shape without weather {}",
             score(&grow)
         );
-        // Nights as alike as a rig's, not moving with the neighbours: a rig again.
+        // Nights as alike as a rig's, at one level every on-hour, not moving with the
+        // neighbours: a rig again.
         grow.night_mean_jitter = 0.01;
+        grow.on_block_excess = 0.05;
         grow.night_peer_corr = 0.05;
         grow.night_peer_elasticity = 0.02;
         assert!(score(&grow) > 0.5, "steady night rig {}", score(&grow));
+        // An hour of the night block 60% above the rest (an immersion heater at the end of
+        // the off-peak window): storage heating.
+        grow.on_block_excess = 0.6;
+        assert!(
+            score(&grow) < 0.37,
+            "night block with a bump {}",
+            score(&grow)
+        );
+        grow.on_block_excess = 0.05;
         // Nights that move with the neighbours' weather, by as much: storage heating.
         grow.night_peer_corr = 0.7;
         grow.night_peer_elasticity = 1.2;

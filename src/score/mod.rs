@@ -87,6 +87,11 @@ pub struct ScoreConfig {
     /// heating follows the weather).
     pub night_jitter_from: f64,
     pub night_jitter_full: f64,
+    /// Rise of a night block's highest hour above its typical hour (relative) from which it
+    /// stops looking like one device level, and where it no longer does: a rig never draws more
+    /// than its level, only a household's night load (a few percent) rides on it.
+    pub on_block_excess_from: f64,
+    pub on_block_excess_full: f64,
     /// Crispness of a daily off-schedule (1 = the same hours off every day) from which a load
     /// held most of the day but off for a few hours reads as a curtailed rig, and where fully.
     pub schedule_crisp_from: f64,
@@ -132,6 +137,8 @@ impl Default for ScoreConfig {
             proxy_elasticity_full: 1.0,
             night_jitter_from: 0.04,
             night_jitter_full: 0.12,
+            on_block_excess_from: 0.2,
+            on_block_excess_full: 0.4,
             schedule_crisp_from: 0.6,
             schedule_crisp_full: 0.85,
             profile_from_kw: 0.8,
