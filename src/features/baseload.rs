@@ -268,14 +268,15 @@ pub const HELD_Q: f64 = 0.25;
 /// How crisp a daily on/off schedule is, over the days listed in `on_days` (indices into `days`):
 /// for each local hour, the share of those days on which it sits below `mid`; returns the mean
 /// over hours of |2 share - 1| (1 = the same hours off every day, as a timer or a tariff does;
-/// ~0 = off at random, as a cycling compressor is) and the share of hours mostly off.
+/// ~0 = off at random, as a cycling compressor is), the share of hours mostly off, and the
+/// share of those that fall in the [`EVENING_PEAK`].
 pub fn schedule(
     kw: &[f32],
     cal: &Calendar,
     days: &[std::ops::Range<usize>],
     on_days: impl Iterator<Item = usize>,
     mid: f32,
-) -> (f32, f32) {
+) -> (f32, f32, f32) {
     let mut below = [0u32; 24];
     let mut seen = [0u32; 24];
     for d in on_days {
@@ -289,20 +290,30 @@ pub fn schedule(
             below[h] += u32::from(v < mid);
         }
     }
-    let (mut n, mut crisp, mut off) = (0u32, 0f32, 0u32);
+    let (mut n, mut crisp, mut off, mut off_peak) = (0u32, 0f32, 0u32, 0u32);
     for h in 0..24 {
         if seen[h] >= 3 {
             let share = below[h] as f32 / seen[h] as f32;
             n += 1;
             crisp += (2.0 * share - 1.0).abs();
             off += u32::from(share > 0.5);
+            off_peak += u32::from(share > 0.5 && EVENING_PEAK.contains(&(h as u32)));
         }
     }
     if n < 12 {
-        return (f32::NAN, f32::NAN);
+        return (f32::NAN, f32::NAN, f32::NAN);
     }
-    (crisp / n as f32, off as f32 / n as f32)
+    let peak = if off > 0 {
+        off_peak as f32 / off as f32
+    } else {
+        f32::NAN
+    };
+    (crisp / n as f32, off as f32 / n as f32, peak)
 }
+
+/// Local hours of the evening peak (15:00-22:00), when time-of-use tariffs and demand response
+/// make a miner switch off.
+pub const EVENING_PEAK: std::ops::Range<u32> = 15..22;
 
 /// The floor profile's range (kW): for each local hour, the [`HOUR_FLOOR_Q`] quantile over the
 /// given slots at that hour; the highest minus the lowest. A rig draws the same at every hour

@@ -338,6 +338,9 @@ features! {
     /// rises above the block's typical hour, over it: a night-tariff rig never exceeds its level;
     /// storage heaters with an immersion heater at the end of the window do.
     on_block_excess,
+    /// Share of the daily off hours that fall in the local evening peak (15-22 h): where a
+    /// time-of-use miner curtails; grow lights on 18/6 go dark whenever the grower chose.
+    off_peak_share,
 }
 
 /// Minimum gap (kW) between the median and the 90th-percentile daily floor for "on" days to
@@ -500,7 +503,8 @@ pub fn meter_features_in(
             .enumerate()
             .filter(|(_, x)| **x > mid)
             .map(|(d, _)| d);
-        (f.schedule_crisp, f.off_hours_share) = baseload::schedule(kw, cal, days, on_days, mid);
+        (f.schedule_crisp, f.off_hours_share, f.off_peak_share) =
+            baseload::schedule(kw, cal, days, on_days, mid);
     }
     f.diurnal_amp = r.diurnal_amp;
     f.acf_day = r.acf_day;

@@ -77,9 +77,14 @@ pub struct Evidence {
     pub score: f64,
 }
 
-/// Share of the hours a curtailed rig is off (2-10 hours of 24, DOMAIN.md: time-of-use miners
-/// switch off over the evening peak for 3-5 hours).
-const CURTAILED_OFF_SHARE: (f64, f64) = (0.08, 0.42);
+/// Share of the hours a curtailed rig is off: 2 to 5 of 24 (DOMAIN.md: time-of-use miners
+/// switch off over the evening peak for 3-5 hours), shorter than the 6 dark hours of grow
+/// lights on an 18/6 photoperiod (counted in whole hours, a block of 5.x hours reads as 5).
+const CURTAILED_OFF_SHARE: (f64, f64) = (0.08, 0.22);
+
+/// A curtailed rig's off hours are in the evening peak (time-of-use tariffs, demand response):
+/// at least this share of them.
+const CURTAILED_PEAK_SHARE: f64 = 0.75;
 
 /// Share of the score that orders meters by their floor above a household's alone.
 const TIE_BREAK: f64 = 0.02;
@@ -192,6 +197,7 @@ pub fn evidence(
     };
     let curtailed = if (CURTAILED_OFF_SHARE.0..=CURTAILED_OFF_SHARE.1).contains(&off_hours)
         && held_contrast >= cfg.intermittent_contrast
+        && finite_or(f.off_peak_share, 0.0) >= CURTAILED_PEAK_SHARE
     {
         (held - off_level.max(household)).max(0.0)
     } else {

@@ -135,6 +135,8 @@ pub struct Calendar {
     pub days: Vec<Day>,
     /// Air temperature per slot (C); NaN when unknown (`--inject-into`).
     pub temp_c: Vec<f32>,
+    /// The zone of every local time above (written to meters.csv as `tz`).
+    pub tz: Tz,
 }
 
 fn local(t: i64, tz: Tz) -> Option<DateTime<Tz>> {
@@ -189,6 +191,7 @@ impl Calendar {
             day,
             days,
             temp_c,
+            tz,
         }
     }
 

@@ -176,7 +176,7 @@ pub fn run_inject(
             };
             labels.row(label.record(&cal)).map_err(write_err)?;
             meters
-                .row([id, "", "", "", "", "", "false", ""])
+                .row([id, "", "", "", "", "", "false", "", res.tz.name()])
                 .map_err(write_err)?;
             readings.push(id, &out).map_err(write_err)?;
         }

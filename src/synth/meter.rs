@@ -235,7 +235,7 @@ impl MeterPlan {
     }
 
     /// The `meters.csv` row.
-    pub fn meter_record(&self, feeders: &[FeederPlan]) -> [String; 8] {
+    pub fn meter_record(&self, feeders: &[FeederPlan], tz: &str) -> [String; 9] {
         [
             self.id.clone(),
             self.address.clone(),
@@ -247,6 +247,7 @@ impl MeterPlan {
             format!("{:.6}", self.lon),
             (self.kind == Kind::RegisteredMiner).to_string(),
             format!("{:.1}", self.contracted_kw),
+            tz.to_string(),
         ]
     }
 }

@@ -68,7 +68,7 @@ fn writer_loop(
     let mut labels = Table::create(dir.join("labels.csv"), &LABELS_HEADER)?;
     for chunk in rx {
         for m in chunk {
-            meters.row(m.plan.meter_record(feeders))?;
+            meters.row(m.plan.meter_record(feeders, cal.tz.name()))?;
             labels.row(m.plan.label(feeders).record(cal))?;
             readings.push(&m.plan.id, &m.readings)?;
         }

@@ -18,8 +18,10 @@ use polars::prelude::*;
 
 use crate::grid::TimeGrid;
 
-/// `meters.csv` header (the ingest metadata contract).
-pub const METERS_HEADER: [&str; 8] = [
+/// `meters.csv` header (the ingest metadata contract). `tz` is the zone the meter's schedules
+/// were simulated in (`--tz`), so the detection judges them in that clock whatever zone the
+/// coordinates fall in.
+pub const METERS_HEADER: [&str; 9] = [
     "meter_id",
     "address",
     "feeder_id",
@@ -28,6 +30,7 @@ pub const METERS_HEADER: [&str; 8] = [
     "lon",
     "registered_miner",
     "contracted_kw",
+    "tz",
 ];
 
 /// `labels.csv` header: the first six columns are the contract shared with
