@@ -1,15 +1,44 @@
-//! The subcommands as library functions: each takes parsed arguments and returns an [`Outcome`]
-//! or an error; `main.rs` only maps these to exit codes.
+//! `gridsleuth ingest` ([`run_ingest`]) and `gridsleuth run` ([`run_detect`]) as library
+//! functions: each takes validated options ([`IngestCommandOptions`], [`RunOptions`]; made by
+//! `crate::settings` from flags and the config file, or built directly by a scheduler) and
+//! returns an [`Outcome`] or an [`AppError`]. `crate::cli` dispatches the parsed command line
+//! here and to the other commands' library functions; `main.rs` maps the result to an exit code.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::cli::{Cli, Command, IngestArgs, RunArgs};
+use crate::detect::DetectConfig;
+use crate::grid_analysis::BalanceConfig;
 use crate::ingest::{self, quality::write_quality_csv, IngestOptions, Ingested, QualityLog};
 use crate::output::run_dir;
 use crate::output::summary::IngestReport;
-use crate::settings::{self, SettingsError};
+
+/// Validated options of `gridsleuth ingest`.
+#[derive(Debug, Clone)]
+pub struct IngestCommandOptions {
+    pub ingest: IngestOptions,
+    /// Output folder (data_quality.csv, ingest.json, matrix.parquet).
+    pub out: PathBuf,
+    /// Also write the matrix as long-form Parquet.
+    pub write_matrix: bool,
+}
+
+/// Validated options of `gridsleuth run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub ingest: IngestOptions,
+    /// The run directory.
+    pub out: PathBuf,
+    /// Also write the matrix as long-form Parquet.
+    pub write_matrix: bool,
+    pub detect: DetectConfig,
+    /// The feeder balance, run when feeders and meters' feeder ids are given.
+    pub balance: BalanceConfig,
+    /// Worker threads of the global pool (`None` = all cores; only the first call in a process
+    /// configures it).
+    pub threads: Option<usize>,
+}
 
 /// How a finished command went (the exit status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +52,6 @@ pub enum Outcome {
 /// A fatal error (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
     #[error(transparent)]
     Ingest(#[from] ingest::IngestError),
     #[error("{path}: cannot write: {message}\n  fix: check that the output directory is writable (-o DIR)")]
@@ -53,44 +80,6 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> AppError {
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
     std::fs::write(path, bytes).map_err(|e| write_err(path, e))
-}
-
-/// Runs a parsed command line.
-pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Outcome, AppError> {
-    let mut sink = std::io::sink();
-    let quiet_out: &mut dyn Write = if cli.quiet { &mut sink } else { out };
-    match &cli.command {
-        Command::Ingest(args) => run_ingest(args, cli.quiet, !cli.no_progress, quiet_out),
-        Command::Run(args) => run_detect(args, cli.quiet, !cli.no_progress, quiet_out),
-        Command::Report(args) => {
-            crate::report::run_report(args, quiet_out)?;
-            Ok(Outcome::Clean)
-        }
-        Command::Balance(args) => {
-            let s = crate::grid_analysis::run_balance(args, !cli.no_progress, quiet_out)?;
-            Ok(if s.quarantined {
-                Outcome::Quarantined
-            } else {
-                Outcome::Clean
-            })
-        }
-        Command::Drop(args) => {
-            let s = crate::grid_analysis::run_drop(args, quiet_out)?;
-            Ok(if s.quarantined {
-                Outcome::Quarantined
-            } else {
-                Outcome::Clean
-            })
-        }
-        Command::Synth(args) => {
-            crate::synth::run_synth(args, quiet_out)?;
-            Ok(Outcome::Clean)
-        }
-        Command::Eval(args) => {
-            crate::eval::run_eval(args, quiet_out)?;
-            Ok(Outcome::Clean)
-        }
-    }
 }
 
 /// Loads, writing `data_quality.csv` even when nothing was usable.
@@ -124,16 +113,20 @@ fn quality_logs(ing: &Ingested) -> Vec<&QualityLog> {
 }
 
 /// Writes data_quality.csv and ingest.json; returns the report.
-fn write_ingest_outputs(ing: &Ingested, args: &IngestArgs) -> Result<IngestReport, AppError> {
-    std::fs::create_dir_all(&args.out).map_err(|e| write_err(&args.out, e))?;
-    let dq = args.out.join("data_quality.csv");
+fn write_ingest_outputs(
+    ing: &Ingested,
+    out: &Path,
+    write_matrix: bool,
+) -> Result<IngestReport, AppError> {
+    std::fs::create_dir_all(out).map_err(|e| write_err(out, e))?;
+    let dq = out.join("data_quality.csv");
     write_quality_csv(&quality_logs(ing), &dq).map_err(|e| write_err(&dq, e))?;
     let report = IngestReport::of(ing);
-    let json_path = args.out.join("ingest.json");
+    let json_path = out.join("ingest.json");
     let json = serde_json::to_vec_pretty(&report).map_err(|e| write_err(&json_path, e))?;
     write_file(&json_path, &json)?;
-    if args.write_matrix {
-        let p = args.out.join("matrix.parquet");
+    if write_matrix {
+        let p = out.join("matrix.parquet");
         crate::output::matrix::write_matrix_parquet(&ing.matrix, &p)
             .map_err(|e| write_err(&p, e))?;
     }
@@ -142,14 +135,12 @@ fn write_ingest_outputs(ing: &Ingested, args: &IngestArgs) -> Result<IngestRepor
 
 /// `gridsleuth ingest`.
 pub fn run_ingest(
-    args: &IngestArgs,
+    args: &IngestCommandOptions,
     quiet: bool,
-    progress: bool,
     out: &mut dyn Write,
 ) -> Result<Outcome, AppError> {
-    let opts = settings::resolve_ingest(args, progress)?;
-    let ing = load(&opts, &args.out)?;
-    let report = write_ingest_outputs(&ing, args)?;
+    let ing = load(&args.ingest, &args.out)?;
+    let report = write_ingest_outputs(&ing, &args.out, args.write_matrix)?;
     if !quiet {
         let records: usize = quality_logs(&ing).iter().map(|l| l.issues().len()).sum();
         let _ = write!(out, "{}", report.text());
@@ -169,13 +160,12 @@ pub fn run_ingest(
 
 /// `gridsleuth run`.
 pub fn run_detect(
-    args: &RunArgs,
+    args: &RunOptions,
     quiet: bool,
-    progress: bool,
     out: &mut dyn Write,
 ) -> Result<Outcome, AppError> {
-    let opts = settings::resolve_ingest(&args.ingest, progress)?;
-    let dcfg = settings::resolve_detect(args, opts.long.time.tz)?;
+    let opts = &args.ingest;
+    let dcfg = &args.detect;
     if let Some(n) = args.threads {
         // Only the first call configures the global pool; later ones keep it.
         let _ = rayon::ThreadPoolBuilder::new()
@@ -183,11 +173,11 @@ pub fn run_detect(
             .build_global();
     }
     let t0 = Instant::now();
-    let ing = load(&opts, &args.ingest.out)?;
+    let ing = load(opts, &args.out)?;
     let t_ingest = t0.elapsed();
-    let report = write_ingest_outputs(&ing, &args.ingest)?;
-    let det = crate::detect::detect(&ing, &dcfg)?;
-    let dir = &args.ingest.out;
+    let report = write_ingest_outputs(&ing, &args.out, args.write_matrix)?;
+    let det = crate::detect::detect(&ing, dcfg)?;
+    let dir = &args.out;
     let t_write = Instant::now();
     let meters = ing.meters.as_ref().map(|(t, _)| t);
     let csv = |r: Result<Vec<u8>, csv::Error>, name: &str| -> Result<(), AppError> {
@@ -207,11 +197,8 @@ pub fn run_detect(
     run_dir::write_features_parquet(&ing.matrix, &det, &fp).map_err(|e| write_err(&fp, e))?;
     // Feeder energy balance when feeders are given (bypassed rigs only the feeder sees).
     let t_balance = Instant::now();
-    let bcfg = crate::grid_analysis::BalanceConfig {
-        tz: opts.long.time.tz,
-        ..Default::default()
-    };
-    let balance = crate::grid_analysis::balance_for_run(&ing, &bcfg, dir, &mut std::io::sink())?;
+    let balance =
+        crate::grid_analysis::balance_for_run(&ing, &args.balance, dir, &mut std::io::sink())?;
     let t_balance = t_balance.elapsed();
     let flagged = det.findings.iter().filter(|f| f.flagged).count();
     let mut timings: Vec<(&str, f64)> = vec![("ingest", t_ingest.as_secs_f64())];

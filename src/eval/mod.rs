@@ -39,29 +39,16 @@ pub use report::{
 };
 
 /// Options of `gridsleuth eval`.
-#[derive(Debug, Clone, clap::Args)]
-#[command(after_help = "Examples:
-  # Score a run of the committed sample region against its ground truth
-  gridsleuth eval --labels data-samples/region/labels.csv --run out/sample
-
-  # Also keep the metrics elsewhere for a notebook
-  gridsleuth eval --labels region/labels.csv --run out/nightly --json metrics/2024-03-15.json")]
-pub struct EvalArgs {
-    /// Ground truth: meter_id,kind,is_mining,n_devices,device_kw,onset[,...] (gridsleuth's
-    /// generator or the peers' gen_region.py).
-    #[arg(long, value_name = "FILE")]
+#[derive(Debug, Clone, Default)]
+pub struct EvalOptions {
+    /// Ground truth: meter_id,kind,is_mining,n_devices,device_kw,onset[,...].
     pub labels: PathBuf,
-    /// Run directory written by `gridsleuth run`: reads DIR/scores.csv (and DIR/run.json's
-    /// grid.start if present), writes DIR/eval.json.
-    #[arg(long, value_name = "DIR")]
+    /// Run directory written by `gridsleuth run` (reads scores.csv and run.json, writes
+    /// eval.json).
     pub run: PathBuf,
     /// Also write the report as JSON here.
-    #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Leave meters of this label kind out of every metric (repeatable), e.g. `mining_bypass`:
-    /// rigs that bypass the meter are invisible in its readings and are the feeder balance's
-    /// job. The report says what was left out.
-    #[arg(long = "exclude-kind", value_name = "KIND")]
+    /// Leave meters of these label kinds out of every metric.
     pub exclude_kinds: Vec<String>,
 }
 
@@ -74,7 +61,7 @@ pub const EVAL_JSON_FILE: &str = "eval.json";
 
 /// `gridsleuth eval`: reads the labels and the run, evaluates, writes `DIR/eval.json` (and
 /// `--json FILE`), and prints the text report to `out`. A closed `out` is not an error.
-pub fn run_eval(args: &EvalArgs, out: &mut dyn Write) -> Result<EvalReport, EvalError> {
+pub fn run_eval(args: &EvalOptions, out: &mut dyn Write) -> Result<EvalReport, EvalError> {
     let scores_path = args.run.join(SCORES_FILE);
     let mut labels = read_labels(&args.labels)?;
     let before = labels.len();

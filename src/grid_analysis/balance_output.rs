@@ -9,13 +9,25 @@
 
 use std::path::{Path, PathBuf};
 
-use super::args::ChartSelection;
 use super::balance::{BalanceReport, FeederBalance};
 use super::{file_stem, write_file, GridAnalysisError};
 use crate::plot::grid_charts::{
     bucket, render_png, render_svg, Anchor, Band, Chart, LegendAt, Level, Line, Marker, Note,
     Panel, BLUE, DARK, GREEN, GREY, ORANGE, PURPLE, RED,
 };
+
+/// Which feeders get a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChartSelection {
+    /// Every feeder.
+    #[default]
+    All,
+    /// Flagged feeders only.
+    Flagged,
+    /// No charts.
+    None,
+}
 
 /// `feeders.csv` header.
 pub const FEEDERS_HEADER: [&str; 30] = [

@@ -25,7 +25,7 @@ pub const MIN_DAY_COVERAGE: f64 = 0.8;
 pub const EXAMPLES: usize = 5;
 
 /// Unit of the load values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadUnit {
     Mw,

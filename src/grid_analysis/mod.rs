@@ -18,14 +18,14 @@
 //!   [`DropReport`], written by [`drop_output`] (`drop_estimates.csv`, `drop_daily.csv`,
 //!   `drop.json`, per-region charts).
 //!
-//! [`commands`] holds the two subcommands (`gridsleuth balance`, `gridsleuth drop`) and the
-//! call `run` makes when feeders are given; [`args`] their clap options and validation.
+//! [`commands`] holds the two subcommands (`gridsleuth balance`, `gridsleuth drop`), their
+//! options ([`BalanceOptions`], [`DropOptions`], validated by `crate::settings`) and the call
+//! `run` makes when feeders are given.
 //! Kernels take plain slices; files are read only by `ingest` (balance, `--meter-config`) and
 //! [`load_series`] / [`events`] (drop); charts are drawn by `crate::plot::grid_charts` from
 //! chart data built here, so tests check chart data, not pixels.
 
 pub mod aggregate;
-pub mod args;
 pub mod balance;
 pub mod balance_output;
 pub mod candidates;
@@ -43,17 +43,17 @@ pub mod rig_shape;
 
 use std::path::{Path, PathBuf};
 
-pub use args::{BalanceArgs, ChartSelection, DropArgs};
 pub use balance::{balance, balance_parts, BalanceConfig, BalanceReport, FeederBalance, LossModel};
-pub use commands::{balance_for_run, run_balance, run_drop, CommandSummary};
+pub use balance_output::ChartSelection;
+pub use commands::{
+    balance_for_run, run_balance, run_drop, BalanceOptions, CommandSummary, DropInput, DropOptions,
+};
 pub use drop::{analyse, DropConfig, DropReport, EventEstimate};
 
 /// A fatal error of the grid analyses (exit 2). Each names the option, file, line or column at
 /// fault and says how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum GridAnalysisError {
-    #[error(transparent)]
-    Settings(#[from] crate::settings::SettingsError),
     #[error(transparent)]
     Ingest(#[from] crate::ingest::IngestError),
     #[error("{option}: {message}\n  fix: {fix}")]

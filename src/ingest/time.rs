@@ -15,9 +15,7 @@ use super::value::trim;
 use crate::grid::UnixSecs;
 
 /// What to do with a naive local time that occurs twice (the DST fall-back hour).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AmbiguousPolicy {
     /// First reading of a meter at that local time is the earlier instant, the second the later
@@ -32,9 +30,7 @@ pub enum AmbiguousPolicy {
 }
 
 /// What to do with a naive local time that does not exist (the DST spring-forward gap).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GapPolicy {
     /// Quarantine the reading: a local time inside the gap is an export error. Default.

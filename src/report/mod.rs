@@ -30,7 +30,7 @@ pub mod render;
 pub mod rundir;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use data::{write_report_data, ReportData, SuspectRecord};
 pub use evidence::{Evidence, RunData};
@@ -82,42 +82,13 @@ impl Default for ReportOptions {
     }
 }
 
-/// Options of `gridsleuth report`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ReportArgs {
-    /// Run directory written by `gridsleuth run -o DIR`.
-    #[arg(long = "run", value_name = "DIR")]
-    pub run: PathBuf,
-    /// Output folder [default: DIR/report].
-    #[arg(short, long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Write evidence pages for the top N suspects only; 0 = every suspect. The index lists
-    /// all suspects either way [default: 250].
-    #[arg(long, value_name = "N")]
-    pub max_pages: Option<usize>,
-    /// Inline SVG charts only, no PNG files (faster on large runs).
-    #[arg(long)]
-    pub no_png: bool,
-    /// Title of the pages [default: the run directory's name].
-    #[arg(long, value_name = "TEXT")]
-    pub title: Option<String>,
-}
-
-impl ReportArgs {
-    /// The rendering options these arguments ask for.
-    pub fn options(&self) -> ReportOptions {
-        ReportOptions {
-            out: self.out.clone(),
-            max_pages: self.max_pages.unwrap_or(DEFAULT_MAX_PAGES),
-            png: !self.no_png,
-            title: self.title.clone(),
-        }
-    }
-}
-
 /// `gridsleuth report`: renders the report of an existing run directory and says where it is.
-pub fn run_report(args: &ReportArgs, out: &mut dyn Write) -> Result<ReportSummary, ReportError> {
-    let summary = render(&args.run, &args.options())?;
+pub fn run_report(
+    run: &Path,
+    opts: &ReportOptions,
+    out: &mut dyn Write,
+) -> Result<ReportSummary, ReportError> {
+    let summary = render(run, opts)?;
     let _ = writeln!(out, "{}", summary.text());
     Ok(summary)
 }

@@ -9,6 +9,7 @@
 //!   gaps stay NaN.
 //! - `samples`: the London files via options only; the region's feeders and weather.
 //! - `cli`: help text, exit codes, the output files.
+//! - `settings`: `gridsleuth config`, range checks of the config file, the `[balance]` table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)]
 
@@ -23,5 +24,6 @@ mod properties;
 mod report;
 mod run;
 mod samples;
+mod settings;
 mod synth;
 mod time;
