@@ -9,6 +9,7 @@
 //!   gaps stay NaN.
 //! - `samples`: the London files via options only; the region's feeders and weather.
 //! - `cli`: help text, exit codes, the output files.
+//! - `pinned`: hashes of the outputs of `run`, `balance` and `drop`, unchanged by refactoring.
 //! - `settings`: `gridsleuth config`, range checks of the config file, the `[balance]` table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)]
@@ -20,6 +21,7 @@ mod cli;
 mod equivalence;
 mod eval;
 mod grid_analysis;
+mod pinned;
 mod properties;
 mod report;
 mod run;
