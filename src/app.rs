@@ -12,6 +12,9 @@ use crate::detect::DetectConfig;
 use crate::grid_analysis::BalanceConfig;
 use crate::ingest::{self, quality::write_quality_csv, IngestOptions, Ingested, QualityLog};
 use crate::output::run_dir;
+use crate::output::run_json::{
+    ClusterSummary, RunCounts, RunInputs, RunJson, RunSettings, RUN_JSON,
+};
 use crate::output::summary::IngestReport;
 
 /// Validated options of `gridsleuth ingest`.
@@ -207,39 +210,53 @@ pub fn run_detect(
         timings.push(("balance", t_balance.as_secs_f64()));
     }
     timings.push(("write", t_write.elapsed().as_secs_f64()));
-    let run_json = serde_json::json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "inputs": {
-            "readings": opts.readings.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-            "meters": opts.meters.as_ref().map(|p| p.display().to_string()),
-            "feeders": opts.feeders.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-            "weather": opts.weather.as_ref().map(|p| p.display().to_string()),
+    let rj = dir.join(RUN_JSON);
+    let run_json = RunJson {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        inputs: RunInputs {
+            readings: opts
+                .readings
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            meters: opts.meters.as_ref().map(|p| p.display().to_string()),
+            feeders: opts
+                .feeders
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            weather: opts.weather.as_ref().map(|p| p.display().to_string()),
         },
-        "grid": &report.grid,
-        "datasets": &report.datasets,
-        "settings": { "tz": opts.long.time.tz.name(), "cluster": dcfg.cluster, "score": dcfg.score },
-        "clusters": det.clusters.as_ref().map(|c| serde_json::json!({
-            "method": c.method,
-            "sizes": c.sizes,
-            "rig_likeness": c.rig_likeness,
-            "inputs": crate::cluster::INPUTS,
-            "centroids": c.centroids,
-        })),
-        "counts": {
-            "meters": ing.matrix.n_meters(),
-            "flagged": flagged,
-            "registered_miners": det.findings.iter().filter(|f| f.registered_miner).count(),
-            "registered_over_contract": det.findings.iter().filter(|f| f.over_contract).count(),
-            "feeders": balance.as_ref().map(|b| b.feeders.len()),
-            "feeders_flagged": balance.as_ref().map(|b| b.feeders.iter().filter(|f| f.finding.flagged).count()),
+        grid: report.grid.clone(),
+        datasets: report.datasets.clone(),
+        settings: RunSettings {
+            tz: opts.long.time.tz.name().to_string(),
+            cluster: serde_json::to_value(&dcfg.cluster).map_err(|e| write_err(&rj, e))?,
+            score: serde_json::to_value(&dcfg.score).map_err(|e| write_err(&rj, e))?,
         },
-        "timings_secs": timings.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
-    });
-    let rj = dir.join("run.json");
-    write_file(
-        &rj,
-        &serde_json::to_vec_pretty(&run_json).map_err(|e| write_err(&rj, e))?,
-    )?;
+        clusters: det.clusters.as_ref().map(|c| ClusterSummary {
+            method: c.method,
+            sizes: c.sizes.clone(),
+            rig_likeness: c.rig_likeness.clone(),
+            inputs: crate::cluster::INPUTS
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            centroids: c.centroids.iter().map(|r| r.to_vec()).collect(),
+        }),
+        counts: RunCounts {
+            meters: ing.matrix.n_meters(),
+            flagged,
+            registered_miners: det.findings.iter().filter(|f| f.registered_miner).count(),
+            registered_over_contract: det.findings.iter().filter(|f| f.over_contract).count(),
+            feeders: balance.as_ref().map(|b| b.feeders.len()),
+            feeders_flagged: balance
+                .as_ref()
+                .map(|b| b.feeders.iter().filter(|f| f.finding.flagged).count()),
+        },
+        timings_secs: timings.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+    };
+    write_file(&rj, &run_json.to_bytes().map_err(|e| write_err(&rj, e))?)?;
     crate::report::write_report_data(dir, &ing, &det, opts.long.time.tz.name())?;
     if !quiet {
         let _ = write!(out, "{}", report.text());

@@ -15,4 +15,5 @@ pub fn csv_num(v: f64, decimals: usize) -> String {
 }
 
 pub mod run_dir;
+pub mod run_json;
 pub mod summary;

@@ -10,7 +10,7 @@ use chrono::{TimeZone, Timelike};
 use chrono_tz::Tz;
 
 use super::data::{self, ReportData, Series, SuspectRecord};
-use super::rundir::{self, FeatureTable, MeterQuality, RegisteredRow, RunInfo};
+use super::rundir::{self, FeatureTable, MeterQuality, RegisteredRow};
 use super::ReportError;
 use crate::features::steps::{DEVICES, FIT_TOLERANCE, HOME_UNIT_MAX_TOTAL_KW};
 use crate::features::{baseload, Calendar};
@@ -38,7 +38,7 @@ pub const CHART_FEATURES: [&str; 7] = [
 #[derive(Debug)]
 pub struct RunData {
     pub dir: PathBuf,
-    pub run: RunInfo,
+    pub run: crate::output::run_json::RunJson,
     pub data: ReportData,
     pub grid: TimeGrid,
     pub tz: Tz,
