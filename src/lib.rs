@@ -16,6 +16,7 @@
 //! - [`ingest`]: readers, time zones and DST, the streaming accumulator, data quality.
 //! - [`grid`]: [`grid::LoadMatrix`] and [`grid::TimeGrid`].
 //! - [`features`], [`cluster`], [`score`], [`detect`]: per-meter features, clustering, scoring.
+//! - [`stats`]: median, quantiles, MAD, the evidence ramp (one empty-input rule).
 //! - [`output`]: the run directory's files, summary text/JSON, matrix Parquet.
 //! - [`report`]: the inspector HTML; [`plot`]: charts.
 //! - [`grid_analysis`]: feeder energy balance and regional load drop.
@@ -37,4 +38,5 @@ pub mod plot;
 pub mod report;
 pub mod score;
 pub mod settings;
+pub mod stats;
 pub mod synth;

@@ -361,15 +361,6 @@ fn add_meter(row: &[f32], spd: usize, read: &mut [f64], est: &mut [f64]) -> bool
     late
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let mid = v.len() / 2;
-    v.select_nth_unstable_by(mid, f64::total_cmp);
-    v[mid]
-}
-
 /// The balance of one feeder.
 fn feeder_balance(
     feeder_id: &str,
@@ -390,7 +381,7 @@ fn feeder_balance(
     }
     let input_kw: Vec<f64> = input_kwh.iter().map(|&v| f64::from(v) / hours).collect();
     let mut present: Vec<f64> = input_kw.iter().copied().filter(|v| v.is_finite()).collect();
-    let outage_below = OUTAGE_SHARE * median(&mut present);
+    let outage_below = OUTAGE_SHARE * crate::stats::median_mut(&mut present).unwrap_or(f64::NAN);
     let delivered = ctx.cfg.loss.delivered_kw(&input_kw);
     let mut slots = SlotSeries::default();
     for s in 0..n {

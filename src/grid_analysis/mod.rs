@@ -135,17 +135,6 @@ pub fn file_stem(name: &str) -> String {
     }
 }
 
-/// A linear ramp: 0 at or below `from`, 1 at or above `full` (either direction).
-pub(crate) fn ramp(x: f64, from: f64, full: f64) -> f64 {
-    if x.is_nan() {
-        return 0.0;
-    }
-    if (full - from).abs() < f64::EPSILON {
-        return if x >= full { 1.0 } else { 0.0 };
-    }
-    ((x - from) / (full - from)).clamp(0.0, 1.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,14 +145,6 @@ mod tests {
         assert_eq!(file_stem("Zone 1/Power"), "Zone_1_Power");
         assert_eq!(file_stem(""), "_");
         assert_eq!(file_stem(".."), "_..");
-    }
-
-    #[test]
-    fn ramps_both_ways() {
-        assert_eq!(ramp(0.1, 0.5, 0.15), 1.0);
-        assert_eq!(ramp(0.6, 0.5, 0.15), 0.0);
-        assert!((ramp(0.325, 0.5, 0.15) - 0.5).abs() < 1e-12);
-        assert_eq!(ramp(f64::NAN, 0.0, 1.0), 0.0);
     }
 
     #[test]

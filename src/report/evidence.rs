@@ -180,12 +180,7 @@ pub fn catalogue_fits(kw: f64) -> Vec<DeviceFit> {
 
 /// q-quantile (nearest rank) of finite values.
 fn quantile(v: &mut [f64], q: f64) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let k = ((v.len() - 1) as f64 * q).round() as usize;
-    v.get(k).copied()
+    crate::stats::quantile_mut(v, q)
 }
 
 impl RigEstimate {

@@ -27,6 +27,7 @@
 
 use crate::features::MeterFeatures;
 use crate::ingest::MeterInfo;
+use crate::stats::ramp;
 
 use super::ScoreConfig;
 
@@ -60,13 +61,6 @@ pub struct Evidence {
     /// Slot where the rig started, when inside the window.
     pub onset_slot: Option<usize>,
     pub score: f64,
-}
-
-fn ramp(v: f64, lo: f64, hi: f64) -> f64 {
-    if !v.is_finite() {
-        return 0.0;
-    }
-    ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
 }
 
 fn finite_or(v: f32, d: f64) -> f64 {
