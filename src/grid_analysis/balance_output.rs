@@ -10,11 +10,12 @@
 use std::path::{Path, PathBuf};
 
 use super::balance::{BalanceReport, FeederBalance};
-use super::{file_stem, write_file, GridAnalysisError};
+use super::{write_file, GridAnalysisError};
 use crate::plot::grid_charts::{
     bucket, render_png, render_svg, Anchor, Band, Chart, LegendAt, Level, Line, Marker, Note,
     Panel, BLUE, DARK, GREEN, GREY, ORANGE, PURPLE, RED,
 };
+use crate::report::FileNames;
 
 /// Which feeders get a chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -468,6 +469,7 @@ pub fn write_balance(
         "balance.json",
         serde_json::to_vec_pretty(&balance_json(rep)).map_err(|e| e.to_string()),
     )?;
+    let names = FileNames::readable(rep.feeders.iter().map(|f| f.feeder_id.as_str()));
     for fb in &rep.feeders {
         let want = match charts {
             ChartSelection::All => true,
@@ -478,7 +480,7 @@ pub fn write_balance(
             continue;
         }
         let chart = feeder_chart(rep, fb);
-        let stem = format!("feeder_{}", file_stem(&fb.feeder_id));
+        let stem = format!("feeder_{}", names.stem(&fb.feeder_id));
         let png = dir.join("charts").join(format!("{stem}.png"));
         if let Some(d) = png.parent() {
             std::fs::create_dir_all(d).map_err(|e| GridAnalysisError::write(d, e))?;

@@ -13,11 +13,12 @@ use chrono::NaiveDate;
 
 use super::drop::{DropReport, EventEstimate, Period};
 use super::load_series::DailyLoad;
-use super::{file_stem, write_file, GridAnalysisError};
+use super::{write_file, GridAnalysisError};
 use crate::plot::grid_charts::{
     render_png, render_svg, Anchor, Band, Chart, LegendAt, Level, Line, Marker, Note, Panel, BLUE,
     DARK, GREEN, GREY, ORANGE, PURPLE, RED,
 };
+use crate::report::FileNames;
 
 /// `drop_estimates.csv` header.
 pub const ESTIMATES_HEADER: [&str; 38] = [
@@ -399,11 +400,12 @@ pub fn write_drop(
     }
     let charts = dir.join("charts");
     std::fs::create_dir_all(&charts).map_err(|e| GridAnalysisError::write(&charts, e))?;
+    let names = FileNames::readable(rep.regions.iter().map(String::as_str));
     for region in &rep.regions {
         let Some(chart) = region_chart(rep, load, region) else {
             continue;
         };
-        let stem = format!("drop_{}", file_stem(region));
+        let stem = format!("drop_{}", names.stem(region));
         let png = charts.join(format!("{stem}.png"));
         render_png(&chart, &png).map_err(|e| GridAnalysisError::Chart {
             path: png.clone(),

@@ -116,35 +116,17 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), GridAnalysisEr
     std::fs::write(path, bytes).map_err(|e| GridAnalysisError::write(path, e))
 }
 
-/// A name usable as a file name: ASCII letters, digits, `-`, `_` and `.` kept, anything else `_`.
-pub fn file_stem(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() || s.starts_with('.') {
-        format!("_{s}")
-    } else {
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn file_stems_are_safe() {
-        assert_eq!(file_stem("F0001"), "F0001");
-        assert_eq!(file_stem("Zone 1/Power"), "Zone_1_Power");
-        assert_eq!(file_stem(""), "_");
-        assert_eq!(file_stem(".."), "_..");
+    fn chart_stems_are_readable_and_unique() {
+        // Was `file_stem`: the same readable names, and no two regions on one file.
+        let f = crate::report::FileNames::readable(["F0001", "Zone 1/Power", "Zone 1", "Zone_1"]);
+        assert_eq!(f.stem("F0001"), "F0001");
+        assert_eq!(f.stem("Zone 1/Power"), "Zone_1_Power");
+        assert_ne!(f.stem("Zone 1"), f.stem("Zone_1"));
     }
 
     #[test]
