@@ -226,7 +226,7 @@ pub fn run_drop(
                 "keep one of them",
             ));
         }
-        load.temp_c = read_weather(w, &time, tz, &load)?;
+        load.temp_c = read_weather(w, &time, tz, &mut load)?;
     }
     let events = read_events(&args.events)?;
     let holidays = match &args.holidays {
@@ -252,6 +252,13 @@ pub fn run_drop(
             "; with temperature"
         }
     );
+    if let Some((read, used)) = load.weather_rows {
+        let _ = writeln!(
+            out,
+            "weather: {read} rows read = {used} used + {} skipped",
+            read - used
+        );
+    }
     for ex in &load.examples {
         let _ = writeln!(out, "  skipped {ex}");
     }
