@@ -9,14 +9,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::aggregate::{daily_from_ingest, GroupBy};
+use super::balance::output::{local_time, ranked, write_balance, ChartSelection};
 use super::balance::{balance, BalanceConfig, BalanceReport};
-use super::balance_output::{local_time, ranked, write_balance, ChartSelection};
-use super::drop::analyse;
-use super::drop::DropConfig;
-use super::drop_output::{headline, write_drop};
-use super::events::{read_events, read_holidays};
-use super::load_series::{read_load, read_weather, LoadSeriesSpec, TimeLayout};
+use super::drop::aggregate::{daily_from_ingest, GroupBy};
+use super::drop::events::{read_events, read_holidays};
+use super::drop::load_series::{read_load, read_weather, LoadSeriesSpec, TimeLayout};
+use super::drop::output::{headline, write_drop};
+use super::drop::{analyse, DropConfig};
 use super::GridAnalysisError;
 use crate::ingest::quality::write_quality_csv;
 use crate::ingest::{self, IngestOptions, Ingested, QualityLog};

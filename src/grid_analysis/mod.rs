@@ -2,49 +2,51 @@
 //!
 //! Two analyses (DOMAIN.md, "Beyond the single meter"):
 //! - **Feeder energy balance** ([`mod@balance`]): energy into each feeder minus the sum of its
-//!   meters minus technical losses ([`losses`]), per slot and per local day, with missing
-//!   meter readings estimated from the meter's own profile (never counted as losses); steps in
-//!   the daily residual ([`changepoint`], [`feeder_steps`]) dated to the slot, sized, and judged
-//!   for rig-likeness ([`rig_shape`]: flat 24/7), with the hidden kW, a device count and
-//!   candidate meters ([`candidates`]). Input: an [`Ingested`](crate::ingest::Ingested) with
-//!   feeders and meters metadata. Output: a [`BalanceReport`], written by [`balance_output`]
-//!   (`feeders.csv`, `balance_daily.csv`, `balance.json`, per-feeder charts).
-//! - **Regional load drop** ([`mod@drop`]): daily regional load (a CSV, [`load_series`], or meter
-//!   readings grouped by feeder or tariff, [`aggregate`]) normalised for weekday, holidays and
-//!   temperature by a regression fitted on the pre-event period ([`drop_model`],
-//!   [`regression`]); the change at each event ([`events`]) in MW and % with a confidence
-//!   interval under AR(1) errors, a difference-in-differences estimate against control
-//!   regions, a change-point date from the data and a verdict combining them. Output:
-//!   [`DropReport`], written by [`drop_output`] (`drop_estimates.csv`, `drop_daily.csv`,
-//!   `drop.json`, per-region charts).
+//!   meters minus technical losses ([`balance::losses`]), per slot and per local day, with
+//!   missing meter readings estimated from the meter's own profile (never counted as losses;
+//!   [`balance::series`]); steps in the daily residual ([`changepoint`], [`balance::steps`])
+//!   dated to the slot, sized, and judged for rig-likeness ([`balance::rig_shape`]: flat
+//!   24/7), with the hidden kW, a device count and candidate meters ([`balance::candidates`]).
+//!   Input: an [`Ingested`](crate::ingest::Ingested) with feeders and meters metadata. Output:
+//!   a [`BalanceReport`], written by [`balance::output`] (`feeders.csv`, `balance_daily.csv`,
+//!   `balance.json`, per-feeder charts).
+//! - **Regional load drop** ([`mod@drop`]): daily regional load (a CSV,
+//!   [`drop::load_series`], or meter readings grouped by feeder or tariff,
+//!   [`drop::aggregate`]) normalised for weekday, holidays and temperature by a regression
+//!   fitted on the pre-event period ([`drop::model`], [`drop::regression`]); the change at each
+//!   event ([`drop::events`]) in MW and % with a confidence interval under AR(1) errors
+//!   ([`drop::estimates`]), a difference-in-differences estimate against control regions, a
+//!   change-point date from the data and a verdict combining them. Output: [`DropReport`],
+//!   written by [`drop::output`] (`drop_estimates.csv`, `drop_daily.csv`, `drop.json`,
+//!   per-region charts).
 //!
+//! Imports run one way: [`commands`] -> `balance`, `drop` -> [`changepoint`] and this module's
+//! errors; inside `balance`, `mod.rs` -> `steps` -> `series`, `candidates`, `rig_shape`,
+//! `losses`; inside `drop`, `mod.rs` -> `model` -> `estimates`, `regression`, `load_series`.
 //! [`commands`] holds the two subcommands (`gridsleuth balance`, `gridsleuth drop`), their
 //! options ([`BalanceOptions`], [`DropOptions`], validated by `crate::settings`) and the call
 //! `run` makes when feeders are given.
 //! Kernels take plain slices; files are read only by `ingest` (balance, `--meter-config`) and
-//! [`load_series`] / [`events`] (drop); charts are drawn by `crate::plot::grid_charts` from
-//! chart data built here, so tests check chart data, not pixels.
+//! [`drop::load_series`] / [`drop::events`] (drop); charts are drawn by
+//! `crate::plot::grid_charts` from chart data built here, so tests check chart data, not pixels.
 
-pub mod aggregate;
 pub mod balance;
-pub mod balance_output;
-pub mod candidates;
 pub mod changepoint;
 pub mod commands;
 pub mod drop;
-pub mod drop_model;
-pub mod drop_output;
-pub mod events;
-pub mod feeder_steps;
-pub mod load_series;
-pub mod losses;
-pub mod regression;
-pub mod rig_shape;
+
+// The flat paths of before the split into `balance/` and `drop/`, kept for callers.
+pub use balance::output as balance_output;
+pub use balance::steps as feeder_steps;
+pub use balance::{candidates, losses, rig_shape};
+pub use drop::model as drop_model;
+pub use drop::output as drop_output;
+pub use drop::{aggregate, events, load_series, regression};
 
 use std::path::{Path, PathBuf};
 
+pub use balance::output::ChartSelection;
 pub use balance::{balance, balance_parts, BalanceConfig, BalanceReport, FeederBalance, LossModel};
-pub use balance_output::ChartSelection;
 pub use commands::{
     balance_for_run, run_balance, run_drop, BalanceOptions, CommandSummary, DropInput, DropOptions,
 };

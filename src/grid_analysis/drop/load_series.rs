@@ -18,7 +18,7 @@ use crate::ingest::TimeFormat;
 use chrono::{NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
-use super::GridAnalysisError;
+use crate::grid_analysis::GridAnalysisError;
 use crate::ingest::long_csv::{find_column, header_strings, line_reader};
 
 /// A day's mean is kept when at least this share of its intervals is present.

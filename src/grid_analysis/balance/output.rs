@@ -9,8 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::balance::{BalanceReport, FeederBalance};
-use super::{write_file, GridAnalysisError};
+use super::{BalanceReport, FeederBalance};
+use crate::grid_analysis::{write_file, GridAnalysisError};
 use crate::plot::grid_charts::{
     bucket, render_png, render_svg, Anchor, Band, Chart, LegendAt, Level, Line, Marker, Note,
     Panel, BLUE, DARK, GREEN, GREY, ORANGE, PURPLE, RED,
@@ -120,7 +120,7 @@ pub fn feeders_csv(rep: &BalanceReport) -> Result<Vec<u8>, csv::Error> {
         let shape = step
             .and_then(|s| s.shape)
             .or(f.base.as_ref().and_then(|b| b.shape));
-        let sum = |g: fn(&super::balance::DayBalance) -> f64| {
+        let sum = |g: fn(&super::DayBalance) -> f64| {
             fb.days.iter().filter(|d| d.used).map(g).sum::<f64>() / 1000.0
         };
         let cands: Vec<String> = f.candidates.iter().map(|c| c.text(&rep.dates)).collect();

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::drop::{DropReport, EventEstimate, Period};
 use super::load_series::DailyLoad;
-use super::{write_file, GridAnalysisError};
+use super::{DropReport, EventEstimate, Period};
+use crate::grid_analysis::{write_file, GridAnalysisError};
 use crate::plot::grid_charts::{
     render_png, render_svg, Anchor, Band, Chart, LegendAt, Level, Line, Marker, Note, Panel, BLUE,
     DARK, GREEN, GREY, ORANGE, PURPLE, RED,
