@@ -11,6 +11,7 @@ use std::time::Instant;
 use crate::detect::DetectConfig;
 use crate::grid_analysis::BalanceConfig;
 use crate::ingest::{self, quality::write_quality_csv, IngestOptions, Ingested, QualityLog};
+use crate::output::console::ConsoleError;
 use crate::output::run_dir;
 use crate::output::run_json::{
     ClusterSummary, RunCounts, RunInputs, RunJson, RunSettings, RUN_JSON,
@@ -72,6 +73,8 @@ pub enum AppError {
     Eval(#[from] crate::eval::EvalError),
     #[error(transparent)]
     GridAnalysis(#[from] crate::grid_analysis::GridAnalysisError),
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
 }
 
 fn write_err(path: &Path, e: impl std::fmt::Display) -> AppError {
@@ -146,13 +149,14 @@ pub fn run_ingest(
     let report = write_ingest_outputs(&ing, &args.out, args.write_matrix)?;
     if !quiet {
         let records: usize = quality_logs(&ing).iter().map(|l| l.issues().len()).sum();
-        let _ = write!(out, "{}", report.text());
-        let _ = writeln!(
+        write!(out, "{}", report.text()).map_err(ConsoleError)?;
+        writeln!(
             out,
             "wrote {} ({records} records), {}",
             args.out.join("data_quality.csv").display(),
             args.out.join("ingest.json").display()
-        );
+        )
+        .map_err(ConsoleError)?;
     }
     Ok(if report.any_quarantined() {
         Outcome::Quarantined
@@ -259,17 +263,18 @@ pub fn run_detect(
     write_file(&rj, &run_json.to_bytes().map_err(|e| write_err(&rj, e))?)?;
     crate::report::write_report_data(dir, &ing, &det, opts.long.time.tz.name())?;
     if !quiet {
-        let _ = write!(out, "{}", report.text());
-        let _ = writeln!(
+        write!(out, "{}", report.text()).map_err(ConsoleError)?;
+        writeln!(
             out,
             "scored {} meters: {flagged} flagged",
             ing.matrix.n_meters()
-        );
+        )
+        .map_err(ConsoleError)?;
         let mut top: Vec<&crate::score::Finding> =
             det.findings.iter().filter(|f| f.flagged).collect();
         top.sort_by_key(|f| f.rank);
         for f in top.iter().take(10) {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  #{:<3} {:<12} score {:.2}  ~{:.1} kW  {}",
                 f.rank.unwrap_or(0),
@@ -277,18 +282,20 @@ pub fn run_detect(
                 f.score,
                 f.rig_kw,
                 f.reasons.first().map_or("", String::as_str)
-            );
+            )
+            .map_err(ConsoleError)?;
         }
         if let Some(b) = &balance {
-            let _ = write!(out, "{}", crate::grid_analysis::commands::balance_text(b));
+            write!(out, "{}", crate::grid_analysis::commands::balance_text(b))
+                .map_err(ConsoleError)?;
         }
-        let _ = writeln!(out, "wrote {}", dir.display());
+        writeln!(out, "wrote {}", dir.display()).map_err(ConsoleError)?;
     }
     // The report reads the run directory, not the matrix: free it first.
     drop((ing, det, balance));
     let rendered = crate::report::render(dir, &crate::report::ReportOptions::default())?;
     if !quiet {
-        let _ = writeln!(out, "{}", rendered.text());
+        writeln!(out, "{}", rendered.text()).map_err(ConsoleError)?;
     }
     Ok(if report.any_quarantined() {
         Outcome::Quarantined

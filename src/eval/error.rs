@@ -9,6 +9,8 @@ use std::path::PathBuf;
 /// Why `gridsleuth eval` could not produce a report.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
+    #[error(transparent)]
+    Console(#[from] crate::output::console::ConsoleError),
     #[error("{path}: cannot open: {source}\n  fix: {fix}")]
     Open {
         path: PathBuf,

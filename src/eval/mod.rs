@@ -30,6 +30,8 @@ mod tests;
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::output::console::ConsoleError;
+
 pub use accuracy::{DeviceAccuracy, OnsetAccuracy, OnsetErrors};
 pub use error::EvalError;
 pub use input::{read_labels, read_scores, read_window_start, Label, Scored};
@@ -60,7 +62,8 @@ pub const RUN_JSON_FILE: &str = "run.json";
 pub const EVAL_JSON_FILE: &str = "eval.json";
 
 /// `gridsleuth eval`: reads the labels and the run, evaluates, writes `DIR/eval.json` (and
-/// `--json FILE`), and prints the text report to `out`. A closed `out` is not an error.
+/// `--json FILE`), and prints the text report to `out`. A failed write to `out` is an error
+/// (the binary's writer turns a closed pipe into success before it gets here).
 pub fn run_eval(args: &EvalOptions, out: &mut dyn Write) -> Result<EvalReport, EvalError> {
     let scores_path = args.run.join(SCORES_FILE);
     let mut labels = read_labels(&args.labels)?;
@@ -86,14 +89,16 @@ pub fn run_eval(args: &EvalOptions, out: &mut dyn Write) -> Result<EvalReport, E
     for path in std::iter::once(&eval_json).chain(&args.json) {
         std::fs::write(path, &json).map_err(|e| EvalError::write(path, e))?;
     }
-    let _ = out.write_all(report.text().as_bytes());
-    let _ = writeln!(
+    out.write_all(report.text().as_bytes())
+        .map_err(ConsoleError)?;
+    writeln!(
         out,
         "wrote {}{}",
         eval_json.display(),
         args.json
             .as_ref()
             .map_or(String::new(), |p| format!(", {}", p.display()))
-    );
+    )
+    .map_err(ConsoleError)?;
     Ok(report)
 }

@@ -19,6 +19,7 @@ use super::drop::{analyse, DropConfig};
 use super::GridAnalysisError;
 use crate::ingest::quality::write_quality_csv;
 use crate::ingest::{self, IngestOptions, Ingested, QualityLog};
+use crate::output::console::ConsoleError;
 use crate::output::summary::IngestReport;
 
 /// Validated options of `gridsleuth balance`.
@@ -160,12 +161,13 @@ pub fn run_balance(
     let (ing, report) = ingest_into(&opts.ingest, dir)?;
     let rep = balance(&ing, &opts.balance)?;
     let files = write_balance(&rep, dir, opts.charts, opts.write_slots)?;
-    let _ = write!(out, "{}{}", report.text(), balance_text(&rep));
-    let _ = writeln!(
+    write!(out, "{}{}", report.text(), balance_text(&rep)).map_err(ConsoleError)?;
+    writeln!(
         out,
         "wrote {} (feeders.csv, balance_daily.csv, balance.json, charts/)",
         dir.display()
-    );
+    )
+    .map_err(ConsoleError)?;
     Ok(CommandSummary {
         quarantined: report.any_quarantined(),
         files,
@@ -193,7 +195,7 @@ pub fn balance_for_run(
     }
     let rep = balance(ing, cfg)?;
     write_balance(&rep, dir, ChartSelection::Flagged, false)?;
-    let _ = write!(out, "{}", balance_text(&rep));
+    write!(out, "{}", balance_text(&rep)).map_err(ConsoleError)?;
     Ok(Some(rep))
 }
 
@@ -235,7 +237,7 @@ pub fn run_drop(
     let rep = analyse(&load, &events, &holidays, cfg)?;
     let files = write_drop(&rep, &load, &args.out, !args.charts)?;
     let skipped: u64 = load.skipped.values().sum();
-    let _ = writeln!(
+    writeln!(
         out,
         "load: {} regions x {} days ({} .. {}), {} rows read, {skipped} values skipped{}",
         load.regions.len(),
@@ -250,21 +252,23 @@ pub fn run_drop(
         } else {
             "; with temperature"
         }
-    );
+    )
+    .map_err(ConsoleError)?;
     if let Some((read, used)) = load.weather_rows {
-        let _ = writeln!(
+        writeln!(
             out,
             "weather: {read} rows read = {used} used + {} skipped",
             read - used
-        );
+        )
+        .map_err(ConsoleError)?;
     }
     for ex in &load.examples {
-        let _ = writeln!(out, "  skipped {ex}");
+        writeln!(out, "  skipped {ex}").map_err(ConsoleError)?;
     }
     for e in &rep.estimates {
-        let _ = writeln!(out, "{}: {}", e.region, headline(e, cfg.confidence));
+        writeln!(out, "{}: {}", e.region, headline(e, cfg.confidence)).map_err(ConsoleError)?;
         if let Some(cp) = &e.changepoint {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  change-point {} ({:+} days from the event, {:+.2} MW, t {:.1}){}",
                 cp.date,
@@ -272,20 +276,22 @@ pub fn run_drop(
                 cp.change_mw,
                 cp.t,
                 if cp.agrees { ": agrees" } else { "" }
-            );
+            )
+            .map_err(ConsoleError)?;
         }
         if e.temperature_extrapolated {
-            let _ = writeln!(out, "  note: post-event temperatures lie outside the pre-event range (the model extrapolates)");
+            writeln!(out, "  note: post-event temperatures lie outside the pre-event range (the model extrapolates)").map_err(ConsoleError)?;
         }
     }
     for s in &rep.skipped {
-        let _ = writeln!(out, "not estimated: {s}");
+        writeln!(out, "not estimated: {s}").map_err(ConsoleError)?;
     }
-    let _ = writeln!(
+    writeln!(
         out,
         "wrote {} (drop_estimates.csv, drop_daily.csv, drop.json, charts/)",
         args.out.display()
-    );
+    )
+    .map_err(ConsoleError)?;
     Ok(CommandSummary {
         quarantined: skipped > 0 || ingest_quarantined,
         files,

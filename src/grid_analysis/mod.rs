@@ -81,6 +81,8 @@ pub enum GridAnalysisError {
     Balance { message: String, fix: String },
     #[error("{path}: cannot write: {message}\n  fix: check that the output directory is writable (-o DIR)")]
     Write { path: PathBuf, message: String },
+    #[error(transparent)]
+    Console(#[from] crate::output::console::ConsoleError),
     #[error("{path}: cannot draw the chart: {message}")]
     Chart { path: PathBuf, message: String },
 }

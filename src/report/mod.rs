@@ -30,6 +30,8 @@ pub mod render;
 pub mod rundir;
 
 use std::io::Write;
+
+use crate::output::console::ConsoleError;
 use std::path::{Path, PathBuf};
 
 pub use data::{write_report_data, ReportData, SuspectRecord};
@@ -54,6 +56,8 @@ pub enum ReportError {
     Write { path: PathBuf, message: String },
     #[error("report template {name}: {message} (a bug: please report it)")]
     Template { name: String, message: String },
+    #[error(transparent)]
+    Console(#[from] crate::output::console::ConsoleError),
     #[error("{0}\n  fix: rename one of the meters in the meters file")]
     Names(#[from] filename::NameCollision),
 }
@@ -89,6 +93,6 @@ pub fn run_report(
     out: &mut dyn Write,
 ) -> Result<ReportSummary, ReportError> {
     let summary = render(run, opts)?;
-    let _ = writeln!(out, "{}", summary.text());
+    writeln!(out, "{}", summary.text()).map_err(ConsoleError)?;
     Ok(summary)
 }

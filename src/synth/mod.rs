@@ -33,6 +33,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::ingest::ValueUnit;
+use crate::output::console::ConsoleError;
 
 /// The default `--mining-mix` (relative weights of the hidden rig kinds).
 pub const DEFAULT_MINING_MIX: &str = kinds::MiningMix::DEFAULT_TEXT;
@@ -210,6 +211,8 @@ pub enum SynthError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    #[error(transparent)]
+    Console(#[from] crate::output::console::ConsoleError),
     #[error("--threads: cannot start {threads} worker threads: {message}\n  fix: use fewer threads, or 0 for one per core")]
     Threads { threads: usize, message: String },
 }
@@ -384,6 +387,7 @@ pub fn run_synth(args: &SynthOptions, out: &mut dyn Write) -> Result<SynthSummar
         path: json_path.clone(),
         message: e.to_string(),
     })?;
-    let _ = out.write_all(summary.text().as_bytes());
+    out.write_all(summary.text().as_bytes())
+        .map_err(ConsoleError)?;
     Ok(summary)
 }

@@ -10,6 +10,7 @@
 //! - `samples`: the London files via options only; the region's feeders and weather.
 //! - `cli`: help text, exit codes, the output files.
 //! - `pinned`: hashes of the outputs of `run`, `balance` and `drop`, unchanged by refactoring.
+//! - `stdout`: a closed pipe is success, a full disk is an error.
 //! - `settings`: `gridsleuth config`, range checks of the config file, the `[balance]` table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)]
@@ -27,5 +28,6 @@ mod report;
 mod run;
 mod samples;
 mod settings;
+mod stdout;
 mod synth;
 mod time;
