@@ -5,5 +5,5 @@
 
 /// The output stream could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write the summary to the output stream")]
+#[error("cannot write the summary to the output stream\n  fix: check where the output goes (a full disk, a closed file?)")]
 pub struct ConsoleError(#[source] pub std::io::Error);
