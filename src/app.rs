@@ -58,10 +58,11 @@ pub enum Outcome {
 pub enum AppError {
     #[error(transparent)]
     Ingest(#[from] ingest::IngestError),
-    #[error("{path}: cannot write: {message}\n  fix: check that the output directory is writable (-o DIR)")]
+    #[error("{path}: cannot write\n  fix: check that the output directory is writable (-o DIR)")]
     Write {
         path: std::path::PathBuf,
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
@@ -77,10 +78,10 @@ pub enum AppError {
     Console(#[from] ConsoleError),
 }
 
-fn write_err(path: &Path, e: impl std::fmt::Display) -> AppError {
+fn write_err(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
     AppError::Write {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     }
 }
 

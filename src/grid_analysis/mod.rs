@@ -79,8 +79,12 @@ pub enum GridAnalysisError {
     },
     #[error("energy balance: {message}\n  fix: {fix}")]
     Balance { message: String, fix: String },
-    #[error("{path}: cannot write: {message}\n  fix: check that the output directory is writable (-o DIR)")]
-    Write { path: PathBuf, message: String },
+    #[error("{path}: cannot write\n  fix: check that the output directory is writable (-o DIR)")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(transparent)]
     Console(#[from] crate::output::console::ConsoleError),
     #[error("{path}: cannot draw the chart: {message}")]
@@ -104,10 +108,13 @@ impl GridAnalysisError {
         }
     }
 
-    pub(crate) fn write(path: &Path, e: impl std::fmt::Display) -> Self {
+    pub(crate) fn write(
+        path: &Path,
+        e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         GridAnalysisError::Write {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            source: e.into(),
         }
     }
 }

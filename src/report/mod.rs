@@ -52,8 +52,12 @@ pub enum ReportError {
         message: String,
         fix: String,
     },
-    #[error("{path}: cannot write: {message}\n  fix: check that the folder is writable")]
-    Write { path: PathBuf, message: String },
+    #[error("{path}: cannot write\n  fix: check that the folder is writable")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("report template {name}: {message} (a bug: please report it)")]
     Template { name: String, message: String },
     #[error(transparent)]

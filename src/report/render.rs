@@ -55,10 +55,10 @@ impl ReportSummary {
     }
 }
 
-fn werr(path: &Path, e: impl std::fmt::Display) -> ReportError {
+fn werr(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ReportError {
     ReportError::Write {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     }
 }
 

@@ -45,7 +45,7 @@ pub struct InjectCounts {
 fn write_err(e: WriteFailure) -> SynthError {
     SynthError::Write {
         path: e.path,
-        message: e.message,
+        source: e.message.into(),
     }
 }
 

@@ -204,8 +204,14 @@ pub enum SynthError {
         message: String,
         fix: String,
     },
-    #[error("{path}: cannot write: {message}\n  fix: check that --out is a writable directory with free space")]
-    Write { path: PathBuf, message: String },
+    #[error(
+        "{path}: cannot write\n  fix: check that --out is a writable directory with free space"
+    )]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("--inject-into: cannot load the readings\n  fix: check the paths and the column options (--meter-col, --time-col, --value-col, --unit, --tz)")]
     Inject {
         #[source]
@@ -213,8 +219,12 @@ pub enum SynthError {
     },
     #[error(transparent)]
     Console(#[from] crate::output::console::ConsoleError),
-    #[error("--threads: cannot start {threads} worker threads: {message}\n  fix: use fewer threads, or 0 for one per core")]
-    Threads { threads: usize, message: String },
+    #[error("--threads: cannot start {threads} worker threads\n  fix: use fewer threads, or 0 for one per core")]
+    Threads {
+        threads: usize,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 fn list_kinds(kinds: &BTreeMap<String, u64>, keep: impl Fn(&str) -> bool) -> String {
@@ -288,14 +298,14 @@ pub fn run_synth(args: &SynthOptions, out: &mut dyn Write) -> Result<SynthSummar
     let dir = res.out.clone();
     std::fs::create_dir_all(&dir).map_err(|e| SynthError::Write {
         path: dir.clone(),
-        message: e.to_string(),
+        source: e.into(),
     })?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build()
         .map_err(|e| SynthError::Threads {
             threads: args.threads,
-            message: e.to_string(),
+            source: e.into(),
         })?;
     let mut summary = match (&res.settings.region, &res.settings.inject, res.grid) {
         (Some(set), _, Some(grid)) => {
@@ -381,11 +391,11 @@ pub fn run_synth(args: &SynthOptions, out: &mut dyn Write) -> Result<SynthSummar
     let json = serde_json::json!({ "settings": res.settings, "summary": summary });
     let bytes = serde_json::to_vec_pretty(&json).map_err(|e| SynthError::Write {
         path: json_path.clone(),
-        message: e.to_string(),
+        source: e.into(),
     })?;
     std::fs::write(&json_path, bytes).map_err(|e| SynthError::Write {
         path: json_path.clone(),
-        message: e.to_string(),
+        source: e.into(),
     })?;
     out.write_all(summary.text().as_bytes())
         .map_err(ConsoleError)?;
