@@ -11,7 +11,7 @@ use std::path::PathBuf;
 pub enum EvalError {
     #[error(transparent)]
     Console(#[from] crate::output::console::ConsoleError),
-    #[error("{path}: cannot open: {source}\n  fix: {fix}")]
+    #[error("{path}: cannot open\n  fix: {fix}")]
     Open {
         path: PathBuf,
         source: std::io::Error,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("{path}: cannot open: {source}\n  fix: check the path; globs like 'data/*.csv' must be quoted")]
+    #[error("{path}: cannot open\n  fix: check the path; globs like 'data/*.csv' must be quoted")]
     Open {
         path: PathBuf,
         source: std::io::Error,
