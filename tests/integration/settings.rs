@@ -132,3 +132,30 @@ fn run_balances_feeders_with_the_balance_table() {
         json["settings"]
     );
 }
+
+#[test]
+fn drop_reads_the_drop_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.csv");
+    std::fs::write(&events, "date,region,label\n2024-03-08,*,raid\n").unwrap();
+    let o = arg(&dir.path().join("out"));
+    let e = arg(&events);
+    // The [drop] table of the --meter-config file sets the window ...
+    let c = region_config_with(dir.path(), "[drop]\npre_days = 3\npost_days = 2\n");
+    let (code, out, err) = run_raw(&["drop", "--meter-config", &c, "--events", &e, "-o", &o]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("3 usable days before and 2 after"), "{out}");
+    // ... and a flag beats it.
+    let (_, out, _) = run_raw(&[
+        "drop",
+        "--meter-config",
+        &c,
+        "--events",
+        &e,
+        "--pre-days",
+        "4",
+        "-o",
+        &o,
+    ]);
+    assert!(out.contains("4 usable days before and 2 after"), "{out}");
+}
