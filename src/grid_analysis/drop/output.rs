@@ -174,7 +174,7 @@ pub fn drop_json(rep: &DropReport, load: &DailyLoad) -> serde_json::Value {
             Some(v)
         })
         .collect();
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "settings": rep.config,
         "input": {
             "regions": load.regions,
@@ -188,7 +188,15 @@ pub fn drop_json(rep: &DropReport, load: &DailyLoad) -> serde_json::Value {
         },
         "skipped_events": rep.skipped,
         "estimates": estimates,
-    })
+    });
+    // Only with --weather, so a run without one writes the same file as before.
+    if let (Some((read, used)), Some(input)) = (load.weather_rows, json.get_mut("input")) {
+        if let Some(o) = input.as_object_mut() {
+            o.insert("weather_rows_read".into(), read.into());
+            o.insert("weather_rows_used".into(), used.into());
+        }
+    }
+    json
 }
 
 /// One sentence per estimate, for the chart and the terminal.
