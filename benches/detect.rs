@@ -120,7 +120,8 @@ fn bench_stages(c: &mut Criterion) {
                     Some(&clusters),
                     &meta,
                     &m.grid,
-                    &cal,
+                    &[&cal],
+                    &vec![0; meters],
                     &ScoreConfig::default(),
                 )
             })

@@ -29,8 +29,13 @@ def main():
     p.add_argument("--homes", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "london-households"))
     p.add_argument("--out", required=True)
     a = p.parse_args()
+    paths = sorted(glob.glob(os.path.join(a.homes, "MAC*.csv")))
+    if not paths:
+        # The repository does not ship the Low Carbon London files (UK Power Networks, via the
+        # London Datastore, UK OGL): they are read from ../shared/data beside the checkout.
+        raise SystemExit(f"no MAC*.csv in {a.homes}: put the Low Carbon London homes there or pass --homes")
     frames = []
-    for path in sorted(glob.glob(os.path.join(a.homes, "MAC*.csv"))):
+    for path in paths:
         df = pl.read_csv(path, schema_overrides={"energy(kWh/hh)": pl.String})
         df = df.select(
             pl.col("LCLid").alias("home"),

@@ -25,11 +25,68 @@ pub struct DetectConfig {
 /// Everything detection produced.
 #[derive(Debug)]
 pub struct Detection {
+    /// The grid's calendar in the run's zone (`--tz`, else UTC): zone 0.
     pub calendar: Calendar,
+    /// Every other zone of the run's meters (zone `z` is `zones[z]`, its calendar
+    /// `calendar_of(z)`), and each meter's zone.
+    pub zones: Vec<Tz>,
+    pub other_calendars: Vec<Calendar>,
+    pub meter_zone: Vec<u16>,
     pub features: Vec<MeterFeatures>,
     pub clusters: Option<Clusters>,
     pub findings: Vec<Finding>,
     pub timings: Vec<(&'static str, Duration)>,
+}
+
+impl Detection {
+    /// Calendar of zone `z`.
+    pub fn calendar_of(&self, z: u16) -> &Calendar {
+        match z {
+            0 => &self.calendar,
+            z => &self.other_calendars[z as usize - 1],
+        }
+    }
+    /// Zone of meter `i`.
+    pub fn zone_of(&self, i: usize) -> Tz {
+        self.zones[self.meter_zone.get(i).copied().unwrap_or(0) as usize]
+    }
+}
+
+/// Each meter's time zone: its `tz` in the meters file, else the zone at its lat/lon (offline
+/// boundaries, tzf-rs), else `default`. Returns the distinct zones (`default` first) and each
+/// meter's index into them.
+pub fn meter_zones(meta: &[Option<&MeterInfo>], default: Tz) -> (Vec<Tz>, Vec<u16>) {
+    let mut zones = vec![default];
+    let needs_lookup = meta
+        .iter()
+        .any(|m| m.is_some_and(|m| m.tz.is_none() && m.lat.is_some() && m.lon.is_some()));
+    let finder = needs_lookup.then(tzf_rs::DefaultFinder::new);
+    let mut cache: BTreeMap<(i64, i64), Tz> = BTreeMap::new();
+    let of_meter = meta
+        .iter()
+        .map(|m| {
+            let tz = m
+                .and_then(|m| {
+                    m.tz.or_else(|| {
+                        let (lat, lon, f) = (m.lat?, m.lon?, finder.as_ref()?);
+                        // Cache at ~100 m: meters of one street share a lookup.
+                        let key = ((lat * 1e3).round() as i64, (lon * 1e3).round() as i64);
+                        Some(*cache.entry(key).or_insert_with(|| {
+                            f.get_tz_name(lon, lat).parse::<Tz>().unwrap_or(default)
+                        }))
+                    })
+                })
+                .unwrap_or(default);
+            match zones.iter().position(|z| *z == tz) {
+                Some(k) => k as u16,
+                None => {
+                    zones.push(tz);
+                    (zones.len() - 1) as u16
+                }
+            }
+        })
+        .collect();
+    (zones, of_meter)
 }
 
 /// Segment ids (sorted names -> 0, 1, ...) of an optional per-meter attribute.
@@ -56,7 +113,8 @@ pub fn detect(ing: &Ingested, cfg: &DetectConfig) -> Result<Detection, cluster::
     let m = &ing.matrix;
     let mut timings = Vec::new();
     let t = Instant::now();
-    let calendar = Calendar::new(&m.grid, cfg.tz.unwrap_or(chrono_tz::UTC));
+    let default_tz = cfg.tz.unwrap_or(chrono_tz::UTC);
+    let calendar = Calendar::new(&m.grid, default_tz);
     let meta: Vec<Option<&MeterInfo>> = (0..m.n_meters())
         .map(|i| {
             ing.meters
@@ -64,7 +122,14 @@ pub fn detect(ing: &Ingested, cfg: &DetectConfig) -> Result<Detection, cluster::
                 .and_then(|(t, _)| t.get(&m.meter_ids()[i]))
         })
         .collect();
-    let mut ctx = FeatureContext::new(m, &calendar);
+    let (zones, meter_zone) = meter_zones(&meta, default_tz);
+    let other_calendars: Vec<Calendar> = zones[1..]
+        .iter()
+        .map(|z| Calendar::new(&m.grid, *z))
+        .collect();
+    let mut cals: Vec<&Calendar> = vec![&calendar];
+    cals.extend(other_calendars.iter());
+    let mut ctx = FeatureContext::new(m, &calendar).with_zones(cals, meter_zone.clone());
     if let Some((w, _)) = &ing.weather {
         ctx = ctx.with_temperature(&w.temperature_c);
     }
@@ -81,17 +146,25 @@ pub fn detect(ing: &Ingested, cfg: &DetectConfig) -> Result<Detection, cluster::
     };
     timings.push(("cluster", t.elapsed()));
     let t = Instant::now();
+    let all_cals: Vec<&Calendar> = std::iter::once(&calendar)
+        .chain(other_calendars.iter())
+        .collect();
     let findings = score::score_all(
         &features,
         clusters.as_ref(),
         &meta,
         &m.grid,
-        &calendar,
+        &all_cals,
+        &meter_zone,
         &cfg.score,
     );
+    drop(all_cals);
     timings.push(("score", t.elapsed()));
     Ok(Detection {
         calendar,
+        zones,
+        other_calendars,
+        meter_zone,
         features,
         clusters,
         findings,

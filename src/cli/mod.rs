@@ -53,12 +53,12 @@ pub enum Command {
   # The committed sample region
   gridsleuth ingest -r data-samples/region/readings.parquet --meters data-samples/region/meters.csv -o out
 
-  # London smart-meter files as published (LCLid,tstp,energy(kWh/hh)), options only
-  gridsleuth ingest -r 'data-samples/london/*.csv' --meter-col LCLid --time-col tstp \\
+  # Your London smart-meter files as published (LCLid,tstp,energy(kWh/hh)), options only
+  gridsleuth ingest -r 'london/*.csv' --meter-col LCLid --time-col tstp \\
       --value-col 'energy(kWh/hh)' --tz UTC -o out/london
 
-  # NEM12 exports (interval length and quality flags from the file)
-  gridsleuth ingest -r data-samples/nem12/nem12_meter01.csv --format nem12 -o out/nem12
+  # Your NEM12 export (interval length and quality flags from the file)
+  gridsleuth ingest -r nem12_export.csv --format nem12 -o out/nem12
 
   # A month of Parquet, written back as a matrix for notebooks
   gridsleuth ingest -r readings.parquet --start 2024-03-01 --end 2024-04-01 --write-matrix -o out
@@ -101,10 +101,10 @@ Exit codes: 0 clean, 1 finished but readings were quarantined, 2 fatal error.")]
     Balance(grid::BalanceArgs),
     /// Regional load drop at enforcement events, normalised for weekday, holidays, temperature.
     #[command(after_help = "Examples:
-  gridsleuth drop --load data-samples/tetouan/tetouan_zones_hourly_2017.csv --events events.csv \\
+  gridsleuth drop --load data-samples/drop/zones_hourly_2017.csv --events data-samples/drop/events.csv \\
       --time-col DateTime --timestamp-format '%m/%d/%Y %H:%M' --unit kw --temp-col Temperature \\
       --value-cols 'Zone 1 Power Consumption=Zone 1' 'Zone 3  Power Consumption=Zone 3' \\
-      --holidays data-samples/tetouan/holidays_morocco_2017.csv --control 'Zone 3' -o out/drop
+      --holidays data-samples/drop/holidays_morocco_2017.csv --control 'Zone 3' -o out/drop
   gridsleuth drop --meter-config region.toml --group-by feeder --events events.csv -o out/drop
 
 Writes into -o DIR: drop_estimates.csv, drop_daily.csv, drop.json, charts/drop_<region>.png and .svg.

@@ -88,7 +88,11 @@ pub(super) fn onset_accuracy(
         match (labels[i].onset, est) {
             (Some(truth), Some(est)) => {
                 let err = (est - truth.date_naive()).num_days().abs();
-                if start.is_some_and(|s| truth <= s) {
+                let at_window_start = match labels[i].onset_mid {
+                    Some(mid) => !mid,
+                    None => start.is_some_and(|s| truth <= s),
+                };
+                if at_window_start {
                     at_start.push(err);
                 } else {
                     mid.push(err);

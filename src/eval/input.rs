@@ -23,8 +23,9 @@ use crate::output::run_json::{RunJson, RunJsonError};
 
 /// `kind` of a licensed mining site: legal, excluded from the ranking metrics.
 pub const REGISTERED_KIND: &str = "registered_miner";
-/// Kinds starting with this are rigs (`mining_pure`, `mining_night`, ...).
-pub const RIG_KIND_PREFIX: &str = "mining";
+/// Kinds starting with one of these are rigs (`mining_pure`, `mining_night`, ... of gridsleuth's
+/// generator; `rig_flat`, `rig_night`, ... of other labelled sets).
+pub const RIG_KIND_PREFIXES: [&str; 2] = ["mining", "rig_"];
 
 const LABELS_FIX: &str = "pass the labels.csv written with the region (meter_id,kind,is_mining,\
                           n_devices,device_kw,onset[,...])";
@@ -44,6 +45,9 @@ pub struct Label {
     pub device_kw: Option<f64>,
     /// When the rig started drawing power.
     pub onset: Option<DateTime<Utc>>,
+    /// Whether the onset is a dated step inside the window (`onset_mid` column: 1/0), when the
+    /// labels say so; else the window start decides.
+    pub onset_mid: Option<bool>,
 }
 
 impl Label {
@@ -62,7 +66,7 @@ impl Label {
     /// `kind` and `is_mining` disagree (a `mining*` kind that is not mining, or a mining meter of
     /// another kind that is not registered).
     pub fn is_inconsistent(&self) -> bool {
-        let rig_kind = self.kind.starts_with(RIG_KIND_PREFIX);
+        let rig_kind = RIG_KIND_PREFIXES.iter().any(|p| self.kind.starts_with(p));
         (rig_kind && !self.is_mining) || (self.is_positive() && !rig_kind)
     }
 }
@@ -90,6 +94,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>, EvalError> {
     let c_devices = t.find("n_devices");
     let c_kw = t.find("device_kw");
     let c_onset = t.find("onset");
+    let c_onset_mid = t.find("onset_mid");
 
     let mut out = Vec::new();
     for_each_row(
@@ -144,6 +149,23 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>, EvalError> {
                     )
                 })?)
             };
+            let mid = get(c_onset_mid);
+            let onset_mid = if mid.is_empty() {
+                None
+            } else {
+                Some(match mid {
+                    "1" => Ok(true),
+                    "0" => Ok(false),
+                    m => parse_bool(m).ok_or(()),
+                }
+                .map_err(|()| {
+                    at("onset_mid").bad(
+                        mid,
+                        "1 or 0",
+                        "write onset_mid as 1 (a dated step inside the window) or 0, or leave it empty",
+                    )
+                })?)
+            };
             out.push(Label {
                 meter_id: meter_id.to_string(),
                 kind: kind.to_string(),
@@ -151,6 +173,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>, EvalError> {
                 n_devices,
                 device_kw,
                 onset,
+                onset_mid,
             });
             Ok(())
         },

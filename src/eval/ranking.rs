@@ -252,7 +252,9 @@ mod tests {
             let n = 1 + (splitmix(&mut st) % 60) as usize;
             // Few distinct values, so ties are common; some unscored.
             let levels = 1 + splitmix(&mut st) % 8;
-            let y: Vec<bool> = (0..n).map(|_| splitmix(&mut st) % 3 == 0).collect();
+            let y: Vec<bool> = (0..n)
+                .map(|_| splitmix(&mut st).is_multiple_of(3))
+                .collect();
             let s: Vec<f64> = (0..n)
                 .map(|_| match splitmix(&mut st) % (levels + 1) {
                     0 => NINF,

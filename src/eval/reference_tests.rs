@@ -84,8 +84,9 @@ fn region(n: usize) -> (Vec<Label>, Vec<Scored>) {
             n_devices: Some(devices),
             device_kw: Some(kw),
             onset: None,
+            onset_mid: None,
         });
-        if rng.next() % 50 != 0 {
+        if !rng.next().is_multiple_of(50) {
             scores.push(Scored {
                 meter_id,
                 score: Some(score),

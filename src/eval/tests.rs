@@ -18,6 +18,7 @@ fn label(id: &str, kind: &str, mining: bool, devices: u32, kw: f64, onset: Optio
         n_devices: Some(devices),
         device_kw: Some(kw),
         onset: onset.map(t),
+        onset_mid: None,
     }
 }
 

@@ -141,7 +141,7 @@ pub fn baseload(
     };
     let base_jitter = jitter(daily, base, buf);
     let night_med = quantiles(buf, &night, [0.5])[0];
-    let night_jitter = jitter(night_by_day, night_med, buf);
+    let night_jitter = robust_jitter(night_by_day, night_med, buf);
     Baseload {
         base_jitter,
         night_jitter,
@@ -170,6 +170,225 @@ pub fn jitter(series: &[f32], level: f32, buf: &mut Vec<f32>) -> f32 {
     let k = rank(0.5, buf.len());
     *buf.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1 / level
 }
+
+/// Median absolute deviation of the values from `level`, over `level` (`NaN` under three values
+/// or at a level near zero). Robust to a minority of outlying days (an outage day's floor).
+pub fn spread(series: &[f32], level: f32, buf: &mut Vec<f32>) -> f32 {
+    buf.clear();
+    buf.extend(
+        series
+            .iter()
+            .filter(|v| !v.is_nan())
+            .map(|v| (v - level).abs()),
+    );
+    if buf.len() < 3 || level.is_nan() || level <= 0.05 {
+        return f32::NAN;
+    }
+    let k = rank(0.5, buf.len());
+    *buf.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1 / level
+}
+
+/// How much a level wanders from day to day, robust both to steps (a rig adding devices: one
+/// change among many days, which [`jitter`] ignores) and to outage days (a minority of low
+/// days, which [`spread`] ignores): the smaller of the two. Heating wanders by both measures.
+pub fn robust_jitter(series: &[f32], level: f32, buf: &mut Vec<f32>) -> f32 {
+    jitter(series, level, buf).min(spread(series, level, buf))
+}
+
+/// Mean kW of each local day and of its night hours ([`NIGHT`]), `NaN` when under
+/// [`MIN_DAY_COVERAGE`] of the full day (or of its night hours) is present.
+pub fn daily_means(
+    kw: &[f32],
+    cal: &Calendar,
+    days: &[std::ops::Range<usize>],
+    daily: &mut Vec<f32>,
+    nights: &mut Vec<f32>,
+) {
+    daily.clear();
+    nights.clear();
+    let full = cal.slots_per_day.max(1) as f32;
+    let full_night = full * (super::calendar::NIGHT_HOURS.len() as f32) / 24.0;
+    for r in days {
+        let (mut n, mut sum, mut nn, mut nsum) = (0usize, 0f64, 0usize, 0f64);
+        for (v, c) in kw[r.clone()].iter().zip(&cal.class[r.clone()]) {
+            if !v.is_nan() {
+                n += 1;
+                sum += f64::from(*v);
+                if c & NIGHT != 0 {
+                    nn += 1;
+                    nsum += f64::from(*v);
+                }
+            }
+        }
+        daily.push(if (n as f32) < MIN_DAY_COVERAGE * full {
+            f32::NAN
+        } else {
+            (sum / n as f64) as f32
+        });
+        nights.push(if (nn as f32) < MIN_DAY_COVERAGE * full_night || nn == 0 {
+            f32::NAN
+        } else {
+            (nsum / nn as f64) as f32
+        });
+    }
+}
+
+/// The level a load holds most of each day, and the level it reaches for a quarter of it: the
+/// daily [`HELD_Q`] and `1 - HELD_Q` quantiles (`NaN` for days under [`MIN_DAY_COVERAGE`]). A rig
+/// switched off for a few hours at the evening peak (time-of-use curtailment) keeps the first;
+/// its daily 5th percentile falls to the household's. Two selections per day.
+pub fn daily_held(
+    kw: &[f32],
+    cal: &Calendar,
+    days: &[std::ops::Range<usize>],
+    held: &mut Vec<f32>,
+    high: &mut Vec<f32>,
+    buf: &mut Vec<f32>,
+) {
+    held.clear();
+    high.clear();
+    let full = cal.slots_per_day.max(1) as f32;
+    for r in days {
+        let v = &kw[r.clone()];
+        let n = v.iter().filter(|x| !x.is_nan()).count();
+        if (n as f32) < MIN_DAY_COVERAGE * full || n == 0 {
+            held.push(f32::NAN);
+            high.push(f32::NAN);
+            continue;
+        }
+        let [a, b] = quantiles(buf, v, [HELD_Q, 1.0 - HELD_Q]);
+        held.push(a);
+        high.push(b);
+    }
+}
+
+/// Daily quantile of the held level: a load on for at least 75% of the day holds it.
+pub const HELD_Q: f64 = 0.25;
+
+/// How crisp a daily on/off schedule is, over the days listed in `on_days` (indices into `days`):
+/// for each local hour, the share of those days on which it sits below `mid`; returns the mean
+/// over hours of |2 share - 1| (1 = the same hours off every day, as a timer or a tariff does;
+/// ~0 = off at random, as a cycling compressor is) and the share of hours mostly off.
+pub fn schedule(
+    kw: &[f32],
+    cal: &Calendar,
+    days: &[std::ops::Range<usize>],
+    on_days: impl Iterator<Item = usize>,
+    mid: f32,
+) -> (f32, f32) {
+    let mut below = [0u32; 24];
+    let mut seen = [0u32; 24];
+    for d in on_days {
+        for s in days[d].clone() {
+            let v = kw[s];
+            if v.is_nan() {
+                continue;
+            }
+            let h = usize::from(cal.hour[s]).min(23);
+            seen[h] += 1;
+            below[h] += u32::from(v < mid);
+        }
+    }
+    let (mut n, mut crisp, mut off) = (0u32, 0f32, 0u32);
+    for h in 0..24 {
+        if seen[h] >= 3 {
+            let share = below[h] as f32 / seen[h] as f32;
+            n += 1;
+            crisp += (2.0 * share - 1.0).abs();
+            off += u32::from(share > 0.5);
+        }
+    }
+    if n < 12 {
+        return (f32::NAN, f32::NAN);
+    }
+    (crisp / n as f32, off as f32 / n as f32)
+}
+
+/// The floor profile's range (kW): for each local hour, the [`HOUR_FLOOR_Q`] quantile over the
+/// given slots at that hour; the highest minus the lowest. A rig draws the same at every hour
+/// of the day, so under it only a household's floor moves (~0.1-0.3 kW); heating follows the
+/// diurnal temperature and its thermostat schedule, a shop its opening hours. `hours` is
+/// scratch (24 buckets). Slots below `min_kw` (outages: a rig off for a while, then back)
+/// are left out. `NaN` with under 12 hours of at least three values.
+pub fn floor_profile_range(
+    kw: &[f32],
+    cal: &Calendar,
+    from: usize,
+    min_kw: f32,
+    hours: &mut [Vec<f32>; 24],
+    buf: &mut Vec<f32>,
+) -> f32 {
+    for h in hours.iter_mut() {
+        h.clear();
+    }
+    for s in from..kw.len() {
+        let v = kw[s];
+        if !v.is_nan() && v >= min_kw {
+            hours[usize::from(cal.hour[s]).min(23)].push(v);
+        }
+    }
+    let (mut lo, mut hi, mut n) = (f32::INFINITY, f32::NEG_INFINITY, 0);
+    for h in hours.iter() {
+        if h.len() >= 3 {
+            let q = quantile_small(h, HOUR_FLOOR_Q, buf);
+            lo = lo.min(q);
+            hi = hi.max(q);
+            n += 1;
+        }
+    }
+    if n < 12 {
+        f32::NAN
+    } else {
+        hi - lo
+    }
+}
+
+/// How far any hour of the daily block of "on" hours rises above the block's typical level:
+/// per local hour, the median load over the slots from `from`; the hours above half the highest
+/// median form the block; returns (highest - median of the block's hours) / that median. A rig
+/// on a night tariff never draws more than its level (its partly-on edge hours draw less); a
+/// storage heater with the immersion heater at the end of the off-peak window, or a bakery's
+/// ovens, rise within the block. `NaN` under three on-hours.
+pub fn on_block_excess(
+    kw: &[f32],
+    cal: &Calendar,
+    from: usize,
+    hours: &mut [Vec<f32>; 24],
+    buf: &mut Vec<f32>,
+) -> f32 {
+    for h in hours.iter_mut() {
+        h.clear();
+    }
+    for s in from..kw.len() {
+        if !kw[s].is_nan() {
+            hours[usize::from(cal.hour[s]).min(23)].push(kw[s]);
+        }
+    }
+    let mut med = [f32::NAN; 24];
+    for (h, v) in hours.iter().enumerate() {
+        if v.len() >= 3 {
+            med[h] = quantiles(buf, v, [0.5])[0];
+        }
+    }
+    let top = med
+        .iter()
+        .copied()
+        .filter(|x| !x.is_nan())
+        .fold(f32::NAN, f32::max);
+    if top.is_nan() || top <= 0.0 {
+        return f32::NAN;
+    }
+    let mut block: Vec<f32> = med.iter().copied().filter(|&x| x > 0.5 * top).collect();
+    if block.len() < 3 {
+        return f32::NAN;
+    }
+    let k = block.len() / 2;
+    let typical = *block.select_nth_unstable_by(k, f32::total_cmp).1;
+    (top - typical) / typical
+}
+
+/// Quantile over days of each hour's load for [`floor_profile_range`].
+pub const HOUR_FLOOR_Q: f64 = 0.1;
 
 /// Outages with snap-back: runs of at most [`OUTAGE_MAX_HOURS`] below
 /// [`OUTAGE_SHARE`] x `floor_kw`, preceded and followed by a slot within

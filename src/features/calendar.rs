@@ -91,6 +91,37 @@ impl Calendar {
         }
     }
 
+    /// The calendar of slots `range` alone: day indices renumbered from the range's first day,
+    /// dates and weekdays of those days only (a meter's own span of a longer grid).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Calendar {
+        let range = range.start.min(self.day.len())..range.end.min(self.day.len());
+        if range.is_empty() {
+            return Calendar {
+                day: Vec::new(),
+                hour: Vec::new(),
+                weekday: Vec::new(),
+                class: Vec::new(),
+                n_days: 0,
+                dates: Vec::new(),
+                day_weekday: Vec::new(),
+                slots_per_day: self.slots_per_day,
+            };
+        }
+        let d0 = self.day[range.start];
+        let d1 = self.day[range.end - 1] + 1;
+        let days = d0 as usize..d1 as usize;
+        Calendar {
+            day: self.day[range.clone()].iter().map(|d| d - d0).collect(),
+            hour: self.hour[range.clone()].to_vec(),
+            weekday: self.weekday[range.clone()].to_vec(),
+            class: self.class[range].to_vec(),
+            n_days: days.len(),
+            dates: self.dates[days.clone()].to_vec(),
+            day_weekday: self.day_weekday[days].to_vec(),
+            slots_per_day: self.slots_per_day,
+        }
+    }
+
     /// The slot range of each local day.
     pub fn day_ranges(&self) -> Vec<std::ops::Range<usize>> {
         let mut out = Vec::with_capacity(self.n_days);

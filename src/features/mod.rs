@@ -10,6 +10,7 @@ pub mod baseload;
 pub mod calendar;
 pub mod changepoint;
 pub mod level;
+pub mod proxy;
 pub mod rhythm;
 pub mod steps;
 pub mod weather;
@@ -17,6 +18,7 @@ pub mod weather;
 use rayon::prelude::*;
 
 pub use calendar::Calendar;
+pub use proxy::{peer_proxy, DayProxy};
 
 use crate::grid::LoadMatrix;
 
@@ -24,49 +26,170 @@ use crate::grid::LoadMatrix;
 #[derive(Debug)]
 pub struct FeatureContext<'a> {
     pub matrix: &'a LoadMatrix,
-    pub calendar: &'a Calendar,
-    /// Slot range of each local day.
-    pub days: Vec<std::ops::Range<usize>>,
-    /// Mean temperature of each local day (°C), when weather is given.
-    pub daily_temp: Option<Vec<f32>>,
+    /// Local calendar of the whole grid in each time zone of the run (index = zone id).
+    pub calendars: Vec<&'a Calendar>,
+    /// Zone id of each meter (matrix order): index into `calendars`.
+    pub zone: Vec<u16>,
+    /// Temperature per grid slot (°C), when weather is given.
+    pub temperature: Option<&'a [f32]>,
     /// Segment ids per meter (matrix order): tariff and feeder, `None` when unknown.
     pub tariff: Vec<Option<u32>>,
     pub feeder: Vec<Option<u32>>,
 }
 
 impl<'a> FeatureContext<'a> {
-    /// A context without weather or segments.
+    /// A context in one time zone, without weather or segments.
     pub fn new(matrix: &'a LoadMatrix, calendar: &'a Calendar) -> Self {
         FeatureContext {
             matrix,
-            calendar,
-            days: calendar.day_ranges(),
-            daily_temp: None,
+            calendars: vec![calendar],
+            zone: vec![0; matrix.n_meters()],
+            temperature: None,
             tariff: vec![None; matrix.n_meters()],
             feeder: vec![None; matrix.n_meters()],
         }
     }
 
+    /// Meters in several time zones: `calendars[z]` is the grid's calendar in zone `z`, and
+    /// `zone[i]` the zone of meter `i` (every one must index `calendars`).
+    pub fn with_zones(mut self, calendars: Vec<&'a Calendar>, zone: Vec<u16>) -> Self {
+        debug_assert!(zone.iter().all(|&z| (z as usize) < calendars.len()));
+        debug_assert_eq!(zone.len(), self.matrix.n_meters());
+        self.calendars = calendars;
+        self.zone = zone;
+        self
+    }
+
     /// Adds per-slot temperature (averaged per local day; days under half covered are unknown).
-    pub fn with_temperature(mut self, per_slot: &[f32]) -> Self {
-        let daily = self
-            .days
+    pub fn with_temperature(mut self, per_slot: &'a [f32]) -> Self {
+        self.temperature = Some(per_slot);
+        self
+    }
+
+    /// The view key of meter `i`: its zone and the whole grid days around its first and last
+    /// reading (so meters of one region with a reading or two missing share one view).
+    fn view_key(&self, i: usize) -> (u16, usize, usize) {
+        let m = self.matrix;
+        let n_slots = m.grid.n_slots;
+        let spd = m.grid.slots_per_day().max(1);
+        let row = m.row(i);
+        let (lo, hi) = match (
+            row.iter().position(|v| !v.is_nan()),
+            row.iter().rposition(|v| !v.is_nan()),
+        ) {
+            (Some(a), Some(b)) => (a / spd * spd, ((b / spd + 1) * spd).min(n_slots)),
+            _ => (0, n_slots),
+        };
+        (self.zone[i], lo, hi)
+    }
+
+    /// The view of meter `i` alone.
+    pub fn view_of(&self, i: usize) -> View {
+        let k = self.view_key(i);
+        View::new(
+            self.calendars[k.0 as usize],
+            k.0,
+            k.1..k.2,
+            self.temperature,
+        )
+    }
+
+    /// Each meter's [`View`] (shared by meters with the same zone and span), and the view
+    /// index of each meter.
+    pub fn views(&self) -> (Vec<View>, Vec<u32>) {
+        let keys: Vec<(u16, usize, usize)> = (0..self.matrix.n_meters())
+            .into_par_iter()
+            .map(|i| self.view_key(i))
+            .collect();
+        let mut index: std::collections::BTreeMap<(u16, usize, usize), u32> = Default::default();
+        let mut views = Vec::new();
+        let mut of_meter = Vec::with_capacity(keys.len());
+        for k in keys {
+            let v = *index.entry(k).or_insert_with(|| {
+                views.push(View::new(
+                    self.calendars[k.0 as usize],
+                    k.0,
+                    k.1..k.2,
+                    self.temperature,
+                ));
+                (views.len() - 1) as u32
+            });
+            of_meter.push(v);
+        }
+        (views, of_meter)
+    }
+}
+
+/// A meter's own part of the grid: the whole grid days around its readings, in its own time
+/// zone. Spans, coverage, day indices and onsets are the meter's, not the run's (a meter with
+/// 35 days of readings in a run spanning two years is judged on its 35 days).
+#[derive(Debug, Clone)]
+pub struct View {
+    /// Zone id (index into [`FeatureContext::calendars`]).
+    pub zone: u16,
+    /// Grid slot of the view's first slot.
+    pub offset: usize,
+    /// Local calendar of the view's slots (slot 0 = grid slot `offset`).
+    pub calendar: Calendar,
+    /// Slot range (view-relative) of each local day.
+    pub days: Vec<std::ops::Range<usize>>,
+    /// Grid calendar day index of each view day (for dates and day indices in outputs).
+    pub grid_day: Vec<u32>,
+    /// Mean temperature of each local day (°C), when weather is given.
+    pub daily_temp: Option<Vec<f32>>,
+}
+
+impl View {
+    fn new(
+        grid_cal: &Calendar,
+        zone: u16,
+        range: std::ops::Range<usize>,
+        temperature: Option<&[f32]>,
+    ) -> View {
+        let calendar = grid_cal.slice(range.clone());
+        let days = calendar.day_ranges();
+        let grid_day = days
             .iter()
             .map(|r| {
-                let v: Vec<f32> = per_slot[r.clone()]
-                    .iter()
+                grid_cal
+                    .day
+                    .get(range.start + r.start)
                     .copied()
-                    .filter(|t| !t.is_nan())
-                    .collect();
-                if v.len() * 2 < r.len() {
-                    f32::NAN
-                } else {
-                    v.iter().sum::<f32>() / v.len() as f32
-                }
+                    .unwrap_or(0)
             })
             .collect();
-        self.daily_temp = Some(daily);
-        self
+        let daily_temp = temperature.map(|t| {
+            days.iter()
+                .map(|r| {
+                    let slots =
+                        (range.start + r.start).min(t.len())..(range.start + r.end).min(t.len());
+                    let v: Vec<f32> = t[slots].iter().copied().filter(|x| !x.is_nan()).collect();
+                    if v.len() * 2 < r.len() {
+                        f32::NAN
+                    } else {
+                        v.iter().sum::<f32>() / v.len() as f32
+                    }
+                })
+                .collect()
+        });
+        View {
+            zone,
+            offset: range.start,
+            calendar,
+            days,
+            grid_day,
+            daily_temp,
+        }
+    }
+
+    /// Number of slots.
+    pub fn len(&self) -> usize {
+        self.calendar.day.len()
+    }
+
+    /// True for a view of no slots.
+    pub fn is_empty(&self) -> bool {
+        self.calendar.day.is_empty()
     }
 }
 
@@ -177,11 +300,53 @@ features! {
     peer_feeder_ratio,
     /// Daily floor over the median daily floor of the same tariff.
     peer_tariff_base_ratio,
+    /// Days from the meter's first reading to its last (its own span, not the run's).
+    span_days,
+    /// Wander of the nightly mean load (00-06 local) since the first "on" night: a night rig
+    /// draws the same every night; storage heating charges what the weather asks for.
+    night_mean_jitter,
+    /// Correlation of the daily mean load (since the onset) and of the nightly mean load with
+    /// the peer group's common day-to-day signal (a weather proxy: heated homes move together;
+    /// a rig does not move at all).
+    peer_corr,
+    night_peer_corr,
+    /// Relative change of the daily / nightly mean per relative change of the peer signal
+    /// (heated homes ~1 or more; a rig under a household ~its household share).
+    peer_elasticity,
+    night_peer_elasticity,
+    /// The level held most of each day (daily 25th percentile; median over days since it
+    /// rose above the daily floor's level) and its day-to-day wander: a rig curtailed for a few
+    /// hours every day holds it while its daily floor falls to the household's.
+    held_kw,
+    held_jitter,
+    /// On the days the held level is on: how crisp the daily off-schedule is (1 = the same
+    /// hours off every day) and the share of hours mostly off.
+    schedule_crisp,
+    off_hours_share,
+    /// First slot of the first day the held level is on (the onset of a curtailed rig).
+    first_held_slot,
+    /// Grid slots of the meter's first and last reading.
+    first_slot,
+    last_slot,
+    /// Range over the local hours of each hour's low load (10th percentile over days, since the
+    /// onset), kW: a rig's floor is the same at every hour; heating, shops and bakeries run on
+    /// a daily schedule or the diurnal temperature.
+    floor_profile_kw,
+    /// Slot where the later step (capacity added) began.
+    growth_slot,
+    /// How far the highest hour of the daily block of "on" hours (since the first "on" night)
+    /// rises above the block's typical hour, over it: a night-tariff rig never exceeds its level;
+    /// storage heaters with an immersion heater at the end of the window do.
+    on_block_excess,
 }
 
 /// Minimum gap (kW) between the median and the 90th-percentile daily floor for "on" days to
 /// mean anything: a third of the smallest ASIC.
 pub const ON_LEVEL_MIN_KW: f32 = 0.3;
+
+/// Floors below this (kW) are a household's: their hourly profile is not computed (the score's
+/// level evidence starts above a household floor anyway).
+pub const PROFILE_MIN_FLOOR_KW: f32 = 0.3;
 
 /// Reused buffers of one worker.
 #[derive(Debug, Default)]
@@ -192,15 +357,34 @@ pub struct Scratch {
     daily: Vec<f32>,
     nights: Vec<f32>,
     daily_kw: Vec<f32>,
+    night_kw: Vec<f32>,
+    held: Vec<f32>,
+    high: Vec<f32>,
+    hours: [Vec<f32>; 24],
 }
 
-/// Features of meter `i`.
+/// Features of meter `i` (its view built on the spot: for one-off calls, tests and benches;
+/// [`compute`] shares views between meters).
 pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> MeterFeatures {
+    meter_features_in(ctx, &ctx.view_of(i), None, i, sc)
+}
+
+/// Features of meter `i` on its view `v`; `proxy` is the common day-to-day signal of its peer
+/// group (per grid day, see [`peer_proxy`]), when there is one.
+pub fn meter_features_in(
+    ctx: &FeatureContext<'_>,
+    v: &View,
+    proxy: Option<&DayProxy>,
+    i: usize,
+    sc: &mut Scratch,
+) -> MeterFeatures {
     let m = ctx.matrix;
     let hours = m.grid.interval_hours() as f32;
-    let row = m.row(i);
+    let row = &m.row(i)[v.offset..v.offset + v.len()];
+    let cal = &v.calendar;
+    let days = &v.days;
     sc.kw.clear();
-    sc.kw.extend(row.iter().map(|v| v / hours));
+    sc.kw.extend(row.iter().map(|x| x / hours));
     let kw = &sc.kw;
     let mut f = MeterFeatures::nan();
     let lv = level::level(kw, &mut sc.buf);
@@ -208,15 +392,26 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
     f.mean_kw = lv.mean_kw;
     f.kwh_total = row
         .iter()
-        .filter(|v| !v.is_nan())
-        .map(|&v| f64::from(v))
+        .filter(|x| !x.is_nan())
+        .map(|&x| f64::from(x))
         .sum::<f64>() as f32;
-    f.coverage = cov.present_share(m.grid.n_slots) as f32;
+    f.coverage = if v.is_empty() {
+        0.0
+    } else {
+        (f64::from(cov.present) / v.len() as f64) as f32
+    };
     f.estimated_share = if cov.present > 0 {
         cov.estimated as f32 / cov.present as f32
     } else {
         f32::NAN
     };
+    let first = row.iter().position(|x| !x.is_nan());
+    let last = row.iter().rposition(|x| !x.is_nan());
+    if let (Some(a), Some(b)) = (first, last) {
+        f.first_slot = (v.offset + a) as f32;
+        f.last_slot = (v.offset + b) as f32;
+        f.span_days = ((b + 1 - a) as f64 * m.grid.interval_hours() / 24.0) as f32;
+    }
     f.cv = lv.cv;
     f.p10_kw = lv.p10_kw;
     f.p50_kw = lv.p50_kw;
@@ -228,41 +423,84 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
     }
     let b = baseload::baseload(
         kw,
-        ctx.calendar,
-        &ctx.days,
+        cal,
+        days,
         &mut sc.daily,
         &mut sc.nights,
         &mut sc.buf,
         &mut sc.tmp,
     );
+    // Per-day means: of the whole day and of the night hours (a night rig draws the same
+    // energy every night; storage heating charges what the weather asks for).
+    baseload::daily_means(kw, cal, days, &mut sc.daily_kw, &mut sc.night_kw);
     f.base_kw = b.base_kw;
     f.base_cv = b.base_cv;
     f.base_p90_kw = b.base_p90_kw;
     f.base_jitter = b.base_jitter;
     f.night_jitter = b.night_jitter;
     f.night_floor_kw = b.night_floor_kw;
+    let mut first_night_day = 0;
     if b.night_floor_kw - b.day_floor_kw >= ON_LEVEL_MIN_KW {
         let mid = (b.night_floor_kw + b.day_floor_kw) / 2.0;
-        if let Some(d) = sc.nights.iter().position(|v| *v > mid) {
-            f.first_night_slot = ctx.days[d].start as f32;
+        if let Some(d) = sc.nights.iter().position(|x| *x > mid) {
+            f.first_night_slot = (v.offset + days[d].start) as f32;
+            first_night_day = d;
         }
+        let from = days.get(first_night_day).map_or(0, |r| r.start);
+        f.on_block_excess = baseload::on_block_excess(kw, cal, from, &mut sc.hours, &mut sc.buf);
     }
+    // Night energy since the first "on" night: its wander from night to night, and how it
+    // moves with the peers' common signal (weather).
+    let nights_on = &sc.night_kw[first_night_day.min(sc.night_kw.len())..];
+    let night_level = level::quantiles(&mut sc.buf, nights_on, [0.5])[0];
+    f.night_mean_jitter = baseload::robust_jitter(nights_on, night_level, &mut sc.tmp);
     f.day_floor_kw = b.day_floor_kw;
-    let r = rhythm::rhythm(kw, ctx.calendar, 0);
+    let r = rhythm::rhythm(kw, cal, 0);
     if lv.p90_kw - lv.p10_kw > 0.0 {
         let mid = (lv.p10_kw + lv.p90_kw) / 2.0;
-        f.duty_cycle = kw.iter().filter(|v| **v > mid).count() as f32 / lv.present as f32;
+        f.duty_cycle = kw.iter().filter(|x| **x > mid).count() as f32 / lv.present as f32;
     }
     if b.base_p90_kw - b.base_kw >= ON_LEVEL_MIN_KW {
         let mid = (b.base_kw + b.base_p90_kw) / 2.0;
-        if let Some(d) = sc.daily.iter().position(|v| *v > mid) {
-            f.first_on_slot = ctx.days[d].start as f32;
+        if let Some(d) = sc.daily.iter().position(|x| *x > mid) {
+            f.first_on_slot = (v.offset + days[d].start) as f32;
         }
         sc.tmp.clear();
-        sc.tmp.extend(sc.daily.iter().copied().filter(|v| *v > mid));
-        let valid = sc.daily.iter().filter(|v| !v.is_nan()).count().max(1);
+        sc.tmp.extend(sc.daily.iter().copied().filter(|x| *x > mid));
+        let valid = sc.daily.iter().filter(|x| !x.is_nan()).count().max(1);
         f.on_days_share = sc.tmp.len() as f32 / valid as f32;
         f.on_level_cv = cv_of(&sc.tmp);
+    }
+    // Held level: a rig off for a few hours a day (curtailed at the evening peak). Only where
+    // the load spends at least half its time well above its low level: a household does not,
+    // and most meters skip the per-day selections.
+    let maybe_held = lv.p50_kw - lv.p10_kw >= ON_LEVEL_MIN_KW;
+    if maybe_held {
+        baseload::daily_held(kw, cal, days, &mut sc.held, &mut sc.high, &mut sc.buf);
+    } else {
+        sc.held.clear();
+        sc.high.clear();
+    }
+    let held_all = level::quantiles(&mut sc.buf, &sc.held, [0.9])[0];
+    if maybe_held && held_all - b.base_kw >= ON_LEVEL_MIN_KW {
+        let mid = (held_all + b.base_kw) / 2.0;
+        let first_on = sc.held.iter().position(|x| *x > mid).unwrap_or(0);
+        f.first_held_slot = (v.offset + days.get(first_on).map_or(0, |r| r.start)) as f32;
+        let since = &sc.held[first_on..];
+        f.held_kw = level::quantiles(&mut sc.buf, since, [0.5])[0];
+        f.held_jitter = baseload::robust_jitter(since, f.held_kw, &mut sc.tmp);
+    }
+    // The daily on/off schedule, between the load's low and high levels, over the days it is
+    // on for at least a quarter of the day (a night-tariff rig ~0.3, a curtailed one ~0.8).
+    if maybe_held && lv.p90_kw - lv.p10_kw >= ON_LEVEL_MIN_KW {
+        let mid = (lv.p10_kw + lv.p90_kw) / 2.0;
+        let on_days = sc
+            .high
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| **x > mid)
+            .map(|(d, _)| d);
+        (f.schedule_crisp, f.off_hours_share) = baseload::schedule(kw, cal, days, on_days, mid);
     }
     f.diurnal_amp = r.diurnal_amp;
     f.acf_day = r.acf_day;
@@ -278,50 +516,71 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
     f.near_median_after = lv.near_median_share;
     let mut after_day = 0usize;
     let (first, growth) = steps::onset_and_growth(&sc.daily);
+    let grid_day = |d: usize| v.grid_day.get(d).copied().unwrap_or(0) as f32;
     if let Some(g) = growth {
-        f.growth_day = g.day as f32;
+        f.growth_day = grid_day(g.day);
         f.growth_kw = g.size_kw();
+        f.growth_slot = (v.offset + steps::onset_slot(kw, days, &g, hours)) as f32;
     }
     if let Some(step) = first {
-        f.step_day = step.day as f32;
+        f.step_day = grid_day(step.day);
         f.step_before_kw = step.before_kw;
         f.step_after_kw = step.after_kw;
         f.step_t = step.t;
-        let onset = steps::onset_slot(kw, &ctx.days, &step, hours);
-        f.onset_slot = onset as f32;
+        let onset = steps::onset_slot(kw, days, &step, hours);
+        f.onset_slot = (v.offset + onset) as f32;
         if step.is_onset() {
             // The rig's power now: the floor since the last step.
             let last = growth.map_or(step.day, |g| g.day);
             f.base_after_kw = level::quantiles(&mut sc.buf, &sc.daily[last..], [0.5])[0];
             f.base_cv_after = cv_of(&sc.daily[step.day..]);
+            // Steady between steps: day-to-day changes (a later step is one change) or the
+            // spread about the level since the last step (an outage day is one outlier).
             f.base_jitter_after =
-                baseload::jitter(&sc.daily[step.day..], f.base_after_kw, &mut sc.tmp);
+                baseload::jitter(&sc.daily[step.day..], f.base_after_kw, &mut sc.tmp).min(
+                    baseload::spread(&sc.daily[last..], f.base_after_kw, &mut sc.tmp),
+                );
             let after_level = level::level(&kw[onset..], &mut sc.buf);
             f.mean_after_kw = after_level.mean_kw;
             f.near_median_after = after_level.near_median_share;
-            let ra = rhythm::rhythm(kw, ctx.calendar, onset);
+            let ra = rhythm::rhythm(kw, cal, onset);
             f.diurnal_amp_after = ra.diurnal_amp;
             f.acf_day_after = ra.acf_day;
             after_day = step.day;
         }
     }
+    if f.base_jitter_after.is_finite() && (after_day == 0) {
+        // No onset: the whole window, robust to outage days the same way.
+        f.base_jitter_after =
+            f.base_jitter_after
+                .min(baseload::spread(&sc.daily, b.base_kw, &mut sc.tmp));
+    }
     f.snapbacks = baseload::snapbacks(kw, f.base_after_kw, hours) as f32;
-    if let Some(temp) = &ctx.daily_temp {
-        sc.daily_kw.clear();
-        for r in &ctx.days {
-            let v = &kw[r.clone()];
-            let (n, sum) = v
-                .iter()
-                .filter(|x| !x.is_nan())
-                .fold((0usize, 0f32), |(n, s), x| (n + 1, s + x));
-            sc.daily_kw.push(
-                if (n as f32) < baseload::MIN_DAY_COVERAGE * v.len() as f32 {
-                    f32::NAN
-                } else {
-                    sum / n as f32
-                },
-            );
-        }
+    let onset_rel = if after_day > 0 {
+        days.get(after_day).map_or(0, |r| r.start)
+    } else {
+        0
+    };
+    // Outage slots (under half the floor) are not the floor's profile.
+    let outage_below = if f.base_after_kw >= baseload::OUTAGE_MIN_FLOOR_KW {
+        0.5 * f.base_after_kw
+    } else {
+        f32::NEG_INFINITY
+    };
+    // Only a floor that could be a rig's (above a household's) needs its hourly profile.
+    f.floor_profile_kw = if f.base_after_kw < PROFILE_MIN_FLOOR_KW {
+        f32::NAN
+    } else {
+        baseload::floor_profile_range(kw, cal, onset_rel, outage_below, &mut sc.hours, &mut sc.buf)
+    };
+    if let Some(p) = proxy {
+        let from = after_day.min(sc.daily_kw.len());
+        (f.peer_corr, f.peer_elasticity) = p.fit(&v.grid_day[from..], &sc.daily_kw[from..]);
+        let from_n = first_night_day.min(sc.night_kw.len());
+        (f.night_peer_corr, f.night_peer_elasticity) =
+            p.fit(&v.grid_day[from_n..], &sc.night_kw[from_n..]);
+    }
+    if let Some(temp) = &v.daily_temp {
         // Over the days since the onset: a rig starting in a cold spell is not heating.
         let from = after_day.min(sc.daily_kw.len());
         let t = weather::temp_response(&sc.daily_kw[from..], &temp[from.min(temp.len())..]);
@@ -335,14 +594,20 @@ pub fn meter_features(ctx: &FeatureContext<'_>, i: usize, sc: &mut Scratch) -> M
 /// (the results are identical either way).
 pub fn compute(ctx: &FeatureContext<'_>, parallel: bool) -> Vec<MeterFeatures> {
     let n = ctx.matrix.n_meters();
+    let (views, of) = ctx.views();
+    let proxies = peer_proxy(ctx, &views, &of, parallel);
+    let one = |sc: &mut Scratch, i: usize| {
+        let p = proxies.group[i].map(|g| &proxies.series[g as usize]);
+        meter_features_in(ctx, &views[of[i] as usize], p, i, sc)
+    };
     let mut out: Vec<MeterFeatures> = if parallel {
         (0..n)
             .into_par_iter()
-            .map_init(Scratch::default, |sc, i| meter_features(ctx, i, sc))
+            .map_init(Scratch::default, |sc, i| one(sc, i))
             .collect()
     } else {
         let mut sc = Scratch::default();
-        (0..n).map(|i| meter_features(ctx, i, &mut sc)).collect()
+        (0..n).map(|i| one(&mut sc, i)).collect()
     };
     peer_ratios(&mut out, &ctx.tariff, &ctx.feeder);
     out

@@ -12,7 +12,8 @@ use super::calendar::{Calendar, DAY, NIGHT, WEEKEND};
 pub struct Rhythm {
     /// (max - min) of the mean load by local hour, over the mean load.
     pub diurnal_amp: f32,
-    /// Pearson autocorrelation at a lag of one day / one week (pairs with both slots present).
+    /// Pearson autocorrelation at a lag of one day / one week (pairs with both slots present)
+    /// of the load less its day's mean ([`within_day`]).
     pub acf_day: f32,
     pub acf_week: f32,
     /// Mean load in local night hours over mean load in local day hours.
@@ -92,6 +93,84 @@ pub fn autocorrelations<const K: usize>(x: &[f32], lags: [usize; K]) -> [f32; K]
     out
 }
 
+/// `kw[from..]` less each local day's mean: the pattern within the day, without the level
+/// changes between days (a rig adding devices, heating in a cold week), which would otherwise
+/// read as a repeating daily pattern to the autocorrelation.
+pub fn within_day(kw: &[f32], cal: &Calendar, from: usize) -> Vec<f32> {
+    let from = from.min(kw.len());
+    let mut sums: Vec<(f64, u32)> = vec![(0.0, 0); cal.n_days];
+    for s in from..kw.len() {
+        if !kw[s].is_nan() {
+            let e = &mut sums[cal.day[s] as usize];
+            e.0 += f64::from(kw[s]);
+            e.1 += 1;
+        }
+    }
+    (from..kw.len())
+        .map(|s| {
+            let (sum, n) = sums[cal.day[s] as usize];
+            if n == 0 {
+                f32::NAN
+            } else {
+                kw[s] - (sum / f64::from(n)) as f32
+            }
+        })
+        .collect()
+}
+
+/// [`within_day`] averaged over consecutive groups of `per_hour` slots, in one pass per day
+/// without the full-resolution copy (the same values as `hourly_means(&within_day(..), k)` when
+/// days hold whole groups).
+pub fn hourly_within_day(kw: &[f32], cal: &Calendar, from: usize, per_hour: usize) -> Vec<f32> {
+    let from = from.min(kw.len());
+    let k = per_hour.max(1);
+    let mut out = Vec::with_capacity((kw.len() - from) / k + 1);
+    let mut s = from;
+    while s < kw.len() {
+        let d = cal.day[s];
+        let mut e = s;
+        let (mut n, mut sum) = (0u32, 0f64);
+        while e < kw.len() && cal.day[e] == d {
+            if !kw[e].is_nan() {
+                n += 1;
+                sum += f64::from(kw[e]);
+            }
+            e += 1;
+        }
+        let mean = if n == 0 {
+            f32::NAN
+        } else {
+            (sum / f64::from(n)) as f32
+        };
+        for c in kw[s..e].chunks(k) {
+            out.push(if c.len() == k && c.iter().all(|v| !v.is_nan()) {
+                c.iter().sum::<f32>() / k as f32 - mean
+            } else {
+                f32::NAN
+            });
+        }
+        s = e;
+    }
+    out
+}
+
+/// Means of consecutive groups of `k` values (`NaN` unless all `k` are present).
+#[cfg(test)]
+fn hourly_means(x: &[f32], k: usize) -> Vec<f32> {
+    if k <= 1 {
+        return x.to_vec();
+    }
+    x.chunks(k)
+        .map(|c| {
+            if c.len() == k && c.iter().all(|v| !v.is_nan()) {
+                c.iter().sum::<f32>() / k as f32
+            } else {
+                f32::NAN
+            }
+        })
+        .collect()
+}
+
 /// Rhythm of `kw[from..]` (the part since an onset; `from = 0` for the whole window).
 pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
     let mut hour_sum = [0f64; 24];
@@ -149,8 +228,13 @@ pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
     } else {
         f32::NAN
     };
+    // On hourly means, so the same home gives the same figures at 15, 30 or 60 minutes (finer
+    // readings carry more slot-to-slot noise, which would lower the correlation).
     let spd = cal.slots_per_day.max(1);
-    let [acf_day, acf_week] = autocorrelations(&kw[from.min(kw.len())..], [spd, 7 * spd]);
+    let per_hour = (spd / 24).max(1);
+    let hourly = hourly_within_day(kw, cal, from, per_hour);
+    let lag = (spd / per_hour).max(1);
+    let [acf_day, acf_week] = autocorrelations(&hourly, [lag, 7 * lag]);
     Rhythm {
         diurnal_amp,
         acf_day,
@@ -187,6 +271,25 @@ mod tests {
             for lag in [1, 48, 336] {
                 let (a, b) = (autocorrelation(&row, lag), naive_acf(&row, lag));
                 assert!((a - b).abs() < 1e-3, "seed {seed} lag {lag}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn hourly_within_day_equals_the_two_step_reference() {
+        let grid = TimeGrid {
+            start: 1_709_251_200,
+            interval_secs: 900,
+            n_slots: 96 * 9,
+        };
+        let cal = Calendar::new(&grid, chrono_tz::UTC);
+        let row = random_row(5, grid.n_slots);
+        for from in [0, 96 * 2] {
+            let a = hourly_within_day(&row, &cal, from, 4);
+            let b = hourly_means(&within_day(&row, &cal, from), 4);
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(&b) {
+                assert!(x.is_nan() && y.is_nan() || (x - y).abs() < 1e-4, "{x} {y}");
             }
         }
     }

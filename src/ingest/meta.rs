@@ -26,6 +26,9 @@ pub struct MeterInfo {
     pub registered_miner: bool,
     /// Contracted capacity in kW, if known.
     pub contracted_kw: Option<f64>,
+    /// The meter's IANA time zone, from a `tz` (or `time_zone`) column, if given.
+    #[serde(skip)]
+    pub tz: Option<chrono_tz::Tz>,
 }
 
 /// All meters' metadata, sorted by id.
@@ -115,6 +118,9 @@ pub fn read_meters(path: &Path) -> Result<(MeterTable, QualityLog), IngestError>
         col("registered_miner"),
         col("contracted_kw"),
     );
+    let c_tz = col("tz")
+        .or_else(|| col("time_zone"))
+        .or_else(|| col("timezone"));
     let mut rows: Vec<MeterInfo> = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     loop {
@@ -170,6 +176,19 @@ pub fn read_meters(path: &Path) -> Result<(MeterTable, QualityLog), IngestError>
         let lat = num(c_lat, "lat", -90.0, 90.0);
         let lon = num(c_lon, "lon", -180.0, 180.0);
         let contracted_kw = num(c_kw, "contracted_kw", 0.0, 1e6);
+        let tz = match text(c_tz) {
+            None => None,
+            Some(z) => match z.parse::<chrono_tz::Tz>() {
+                Ok(tz) => Some(tz),
+                Err(_) => {
+                    bad.get_or_insert((
+                        "tz",
+                        format!("{z:?} is not an IANA time zone (e.g. Europe/London)"),
+                    ));
+                    None
+                }
+            },
+        };
         let reg_text = text(c_reg).unwrap_or_default();
         let registered_miner = match parse_bool(&reg_text) {
             Some(b) => b,
@@ -203,6 +222,7 @@ pub fn read_meters(path: &Path) -> Result<(MeterTable, QualityLog), IngestError>
             lon,
             registered_miner,
             contracted_kw,
+            tz,
         });
     }
     Ok((MeterTable::from_rows(rows), q))

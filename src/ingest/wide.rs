@@ -85,7 +85,7 @@ pub fn read_wide(
     };
     let first = c_id.max(c_date).max(c_est.unwrap_or(0)) + 1;
     let n = headers.len().saturating_sub(first);
-    if n == 0 || MINUTES_PER_DAY % n != 0 {
+    if n == 0 || !MINUTES_PER_DAY.is_multiple_of(n) {
         return Err(IngestError::Malformed {
             path: path.to_path_buf(),
             line: header_line,
@@ -283,7 +283,7 @@ mod tests {
 
     fn sample(name: &str) -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("data-samples/nem12")
+            .join("tests/fixtures/wide")
             .join(name)
     }
 
@@ -334,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn meter03_wide_retailer_export_loads_with_options_only() {
+    fn wide_retailer_export_loads_with_options_only() {
         let fmt = WideFormat {
             id_col: "NMI".into(),
             date_col: "DATE".into(),
@@ -342,17 +342,17 @@ mod tests {
             estimated_col: Some("ESTIMATED?".into()),
             ..WideFormat::default()
         };
-        let f = load(&sample("nem12_meter03.csv"), &fmt);
+        let f = load(&sample("retailer_export.csv"), &fmt);
         let q = &f.quality;
-        assert_eq!(q.readings_read, 465 * 48);
-        assert_eq!(q.readings_used, 465 * 48);
+        assert_eq!(q.readings_read, 12 * 48);
+        assert_eq!(q.readings_used, 12 * 48);
         assert_eq!(q.readings_quarantined(), 0);
         let m = &f.matrix;
-        assert_eq!(m.meter_ids(), ["6001260509".into()]);
+        assert_eq!(m.meter_ids(), ["6000000001".into()]);
         assert_eq!(m.grid.interval_secs, 1800);
         assert_eq!(m.grid.start, utc("2019-06-22T00:00:00Z"));
-        assert_eq!(m.grid.end(), utc("2020-09-29T00:00:00Z"));
-        let row = m.series("6001260509").unwrap();
+        assert_eq!(m.grid.end(), utc("2019-07-04T00:00:00Z"));
+        let row = m.series("6000000001").unwrap();
         // Line 2: 22/6/19, values 0.7, 0.688, 0.444, 0.056 ...
         assert_eq!(row[0], 0.7);
         let s = m.grid.slot_of(utc("2019-06-22T01:30:00Z")).unwrap();

@@ -15,7 +15,7 @@ use crate::ingest::MeterTable;
 use super::csv_num as f;
 
 /// `scores.csv`: `meter_id,score,rank,flagged,est_rig_kw,est_devices,onset,excess_kwh,
-/// registered_miner,top_reason`.
+/// registered_miner,top_reason,tz` (onset dates are local dates in the meter's zone `tz`).
 pub fn scores_csv(m: &LoadMatrix, d: &Detection) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
@@ -29,9 +29,11 @@ pub fn scores_csv(m: &LoadMatrix, d: &Detection) -> Result<Vec<u8>, csv::Error> 
         "excess_kwh",
         "registered_miner",
         "top_reason",
+        "tz",
     ])?;
     for x in &d.findings {
         let has_rig = x.rig_kw > 0.0;
+        let tz = d.zone_of(x.meter);
         w.write_record([
             &*m.meter_ids()[x.meter],
             &f(x.score, 6),
@@ -46,6 +48,7 @@ pub fn scores_csv(m: &LoadMatrix, d: &Detection) -> Result<Vec<u8>, csv::Error> 
             &f(x.excess_kwh, 1),
             if x.registered_miner { "true" } else { "false" },
             x.reasons.first().map_or("", String::as_str),
+            tz.name(),
         ])?;
     }
     w.flush()?;
@@ -137,10 +140,18 @@ pub fn registered_csv(
 
 /// `features.parquet`: meter_id, every feature, cluster, cluster rig-likeness, score.
 pub fn write_features_parquet(m: &LoadMatrix, d: &Detection, path: &Path) -> PolarsResult<()> {
-    let mut cols: Vec<Column> = vec![Column::new(
-        "meter_id".into(),
-        m.meter_ids().iter().map(|s| &**s).collect::<Vec<&str>>(),
-    )];
+    let mut cols: Vec<Column> = vec![
+        Column::new(
+            "meter_id".into(),
+            m.meter_ids().iter().map(|s| &**s).collect::<Vec<&str>>(),
+        ),
+        Column::new(
+            "tz".into(),
+            (0..m.n_meters())
+                .map(|i| d.zone_of(i).name())
+                .collect::<Vec<&str>>(),
+        ),
+    ];
     for (j, name) in FEATURE_NAMES.iter().enumerate() {
         let v: Vec<f32> = d.features.iter().map(|f| f.values()[j]).collect();
         cols.push(Column::new((*name).into(), v));
@@ -154,6 +165,34 @@ pub fn write_features_parquet(m: &LoadMatrix, d: &Detection, path: &Path) -> Pol
             "cluster_rig_likeness".into(),
             (0..m.n_meters())
                 .map(|i| c.meter_rig_likeness(i))
+                .collect::<Vec<f64>>(),
+        ));
+    }
+    // The evidence behind each score: the form judged and every term of the product.
+    cols.push(Column::new(
+        "form".into(),
+        d.findings
+            .iter()
+            .map(|x| x.evidence.form.name())
+            .collect::<Vec<&str>>(),
+    ));
+    type Term = fn(&crate::score::Evidence) -> f64;
+    let terms: [(&str, Term); 8] = [
+        ("ev_rig_kw", |e| e.rig_kw),
+        ("ev_level", |e| e.level),
+        ("ev_flat", |e| e.flat),
+        ("ev_steady", |e| e.steady),
+        ("ev_no_rhythm", |e| e.no_rhythm),
+        ("ev_not_heating", |e| e.not_heating),
+        ("ev_peer", |e| e.peer),
+        ("ev_trust", |e| e.trust),
+    ];
+    for (name, get) in terms {
+        cols.push(Column::new(
+            name.into(),
+            d.findings
+                .iter()
+                .map(|x| get(&x.evidence))
                 .collect::<Vec<f64>>(),
         ));
     }

@@ -41,6 +41,21 @@ pub enum Form {
     NightOnly,
     /// A floor on some days only.
     Intermittent,
+    /// A floor held most of every day, off for the same few hours each day (a time-of-use
+    /// miner curtailed over the evening peak).
+    Curtailed,
+}
+
+impl Form {
+    /// The form's name in outputs (`continuous`, `night_only`, `intermittent`, `curtailed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Form::Continuous => "continuous",
+            Form::NightOnly => "night_only",
+            Form::Intermittent => "intermittent",
+            Form::Curtailed => "curtailed",
+        }
+    }
 }
 
 /// The evidence of one meter.
@@ -62,6 +77,13 @@ pub struct Evidence {
     pub onset_slot: Option<usize>,
     pub score: f64,
 }
+
+/// Share of the hours a curtailed rig is off (2-10 hours of 24, DOMAIN.md: time-of-use miners
+/// switch off over the evening peak for 3-5 hours).
+const CURTAILED_OFF_SHARE: (f64, f64) = (0.08, 0.42);
+
+/// Share of the score that orders meters by their floor above a household's alone.
+const TIE_BREAK: f64 = 0.02;
 
 fn finite_or(v: f32, d: f64) -> f64 {
     if v.is_finite() {
@@ -87,8 +109,6 @@ pub fn evidence(
     let base_after = finite_or(f.base_after_kw, 0.0);
     let mean_after = finite_or(f.mean_after_kw, 0.0);
     let continuous = (base_after - household).max(0.0);
-    let night =
-        (finite_or(f.night_floor_kw, 0.0) - finite_or(f.day_floor_kw, 0.0).max(household)).max(0.0);
     // "On" days must be a real minority or majority pattern, not every day (continuous) or a
     // single hot day.
     // And off days must fall back to a household's floor: a rig switched off leaves
@@ -106,18 +126,84 @@ pub fn evidence(
         0.0
     };
     let w = cfg.partial_form_weight;
-    // A night-only floor is also what storage heaters draw on a night tariff: without weather
-    // showing no temperature response, it counts for little.
-    let temp_known_flat = f.temp_corr.is_finite() && f.temp_corr > -0.3;
-    let night_w = if temp_known_flat {
-        w
+    // Load that moves with the peers' common day-to-day signal (the weather they share), by
+    // as much as they do: heating. A rig under a household keeps the household's correlation
+    // but only its share of the movement.
+    let proxy_heat = |corr: f32, elasticity: f32| {
+        ramp(
+            finite_or(corr, 0.0),
+            cfg.proxy_corr_from,
+            cfg.proxy_corr_full,
+        ) * ramp(
+            finite_or(elasticity, 0.0),
+            cfg.proxy_elasticity_from,
+            cfg.proxy_elasticity_full,
+        )
+    };
+    // A night-only floor is also what storage heaters draw on a night tariff. Weather showing
+    // a temperature response (or none) settles it. Without weather, physics does: a rig draws
+    // the same energy every night and does not move with its neighbours; storage heating
+    // charges what the weather asks for, night by night.
+    let night_w = if f.temp_corr.is_finite() {
+        if f.temp_corr > -0.3 {
+            w
+        } else {
+            cfg.night_without_weather_weight
+        }
     } else {
+        let steady_nights = 1.0
+            - ramp(
+                finite_or(f.night_mean_jitter, 1.0),
+                cfg.night_jitter_from,
+                cfg.night_jitter_full,
+            );
+        let moves = proxy_heat(f.night_peer_corr, f.night_peer_elasticity);
+        // And the same at every hour of its night block (no immersion heater at the end of
+        // the window, no charge tapering off as the core fills).
+        let level_block = 1.0
+            - ramp(
+                finite_or(f.on_block_excess, 1.0),
+                cfg.on_block_excess_from,
+                cfg.on_block_excess_full,
+            );
         cfg.night_without_weather_weight
+            + (w - cfg.night_without_weather_weight) * steady_nights * level_block * (1.0 - moves)
+    };
+    // Curtailed: held most of the day, off at the same hours every day (a timer or a tariff,
+    // not a cycling compressor), for a few hours only (2-10 h of 24), falling to a household
+    // floor. Heating and refrigeration cycle at random; a night-only load is off most hours.
+    let off_hours = finite_or(f.off_hours_share, 0.0);
+    let crisp = ramp(
+        finite_or(f.schedule_crisp, 0.0),
+        cfg.schedule_crisp_from,
+        cfg.schedule_crisp_full,
+    );
+    let held = finite_or(f.held_kw, 0.0);
+    let held_contrast = if held > 0.0 {
+        (held - off_level.max(household)) / held
+    } else {
+        0.0
+    };
+    let curtailed = if (CURTAILED_OFF_SHARE.0..=CURTAILED_OFF_SHARE.1).contains(&off_hours)
+        && held_contrast >= cfg.intermittent_contrast
+    {
+        (held - off_level.max(household)).max(0.0)
+    } else {
+        0.0
+    };
+    let curtailed_w = w * crisp;
+    // Night-only: a floor at night gone by day. A load held most of the day and off for a few
+    // evening hours (curtailed) also leaves the 10-18 floor low; it is not night-only.
+    let night = if curtailed > 0.0 {
+        0.0
+    } else {
+        (finite_or(f.night_floor_kw, 0.0) - finite_or(f.day_floor_kw, 0.0).max(household)).max(0.0)
     };
     let (form, rig_kw) = [
         (Form::Continuous, continuous, 1.0),
         (Form::NightOnly, night, night_w),
         (Form::Intermittent, on_days, w),
+        (Form::Curtailed, curtailed, curtailed_w),
     ]
     .into_iter()
     .max_by(|a, b| (a.1 * a.2).total_cmp(&(b.1 * b.2)))
@@ -127,6 +213,7 @@ pub fn evidence(
         Form::Continuous => 1.0,
         Form::NightOnly => night_w,
         Form::Intermittent => w,
+        Form::Curtailed => curtailed_w,
     };
     let level = ramp(rig_kw, cfg.level_from_kw, cfg.level_full_kw)
         * (0.85 + 0.15 * ramp(rig_kw.max(1e-3).ln(), cfg.level_full_kw.ln(), 10f64.ln()));
@@ -146,11 +233,18 @@ pub fn evidence(
         }
         // An intermittent rig's "on" days sit at one level.
         Form::Intermittent => 1.0 - ramp(finite_or(f.on_level_cv, 1.0), 0.05, 0.25),
+        // Held for the hours it is on: the held level over the mean load.
+        Form::Curtailed if mean_after > 0.0 => ramp(
+            held * (1.0 - off_hours) / mean_after,
+            cfg.flat_from,
+            cfg.flat_full,
+        ),
+        Form::Curtailed => 0.0,
     };
-    // A repeating daily pattern: how alike consecutive days are (autocorrelation at 24 h)
-    // times how big the pattern is (profile amplitude over the mean).
-    // Or days so alike that even a small pattern is a schedule (business hours on top of a
-    // refrigeration floor): a household on top of a rig is not that regular.
+    // A repeating daily pattern: how alike consecutive days are (autocorrelation at 24 h of
+    // the load less its day's mean) times how big the pattern is (profile amplitude over the
+    // mean). Or days so alike that even a small pattern is a schedule (business hours on top of
+    // a refrigeration floor).
     let acf = finite_or(f.acf_day_after, 0.0).max(0.0);
     let pattern = acf * finite_or(f.diurnal_amp_after, 0.0);
     let rhythm = ramp(pattern, cfg.rhythm_from, cfg.rhythm_full).max(ramp(
@@ -158,14 +252,23 @@ pub fn evidence(
         cfg.regular_from,
         cfg.regular_full,
     ));
+    // A rig's floor is the same at every hour of the day: what moves under it is a household's
+    // floor (~0.1-0.3 kW) and the rig's own 1-3% noise. A floor that changes with the hour by
+    // more is heating (diurnal temperature, thermostat schedule) or a business's hours. A
+    // pattern on top of a uniform floor is the household living above the rig: it counts
+    // against a rig only a little (a shop's or a farm's schedule moves its floor too).
+    let profile = finite_or(f.floor_profile_kw, 0.0);
+    let uniform_from = cfg.profile_from_kw + cfg.profile_share * rig_kw;
+    let uniform = 1.0 - ramp(profile, uniform_from, uniform_from + cfg.profile_span_kw);
     let no_rhythm = match form {
-        Form::Continuous => 1.0 - rhythm,
+        Form::Continuous => (1.0 - rhythm * (1.0 - 0.6 * uniform)) * (0.4 + 0.6 * uniform),
         _ => 1.0,
     };
     // Unknown jitter (under four days to compare) is neither for nor against.
     let neutral = (cfg.jitter_from + cfg.jitter_full) / 2.0;
     let jitter = match form {
         Form::NightOnly => finite_or(f.night_jitter, neutral),
+        Form::Curtailed => finite_or(f.held_jitter, neutral),
         _ => finite_or(f.base_jitter_after, neutral),
     };
     // Switching on and off is what an intermittent rig does: its floor jumps by design.
@@ -173,12 +276,17 @@ pub fn evidence(
         Form::Intermittent => 1.0,
         _ => 1.0 - ramp(jitter, cfg.jitter_from, cfg.jitter_full),
     };
+    let moves = match form {
+        Form::NightOnly => proxy_heat(f.night_peer_corr, f.night_peer_elasticity),
+        _ => proxy_heat(f.peer_corr, f.peer_elasticity),
+    };
     let not_heating = 1.0
         - ramp(
             -finite_or(f.temp_corr, 0.0),
             cfg.heating_corr_from,
             cfg.heating_corr_full,
-        );
+        )
+        .max(moves);
     let peer = ramp(
         finite_or(f.peer_tariff_ratio, 1.0),
         cfg.peer_from,
@@ -194,6 +302,7 @@ pub fn evidence(
         Form::Continuous if step_ok => Some(f.onset_slot),
         Form::Intermittent => Some(f.first_on_slot),
         Form::NightOnly => Some(f.first_night_slot),
+        Form::Curtailed => Some(f.first_held_slot),
         Form::Continuous => None,
     }
     .filter(|s| s.is_finite() && *s > 0.0)
@@ -207,12 +316,16 @@ pub fn evidence(
         * not_heating
         * (0.75 + 0.25 * peer)
         * trust;
-    let score = match cluster {
+    let evidence_score = match cluster {
         Some(c) if cfg.cluster_weight > 0.0 => {
             (1.0 - cfg.cluster_weight) * base + cfg.cluster_weight * c * level
         }
         _ => base,
     };
+    // Below the level evidence, meters still differ in how far their floor stands above a
+    // household's: a small share of the score (at most 0.02) orders them, so a 0.2 kW floor
+    // above its peers ranks above a household at its peers' floor.
+    let score = (1.0 - TIE_BREAK) * evidence_score + TIE_BREAK * ramp(rig_kw, 0.0, 1.0) * trust;
     Evidence {
         form,
         rig_kw,
@@ -274,12 +387,19 @@ mod tests {
         heat.temp_corr = -0.9;
         heat.base_jitter_after = 0.2;
         assert!(score(&heat) < 0.1, "heating {}", score(&heat));
-        // A 24/7 shop: flat refrigeration floor with business hours on top, every day alike.
+        // A 24/7 shop: flat refrigeration floor with business hours on top, every day alike;
+        // the opening hours lift its floor by day (its hourly floor profile spans 2.5 kW).
         let mut shop = rig();
         shop.acf_day_after = 0.85;
         shop.diurnal_amp_after = 0.45;
         shop.peer_tariff_ratio = 1.2;
+        shop.floor_profile_kw = 2.5;
         assert!(score(&shop) < 0.4, "shop {}", score(&shop));
+        // The same pattern on a floor that is the same at every hour: a household living
+        // above a rig, which counts against the rig only a little.
+        shop.floor_profile_kw = 0.2;
+        shop.peer_tariff_ratio = 9.0;
+        assert!(score(&shop) > 0.5, "household over a rig {}", score(&shop));
         // A flat line the meter-data system estimated.
         let mut est = rig();
         est.estimated_share = 0.9;
@@ -299,11 +419,35 @@ mod tests {
         // The same night floor for 7 hours (duty 0.3) with weather showing no heating: a rig.
         grow.duty_cycle = 0.3;
         assert!(score(&grow) > 0.5, "night rig {}", score(&grow));
-        // Without weather the same shape might be storage heaters: weighed down.
+        // Without weather and nothing to tell it from storage heaters: weighed down.
         grow.temp_corr = f32::NAN;
         assert!(
-            score(&grow) < 0.35,
+            score(&grow) < 0.37,
             "night shape without weather {}",
+            score(&grow)
+        );
+        // Nights as alike as a rig's, at one level every on-hour, not moving with the
+        // neighbours: a rig again.
+        grow.night_mean_jitter = 0.01;
+        grow.on_block_excess = 0.05;
+        grow.night_peer_corr = 0.05;
+        grow.night_peer_elasticity = 0.02;
+        assert!(score(&grow) > 0.5, "steady night rig {}", score(&grow));
+        // An hour of the night block 60% above the rest (an immersion heater at the end of
+        // the off-peak window): storage heating.
+        grow.on_block_excess = 0.6;
+        assert!(
+            score(&grow) < 0.37,
+            "night block with a bump {}",
+            score(&grow)
+        );
+        grow.on_block_excess = 0.05;
+        // Nights that move with the neighbours' weather, by as much: storage heating.
+        grow.night_peer_corr = 0.7;
+        grow.night_peer_elasticity = 1.2;
+        assert!(
+            score(&grow) < 0.37,
+            "night load following the weather {}",
             score(&grow)
         );
         // A household: floor 0.15 kW.

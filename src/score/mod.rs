@@ -73,6 +73,35 @@ pub struct ScoreConfig {
     pub night_without_weather_weight: f64,
     /// Household floor assumed when the tariff's median floor is unknown (kW).
     pub household_floor_kw: f64,
+    /// Correlation with the peer group's day-to-day signal (a weather proxy) from which load
+    /// moves with the neighbours, and where it fully does.
+    pub proxy_corr_from: f64,
+    pub proxy_corr_full: f64,
+    /// Elasticity against that signal (relative change per relative change) from which the
+    /// load is heating-like, and where fully: heated homes ~1 or more, a rig under a household
+    /// only its household share.
+    pub proxy_elasticity_from: f64,
+    pub proxy_elasticity_full: f64,
+    /// Night-to-night wander of the nightly mean from which a night-only floor stops looking
+    /// like a rig without weather, and where it no longer does (a rig: 1-3% noise; storage
+    /// heating follows the weather).
+    pub night_jitter_from: f64,
+    pub night_jitter_full: f64,
+    /// Rise of a night block's highest hour above its typical hour (relative) from which it
+    /// stops looking like one device level, and where it no longer does: a rig never draws more
+    /// than its level, only a household's night load (a few percent) rides on it.
+    pub on_block_excess_from: f64,
+    pub on_block_excess_full: f64,
+    /// Crispness of a daily off-schedule (1 = the same hours off every day) from which a load
+    /// held most of the day but off for a few hours reads as a curtailed rig, and where fully.
+    pub schedule_crisp_from: f64,
+    pub schedule_crisp_full: f64,
+    /// Range of the hourly floor profile (kW) from which a 24/7 floor is not the same at every
+    /// hour (a household's floor moves ~0.1-0.3 kW; a rig's noise 1-3% of its power, hence
+    /// the share of the rig's kW added), and the span over which the penalty grows to full.
+    pub profile_from_kw: f64,
+    pub profile_share: f64,
+    pub profile_span_kw: f64,
 }
 
 impl Default for ScoreConfig {
@@ -102,6 +131,19 @@ impl Default for ScoreConfig {
             night_duty_from: 0.38,
             night_duty_full: 0.48,
             household_floor_kw: 0.2,
+            proxy_corr_from: 0.3,
+            proxy_corr_full: 0.6,
+            proxy_elasticity_from: 0.5,
+            proxy_elasticity_full: 1.0,
+            night_jitter_from: 0.04,
+            night_jitter_full: 0.12,
+            on_block_excess_from: 0.2,
+            on_block_excess_full: 0.4,
+            schedule_crisp_from: 0.6,
+            schedule_crisp_full: 0.85,
+            profile_from_kw: 0.8,
+            profile_share: 0.1,
+            profile_span_kw: 2.0,
         }
     }
 }
@@ -127,6 +169,9 @@ pub struct Finding {
     pub reasons: Vec<String>,
     /// Registered miner drawing more than its contracted capacity.
     pub over_contract: bool,
+    /// The evidence terms behind the score (written to features.parquet for analysts).
+    #[serde(skip)]
+    pub evidence: Evidence,
 }
 
 /// Scores every meter, ranks the unregistered ones, flags.
@@ -135,7 +180,8 @@ pub fn score_all(
     clusters: Option<&Clusters>,
     meta: &[Option<&MeterInfo>],
     grid: &TimeGrid,
-    cal: &Calendar,
+    cals: &[&Calendar],
+    zone: &[u16],
     cfg: &ScoreConfig,
 ) -> Vec<Finding> {
     let mut out: Vec<Finding> = features
@@ -145,6 +191,7 @@ pub fn score_all(
             let c = clusters.map(|c| c.meter_rig_likeness(i));
             let info = meta.get(i).copied().flatten();
             let ev = evidence::evidence(f, c, info, cfg);
+            let cal = cals[zone.get(i).copied().unwrap_or(0) as usize];
             finding(i, f, &ev, info, grid, cal, cfg)
         })
         .collect();
@@ -171,7 +218,13 @@ fn finding(
     let registered = info.is_some_and(|m| m.registered_miner);
     let hours = grid.interval_hours();
     let fit = crate::features::steps::device_fit(ev.rig_kw as f32);
-    let onset_slot = ev.onset_slot.unwrap_or(0);
+    // A rig running before the meter's readings begin: its onset is the meter's first reading.
+    let first_slot = if f.first_slot.is_finite() {
+        f.first_slot as usize
+    } else {
+        0
+    };
+    let onset_slot = ev.onset_slot.unwrap_or(first_slot);
     let onset = (ev.rig_kw > 0.0)
         .then(|| {
             cal.dates
@@ -179,7 +232,12 @@ fn finding(
                 .cloned()
         })
         .flatten();
-    let slots_after = grid.n_slots.saturating_sub(onset_slot) as f64;
+    let end = if f.last_slot.is_finite() {
+        f.last_slot as usize + 1
+    } else {
+        grid.n_slots
+    };
+    let slots_after = end.saturating_sub(onset_slot) as f64;
     let excess_kwh = ev.rig_kw * slots_after * hours * f64::from(f.coverage.clamp(0.0, 1.0));
     let over_contract = registered
         && info
@@ -203,5 +261,6 @@ fn finding(
         excess_kwh,
         reasons: reasons::reasons(f, ev, fit, cal, info, registered, over_contract),
         over_contract,
+        evidence: ev.clone(),
     }
 }

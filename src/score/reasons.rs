@@ -54,7 +54,11 @@ pub fn reasons(
             kw(f64::from(f.step_after_kw - f.step_before_kw)),
             date(f.onset_slot),
             kw(f64::from(f.growth_kw)),
-            day_date(f.growth_day),
+            if f.growth_slot.is_finite() {
+                date(f.growth_slot)
+            } else {
+                day_date(f.growth_day)
+            },
             kw(f64::from(f.step_before_kw)),
             kw(f64::from(f.base_after_kw))
         )),
@@ -66,13 +70,24 @@ pub fn reasons(
             kw(f64::from(f.base_after_kw))
         )),
         Form::Continuous => r.push(format!(
-            "never below {} day or night, all window ({:.0} days)",
+            "never below {} day or night, all its {:.0} days of readings",
             kw(f64::from(f.base_after_kw)),
-            cal.n_days
+            if f.span_days.is_finite() {
+                f64::from(f.span_days)
+            } else {
+                cal.n_days as f64
+            }
         )),
         Form::NightOnly => r.push(format!(
             "a {} floor every night (00-06) that is gone by day{}",
             kw(f64::from(f.night_floor_kw - f.day_floor_kw)),
+            ev.onset_slot
+                .map_or(String::new(), |s| format!(", since {}", date(s as f32)))
+        )),
+        Form::Curtailed => r.push(format!(
+            "holds {} most of every day, off for the same {:.0} hours each day{}",
+            kw(f64::from(f.held_kw)),
+            24.0 * f64::from(f.off_hours_share),
             ev.onset_slot
                 .map_or(String::new(), |s| format!(", since {}", date(s as f32)))
         )),
@@ -110,10 +125,18 @@ pub fn reasons(
             "no response to temperature (r = {:.2})",
             f.temp_corr
         ));
-    } else if ev.not_heating < 0.5 {
+    } else if ev.not_heating < 0.5 && f.temp_corr.is_finite() && f.temp_corr < -0.3 {
         r.push(format!(
             "load follows cold weather (r = {:.2}): likely heating",
             f.temp_corr
+        ));
+    } else if ev.not_heating < 0.5 {
+        let (c, e) = match ev.form {
+            Form::NightOnly => (f.night_peer_corr, f.night_peer_elasticity),
+            _ => (f.peer_corr, f.peer_elasticity),
+        };
+        r.push(format!(
+            "load moves with its neighbours' from day to day (r = {c:.2}, {e:.1}x their change): likely heating"
         ));
     }
     if f.snapbacks >= 1.0 {

@@ -117,6 +117,8 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         ("peer_from", s.peer_from, "1.3"),
         ("peer_full", s.peer_full, "2.5"),
         ("household_floor_kw", s.household_floor_kw, "0.2"),
+        ("profile_from_kw", s.profile_from_kw, "0.8"),
+        ("profile_span_kw", s.profile_span_kw, "2.0"),
     ] {
         positive(&k(name), v, example)?;
     }
@@ -133,6 +135,9 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         ("intermittent_contrast", s.intermittent_contrast),
         ("night_duty_from", s.night_duty_from),
         ("night_duty_full", s.night_duty_full),
+        ("schedule_crisp_from", s.schedule_crisp_from),
+        ("schedule_crisp_full", s.schedule_crisp_full),
+        ("profile_share", s.profile_share),
     ] {
         within(&k(name), v, 0.0, 1.0)?;
     }
@@ -142,6 +147,8 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         ("regular_full", s.regular_full),
         ("heating_corr_from", s.heating_corr_from),
         ("heating_corr_full", s.heating_corr_full),
+        ("proxy_corr_from", s.proxy_corr_from),
+        ("proxy_corr_full", s.proxy_corr_full),
     ] {
         within(&k(name), v, -1.0, 1.0)?;
     }
@@ -151,6 +158,12 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         ("rhythm_full", s.rhythm_full, "0.4"),
         ("jitter_from", s.jitter_from, "0.03"),
         ("jitter_full", s.jitter_full, "0.15"),
+        ("proxy_elasticity_from", s.proxy_elasticity_from, "0.5"),
+        ("proxy_elasticity_full", s.proxy_elasticity_full, "1.0"),
+        ("night_jitter_from", s.night_jitter_from, "0.04"),
+        ("night_jitter_full", s.night_jitter_full, "0.12"),
+        ("on_block_excess_from", s.on_block_excess_from, "0.2"),
+        ("on_block_excess_full", s.on_block_excess_full, "0.4"),
     ] {
         at_least_zero(&k(name), v, example)?;
     }
@@ -180,6 +193,26 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         (
             ("night_duty_from", s.night_duty_from),
             ("night_duty_full", s.night_duty_full),
+        ),
+        (
+            ("proxy_corr_from", s.proxy_corr_from),
+            ("proxy_corr_full", s.proxy_corr_full),
+        ),
+        (
+            ("proxy_elasticity_from", s.proxy_elasticity_from),
+            ("proxy_elasticity_full", s.proxy_elasticity_full),
+        ),
+        (
+            ("night_jitter_from", s.night_jitter_from),
+            ("night_jitter_full", s.night_jitter_full),
+        ),
+        (
+            ("on_block_excess_from", s.on_block_excess_from),
+            ("on_block_excess_full", s.on_block_excess_full),
+        ),
+        (
+            ("schedule_crisp_from", s.schedule_crisp_from),
+            ("schedule_crisp_full", s.schedule_crisp_full),
         ),
     ] {
         ramp("[score]", from, full)?;

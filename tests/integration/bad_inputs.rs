@@ -184,7 +184,7 @@ fn outside_window() {
 }
 
 #[test]
-fn coarser_meter_is_quarantined_whole_as_wrong_interval() {
+fn coarser_meter_fits_the_auto_grid_and_is_quarantined_on_a_finer_one() {
     let f = bad("wrong_interval.csv");
     let records = vec![rec(
         R,
@@ -195,7 +195,9 @@ fn coarser_meter_is_quarantined_whole_as_wrong_interval() {
         WrongInterval,
         8,
     )];
-    for extra in [&["--interval", "30m"][..], &[]] {
+    // Asked for a 30-minute grid, the hourly meter does not fit it.
+    {
+        let extra = &["--interval", "30m"][..];
         let mut argv = vec!["-r", f.as_str()];
         argv.extend_from_slice(extra);
         let ing = check_quarantine(&Case {
@@ -209,19 +211,24 @@ fn coarser_meter_is_quarantined_whole_as_wrong_interval() {
         let detail = &ing.quality.issues()[0].detail;
         assert!(detail.contains("--interval 60m"), "the fix: {detail}");
     }
-    // On the hourly grid it suggests, every meter fits: the half-hourly ones are summed.
-    let hourly = load(&["-r", &f, "--interval", "60m"]);
-    assert_eq!(counts(&hourly.quality), (24, 24, 0, 0));
-    assert_eq!(ids(&hourly.matrix), ["H1", "M1", "M2"]);
-    let m1 = hourly.matrix.series("M1").unwrap();
-    for (k, want) in [1.1f32, 1.5, 1.9, 2.3].iter().enumerate() {
-        assert!((m1[k] - want).abs() < 1e-6, "{m1:?}");
+    // On the hourly grid it suggests, every meter fits: the half-hourly ones are summed. And
+    // that is the grid chosen without --interval: a region mixing meter generations keeps
+    // every meter, on the coarsest interval (up to an hour).
+    for argv in [&["-r", &f, "--interval", "60m"][..], &["-r", &f]] {
+        let hourly = load(argv);
+        assert_eq!(counts(&hourly.quality), (24, 24, 0, 0));
+        assert_eq!(ids(&hourly.matrix), ["H1", "M1", "M2"]);
+        assert_eq!(hourly.matrix.grid.interval_secs, 3600);
+        let m1 = hourly.matrix.series("M1").unwrap();
+        for (k, want) in [1.1f32, 1.5, 1.9, 2.3].iter().enumerate() {
+            assert!((m1[k] - want).abs() < 1e-6, "{m1:?}");
+        }
+        assert!(m1[4..].iter().all(|v| v.is_nan()), "{m1:?}");
+        assert_eq!(
+            hourly.matrix.series("H1").unwrap(),
+            [1.0f32, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7]
+        );
     }
-    assert!(m1[4..].iter().all(|v| v.is_nan()), "{m1:?}");
-    assert_eq!(
-        hourly.matrix.series("H1").unwrap(),
-        [1.0f32, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7]
-    );
 }
 
 #[test]

@@ -136,14 +136,18 @@ fn quarantined_run_writes_one_record_per_reading_with_location() {
 
 #[test]
 fn help_examples_name_existing_sample_files() {
-    let (_, out, _) = run_raw(&["ingest", "--help"]);
-    for word in out.split_whitespace() {
-        let path = word.trim_matches(|c| c == '\'' || c == '"');
-        if path.starts_with("data-samples/") && !path.contains('*') {
-            assert!(
-                repo().join(path).exists(),
-                "help names {path}, which does not exist"
-            );
+    for sub in [
+        "ingest", "run", "balance", "drop", "synth", "eval", "report",
+    ] {
+        let (_, out, _) = run_raw(&[sub, "--help"]);
+        for word in out.split_whitespace() {
+            let path = word.trim_matches(|c| c == '\'' || c == '"');
+            if path.starts_with("data-samples/") && !path.contains('*') {
+                assert!(
+                    repo().join(path).exists(),
+                    "{sub} --help names {path}, which does not exist"
+                );
+            }
         }
     }
 }

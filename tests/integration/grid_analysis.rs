@@ -1,7 +1,8 @@
 //! Grid analysis end to end through the library: the feeder energy balance on regions written
 //! by `gridsleuth synth` (a known bypassed rig: found, dated within a day, sized within 10%;
-//! heavy missing meter data: no false loss), and the load-drop analysis on the real Tetouan
-//! zones (`data-samples/tetouan/`) with and without an injected drop. Chart tests check chart
+//! heavy missing meter data: no false loss), and the load-drop analysis on generated zones in
+//! the layout of the Tetouan file (`data-samples/drop/`, `generated::zones`) with and without
+//! an injected drop (the real Tetouan zones: `shared_data`). Chart tests check chart
 //! data (marker positions, levels, notes), not pixels; the PNG and SVG files are checked to
 //! exist and parse as such.
 
@@ -35,7 +36,7 @@ struct DropCli {
     a: DropArgs,
 }
 
-type Row = HashMap<String, String>;
+pub type Row = HashMap<String, String>;
 
 fn read_csv(path: &Path) -> Vec<Row> {
     let mut r = csv::Reader::from_path(path).unwrap();
@@ -100,7 +101,7 @@ fn run_balance(region: &Path, out: &Path) -> (HashMap<String, Row>, String) {
     (by_id, String::from_utf8(text).unwrap())
 }
 
-fn f(r: &Row, k: &str) -> f64 {
+pub fn f(r: &Row, k: &str) -> f64 {
     r[k].parse().unwrap_or(f64::NAN)
 }
 
@@ -238,12 +239,11 @@ fn feeder_chart_data_marks_the_step_and_levels() {
     assert!(svg.starts_with("<svg") && svg.contains("Feeder F0001"));
 }
 
-/// The committed Tetouan file with `mw` subtracted from Zone 1 from `from` on (local time).
-fn tetouan_with_drop(dir: &Path, from: &str, mw: f64) -> PathBuf {
-    let src = support::repo().join("data-samples/tetouan/tetouan_zones_hourly_2017.csv");
+/// The Tetouan-layout file `src` with `mw` subtracted from Zone 1 from `from` on (local time).
+pub fn with_drop(src: &Path, dir: &Path, from: &str, mw: f64) -> PathBuf {
     let from = NaiveDateTime::parse_from_str(&format!("{from} 00:00"), "%Y-%m-%d %H:%M").unwrap();
     let mut r = csv::Reader::from_path(src).unwrap();
-    let out = dir.join("tetouan_injected.csv");
+    let out = dir.join("zones_injected.csv");
     let mut w = csv::Writer::from_path(&out).unwrap();
     w.write_record(r.headers().unwrap()).unwrap();
     for rec in r.records() {
@@ -259,12 +259,13 @@ fn tetouan_with_drop(dir: &Path, from: &str, mw: f64) -> PathBuf {
     out
 }
 
-/// `gridsleuth drop` on a Tetouan-format file with one event on Zone 1 (and Zone 3 as control).
-fn drop_args(load: &Path, dir: &Path, date: &str) -> DropArgs {
+/// `gridsleuth drop` on a Tetouan-layout file with one event on Zone 1 (and Zone 3 as control),
+/// the Moroccan holidays of 2017.
+pub fn drop_args(load: &Path, dir: &Path, date: &str) -> DropArgs {
     let ev = dir.join("events.csv");
     std::fs::write(&ev, format!("date,region,label\n{date},Zone 1,raid\n")).unwrap();
     let (l, e, o) = (arg(load), arg(&ev), arg(&dir.join("out")));
-    let h = support::sample("tetouan/holidays_morocco_2017.csv");
+    let h = support::sample("drop/holidays_morocco_2017.csv");
     let argv = [
         "drop",
         "--load",
@@ -293,61 +294,68 @@ fn drop_args(load: &Path, dir: &Path, date: &str) -> DropArgs {
     DropCli::try_parse_from(argv).unwrap().a
 }
 
-const EVENT: &str = "2017-03-15";
-const DROP_MW: f64 = 1.5;
+const EVENT: &str = crate::generated::ZONES_EVENT;
+const DROP_MW: f64 = crate::generated::ZONES_DROP_MW;
 
-#[test]
-fn tetouan_injected_drop_is_recovered() {
-    let dir = tempfile::tempdir().unwrap();
-    let load = tetouan_with_drop(dir.path(), EVENT, DROP_MW);
-    let args = drop_args(&load, dir.path(), EVENT);
+/// The committed sample: generated zones with 1.5 MW removed from Zone 1 from 2017-03-15.
+fn drop_sample() -> PathBuf {
+    support::repo().join("data-samples/drop/zones_hourly_2017.csv")
+}
+
+/// Runs `drop` (see [`drop_args`]) and returns Zone 1's row of drop_estimates.csv and stdout.
+pub fn zone1_estimate(load: &Path, dir: &Path, date: &str) -> (Row, String) {
+    let args = drop_args(load, dir, date);
     let mut text = Vec::new();
     grid_analysis::run_drop(&drop_options(&args.flags()).unwrap(), &mut text).unwrap();
     let text = String::from_utf8(text).unwrap();
-    let rows = read_csv(&dir.path().join("out/drop_estimates.csv"));
+    let rows = read_csv(&dir.join("out/drop_estimates.csv"));
     let z1: Vec<&Row> = rows.iter().filter(|r| r["region"] == "Zone 1").collect();
     assert_eq!(z1.len(), 1, "{text}");
-    let r = z1[0];
-    eprintln!("{text}");
+    (z1[0].clone(), text)
+}
+
+/// The checks of a recovered drop of `mw` MW at the event.
+pub fn assert_drop_recovered(r: &Row, mw: f64, text: &str) {
     let (est, lo, hi) = (
         f(r, "change_mw"),
         f(r, "change_mw_low"),
         f(r, "change_mw_high"),
     );
     assert!(
-        (est + DROP_MW).abs() < 0.5,
-        "estimated {est} MW for -{DROP_MW} MW"
+        (est + mw).abs() < 0.5,
+        "estimated {est} MW for -{mw} MW\n{text}"
     );
-    assert!(
-        lo <= -DROP_MW && -DROP_MW <= hi,
-        "CI {lo}..{hi} misses -{DROP_MW}"
-    );
-    assert_eq!(r["verdict"], "drop at the event");
+    assert!(lo <= -mw && -mw <= hi, "CI {lo}..{hi} misses -{mw}\n{text}");
+    assert_eq!(r["verdict"], "drop at the event", "{text}");
     assert!(f(r, "changepoint_days_from_event").abs() <= 3.0, "{r:?}");
     let (dl, dh) = (f(r, "did_change_mw_low"), f(r, "did_change_mw_high"));
-    assert!(dl <= -DROP_MW && -DROP_MW <= dh, "DiD CI {dl}..{dh}");
+    assert!(dl <= -mw && -mw <= dh, "DiD CI {dl}..{dh}");
+}
+
+#[test]
+fn injected_drop_is_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, text) = zone1_estimate(&drop_sample(), dir.path(), EVENT);
+    eprintln!("{text}");
+    assert_drop_recovered(&r, DROP_MW, &text);
     assert!(dir.path().join("out/charts/drop_Zone_1.png").exists());
     assert!(dir.path().join("out/charts/drop_Zone_1.svg").exists());
 }
 
 #[test]
-fn tetouan_without_a_drop_reports_none() {
+fn zones_without_a_drop_report_none() {
     let dir = tempfile::tempdir().unwrap();
-    let load = support::repo().join("data-samples/tetouan/tetouan_zones_hourly_2017.csv");
-    let args = drop_args(&load, dir.path(), EVENT);
-    grid_analysis::run_drop(&drop_options(&args.flags()).unwrap(), &mut Vec::new()).unwrap();
-    let rows = read_csv(&dir.path().join("out/drop_estimates.csv"));
-    let r = &rows[0];
-    assert_eq!(r["region"], "Zone 1");
-    assert_eq!(r["verdict"], "no significant change", "{r:?}");
+    let load = dir.path().join("zones.csv");
+    crate::generated::zones(&load, crate::generated::ZONES_SEED, 0.0, EVENT);
+    let (r, text) = zone1_estimate(&load, dir.path(), EVENT);
+    assert_eq!(r["verdict"], "no significant change", "{r:?}\n{text}");
     assert_eq!(r["did_significant"], "false", "{r:?}");
 }
 
 #[test]
 fn drop_chart_data_shows_levels_events_and_the_drop() {
     let dir = tempfile::tempdir().unwrap();
-    let load = tetouan_with_drop(dir.path(), EVENT, DROP_MW);
-    let args = drop_args(&load, dir.path(), EVENT);
+    let args = drop_args(&drop_sample(), dir.path(), EVENT);
     let opts = drop_options(&args.flags()).unwrap();
     let (input, cfg) = (opts.input, opts.model);
     let DropInput::Series(spec) = input else {

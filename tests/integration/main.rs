@@ -1,13 +1,21 @@
 //! Integration tests of `gridsleuth ingest`: the library API (`settings::resolve_ingest` +
 //! `ingest::load`) and the binary (exit codes, `data_quality.csv`, `ingest.json`,
-//! `matrix.parquet`), on the committed samples in `data-samples/` and on small files the tests
-//! write into temporary directories. Nothing here reads `../shared`.
+//! `matrix.parquet`), on the committed samples in `data-samples/` (generated or hand-written),
+//! the hand-written files in `tests/fixtures/`, and small files the tests write into temporary
+//! directories. Only `shared_data` reads real third-party data, from `../shared/data`, and
+//! reports itself skipped when it is not there.
 //!
 //! - `bad_inputs`: one test per bad-input class of `data-samples/bad/` (see its README).
 //! - `equivalence`: CSV vs Parquet, and row/file order, give bit-identical matrices.
 //! - `time`: DST in Europe/London (fall-back, spring-forward), 15-min meters on a 30-min grid,
 //!   gaps stay NaN.
-//! - `samples`: the London files via options only; the region's feeders and weather.
+//! - `samples`: the London layout via options only; the region's feeders and weather.
+//! - `generated`: generators of real-world layouts (London homes, regional zones with
+//!   temperature) and the check that `data-samples/drop/` is their output.
+//! - `shared_data`: the real London homes, NEM12 exports and Tetouan zones from `../shared/data`
+//!   (skipped with the reason when absent; `GRIDSLEUTH_REQUIRE_SHARED=1` makes that a failure).
+//! - `detection`: issue 12 on generated regions: a Sydney meter in UTC, 15/30/60-minute
+//!   meters, outages, a rig adding devices, a night rig among storage heaters, own spans.
 //! - `cli`: help text, exit codes, the output files.
 //! - `pinned`: hashes of the outputs of `run`, `balance` and `drop`, unchanged by refactoring.
 //! - `stdout`: a closed pipe is success, a full disk is an error.
@@ -19,8 +27,10 @@ mod support;
 
 mod bad_inputs;
 mod cli;
+mod detection;
 mod equivalence;
 mod eval;
+mod generated;
 mod grid_analysis;
 mod pinned;
 mod properties;
@@ -28,6 +38,7 @@ mod report;
 mod run;
 mod samples;
 mod settings;
+mod shared_data;
 mod stdout;
 mod synth;
 mod time;

@@ -155,13 +155,14 @@ fn drop_on_a_written_regional_series_is_pinned() {
     check("drop", &got, DROP_PINS);
 }
 
-// Computed on main at 4429cb5 (before the issue-8 refactoring) and unchanged by it.
+// Computed with main's binary at 37c5794 (the detection of issue 12; balance and drop as at
+// 4429cb5, before the issue-8 refactoring) and unchanged by the refactoring.
 const RUN_PINS: &str = "\
-scores.csv 9953c8dfe0c26543
-suspects.csv fe213e8c2ff4f9c4
-registered_miners.csv 6243208644681777
+scores.csv 4f46c8a7aa8a4061
+suspects.csv 63a7ab51b628c54a
+registered_miners.csv ebe5baa97dfce8cd
 data_quality.csv f7bafa2da96a3a26
-features.parquet 9b69d7b6858951ce
+features.parquet afb22965c7375486
 feeders.csv a6fca55434c17e0d
 balance_daily.csv 78a8d70ff384b11a
 ";

@@ -1,6 +1,7 @@
 //! `gridsleuth run` end to end on the committed samples: the run directory, byte-identical
-//! reruns, registered miners kept out of the suspects, rigs injected into real London homes
-//! found first, and a quality floor on the sample region measured by `gridsleuth eval`.
+//! reruns, registered miners kept out of the suspects, rigs injected into London-style homes
+//! found first (the real homes: `shared_data`), and a quality floor on the sample region
+//! measured by `gridsleuth eval`.
 
 use std::path::Path;
 use std::process::Command;
@@ -132,14 +133,22 @@ fn sample_region_quality_floor() {
 }
 
 #[test]
-fn rigs_injected_into_real_london_homes_rank_first() {
+fn rigs_injected_into_london_style_homes_rank_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let homes = crate::generated::london_style(&tmp.path().join("homes"));
+    injected_rigs_rank_first(&homes);
+}
+
+/// Injects rigs into 40% of five London-layout homes `glob` with `synth --inject-into`, runs
+/// the detection, and checks that both injected rigs rank first.
+pub fn injected_rigs_rank_first(glob: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let inj = tmp.path().join("inj");
     let (code, _, err) = gridsleuth(&[
         "synth",
         "-q",
         "--inject-into",
-        &sample("london/*.csv"),
+        glob,
         "--meter-col",
         "LCLid",
         "--time-col",

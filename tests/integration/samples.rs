@@ -1,14 +1,18 @@
-//! The committed samples: the London files through options only, and the sample region with its
-//! meters, feeders and weather (`data-samples/region.toml`).
+//! The London smart-meter layout through options only (on a London-style export the tests
+//! write, `generated::london_style`; the real homes are read in `shared_data`), and the sample
+//! region with its meters, feeders and weather (`data-samples/region.toml`).
 
 use gridsleuth::cli::IngestArgs;
 
+use crate::generated::{london_style, LONDON_IDS, LONDON_SPOT};
 use crate::support::*;
 
 #[test]
-fn london_loads_with_options_only() {
+fn london_layout_loads_with_options_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let glob = london_style(dir.path());
     let a = IngestArgs {
-        readings: vec![sample("london/*.csv")],
+        readings: vec![glob.clone()],
         meter_col: Some("LCLid".into()),
         time_col: Some("tstp".into()),
         value_col: Some("energy(kWh/hh)".into()),
@@ -18,35 +22,26 @@ fn london_loads_with_options_only() {
     assert_eq!(counts(&ing.quality), (7440, 7440, 0, 0));
     assert_eq!(ing.quality.files().len(), 5);
     let m = &ing.matrix;
-    assert_eq!(
-        ids(m),
-        [
-            "MAC000128",
-            "MAC000131",
-            "MAC000135",
-            "MAC000140",
-            "MAC000147"
-        ]
-    );
+    assert_eq!(ids(m), LONDON_IDS);
     assert_eq!(m.grid.start, ts("2013-01-01T00:00:00Z"));
     assert_eq!((m.grid.interval_secs, m.grid.n_slots), (1800, 1488));
 
-    // Spot check: the row of MAC000135 at 2013-01-15 18:30, as written (padded) in the file.
-    let text = std::fs::read_to_string(sample("london/MAC000135.csv")).unwrap();
+    // Spot check: the row of MAC900003 at 2013-01-15 18:30, as written (padded) in the file.
+    let text = std::fs::read_to_string(dir.path().join("MAC900003.csv")).unwrap();
     let line = text
         .lines()
-        .find(|l| l.starts_with("MAC000135,2013-01-15 18:30:00,"))
+        .find(|l| l.starts_with("MAC900003,2013-01-15 18:30:00,"))
         .expect("spot-check row");
     let raw = line.rsplit(',').next().unwrap();
-    assert_eq!(raw, " 0.107 ");
+    assert_eq!(raw, LONDON_SPOT);
     let want = raw.trim().parse::<f64>().unwrap() as f32;
-    assert_eq!(val(m, "MAC000135", "2013-01-15T18:30:00Z"), want);
-    assert_eq!(m.series("MAC000135").unwrap()[14 * 48 + 37], 0.107f32);
+    assert_eq!(val(m, "MAC900003", "2013-01-15T18:30:00Z"), want);
+    assert_eq!(m.series("MAC900003").unwrap()[14 * 48 + 37], 0.107f32);
 
     // The same through the binary, flags as in the README.
     let run = gridsleuth(&[
         "-r",
-        &sample("london/*.csv"),
+        &glob,
         "--meter-col",
         "LCLid",
         "--time-col",

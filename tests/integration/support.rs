@@ -26,6 +26,36 @@ pub fn sample(rel: &str) -> String {
     repo().join("data-samples").join(rel).display().to_string()
 }
 
+/// The folder holding real third-party data beside the checkout: `$GRIDSLEUTH_SHARED_DIR` if
+/// set, else `../shared` relative to the crate root. The product repository does not ship that
+/// data (`data-samples/` holds only generated and hand-written files).
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("GRIDSLEUTH_SHARED_DIR")
+        .map_or_else(|| repo().join("../shared"), PathBuf::from)
+}
+
+/// `<shared>/data/SUB` for a test on real data, or `None` when it is not there: the test then
+/// returns early and reports itself with `SKIPPED: TEST: reason` on stderr (written past the
+/// test harness's capture, so it shows in `cargo test` output). With
+/// `GRIDSLEUTH_REQUIRE_SHARED=1` (set by `.ci/run` when `../shared/data` exists) a missing
+/// folder fails the test instead.
+pub fn shared_data(test: &str, sub: &str) -> Option<PathBuf> {
+    let p = shared_dir().join("data").join(sub);
+    if p.is_dir() {
+        return Some(p);
+    }
+    let reason = format!(
+        "{} is not there (real third-party data, not in this repository)",
+        p.display()
+    );
+    if std::env::var("GRIDSLEUTH_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+        panic!("{test}: {reason}, and GRIDSLEUTH_REQUIRE_SHARED=1 says it must be");
+    }
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
+    None
+}
+
 /// A path as a string argument.
 pub fn arg(p: &Path) -> String {
     p.display().to_string()

@@ -1,6 +1,6 @@
 //! `gridsleuth synth`: determinism, the label vocabulary, round trip through ingest, physics
 //! checks computed from the written files (feeder balance, rig flatness, estimated days), and
-//! `--inject-into` on the real London homes. Regions are small (300-5,000 meters x 3-14 days).
+//! `--inject-into` on London-style homes (`generated::london_style`). Regions are small (300-5,000 meters x 3-14 days).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -471,9 +471,10 @@ fn synth_estimated_days_are_flat_and_gap_days_absent() {
     );
 }
 
-/// The London sample with holes: every 50th reading and a 15-hour block removed from each file.
+/// London-style homes with holes: every 50th reading and a 15-hour block removed from each file.
 fn gappy_london(dir: &Path) -> String {
-    let src = support::repo().join("data-samples/london");
+    let src = dir.with_extension("complete");
+    crate::generated::london_style(&src);
     std::fs::create_dir_all(dir).unwrap();
     for e in std::fs::read_dir(&src).unwrap() {
         let p = e.unwrap().path();

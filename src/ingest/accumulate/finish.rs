@@ -6,17 +6,33 @@
 use super::interval::{infer_interval, mode};
 use super::*;
 
+/// The coarsest interval the grid takes on its own: meters coarser than an hour (daily
+/// registers) hold no daily shape and are quarantined unless `--interval` asks for them.
+pub const MAX_AUTO_INTERVAL_SECS: i64 = 3600;
+
 impl Accumulator {
     /// Builds the matrix. Consumes the accumulator.
     pub fn finish(mut self) -> Result<Finished, FinishError> {
-        // 1. Grid interval: configured, else the most common interval among meters resolved
-        // from PENDING readings, else among what the few-reading meters suggest.
-        let resolved = mode(
-            self.meters
-                .iter()
-                .filter(|m| m.used > 0)
-                .filter_map(|m| m.interval.map(i64::from)),
-        );
+        // 1. Grid interval: configured, else the coarsest interval (up to an hour) among meters
+        // resolved from PENDING readings, so a region that mixes meter generations (15, 30,
+        // 60 min) keeps every meter: finer meters are summed into the coarser slots, and every
+        // meter is judged at one resolution (the same home gives the same features whatever its
+        // meter's interval). Else the most common among what the few-reading meters suggest.
+        let resolved = self
+            .meters
+            .iter()
+            .filter(|m| m.used > 0)
+            .filter_map(|m| m.interval.map(i64::from))
+            .filter(|&iv| iv <= MAX_AUTO_INTERVAL_SECS)
+            .max()
+            .or_else(|| {
+                mode(
+                    self.meters
+                        .iter()
+                        .filter(|m| m.used > 0)
+                        .filter_map(|m| m.interval.map(i64::from)),
+                )
+            });
         let suggested = || {
             mode(self.meters.iter().filter_map(|m| {
                 let mut ts: Vec<i64> = m
@@ -190,6 +206,7 @@ impl Accumulator {
             let mut out = vec![f32::NAN; order.len() * n_slots];
             let mut sum = vec![0f64; n_slots];
             let mut count = vec![0u16; n_slots];
+            let mut partial_meters: Vec<(Box<str>, usize, i64)> = Vec::new();
             for (rank, &k) in order.iter().enumerate() {
                 let m = &self.meters[k];
                 let Some(r) = m.row else { continue };
@@ -215,12 +232,23 @@ impl Accumulator {
                 }
                 let partial = count.iter().filter(|&&c| c > 0 && c < factor).count();
                 if partial > 0 {
-                    self.quality.notes.push(format!(
-                        "meter {}: {partial} slots had only part of their {}-minute readings and are left missing",
-                        m.id,
-                        miv / 60
-                    ));
+                    partial_meters.push((m.id.clone(), partial, miv / 60));
                 }
+            }
+            // One note for all meters (a region of finer meters would otherwise print one line
+            // per meter).
+            if !partial_meters.is_empty() {
+                let total: usize = partial_meters.iter().map(|p| p.1).sum();
+                let shown: Vec<String> = partial_meters
+                    .iter()
+                    .take(5)
+                    .map(|(id, n, miv)| format!("{id} ({n} of {miv}-min)"))
+                    .collect();
+                self.quality.notes.push(format!(
+                    "{} meters: {total} grid slots had only part of their finer readings and are left missing (e.g. {})",
+                    partial_meters.len(),
+                    shown.join(", ")
+                ));
             }
             out
         };

@@ -230,7 +230,7 @@ impl Reader<'_> {
         let minutes = length
             .parse::<u32>()
             .ok()
-            .filter(|&m| m > 0 && MINUTES_PER_DAY % m == 0);
+            .filter(|&m| m > 0 && MINUTES_PER_DAY.is_multiple_of(m));
         let n = minutes.map_or(0, |m| (MINUTES_PER_DAY / m) as usize);
         let factor = match uom.to_ascii_uppercase().as_str() {
             "KWH" => Some(1.0),

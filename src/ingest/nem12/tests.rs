@@ -1,4 +1,6 @@
-//! Tests of the NEM12 reader on the real samples and on small synthetic files.
+//! Tests of the NEM12 reader on the hand-written files in `tests/fixtures/nem12/` and on small
+//! files written here. (The real exports in `../shared/data/nem12-samples` are read by the
+//! integration tests, `tests/integration/shared_data.rs`.)
 #![allow(clippy::unwrap_used)]
 use std::io::Write;
 
@@ -11,7 +13,7 @@ fn utc(s: &str) -> i64 {
 
 fn sample(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data-samples/nem12")
+        .join("tests/fixtures/nem12")
         .join(name)
 }
 
@@ -42,22 +44,22 @@ fn header_200(nmi: &str, suffix: &str, uom: &str, minutes: u32) -> String {
 }
 
 #[test]
-fn meter01_v_days_take_their_flags_from_400_records() {
-    let f = load(&sample("nem12_meter01.csv"));
+fn bare_file_v_days_take_their_flags_from_400_records() {
+    let f = load(&sample("bare_crlf.csv"));
     let q = &f.quality;
-    // 1034 days x 48, no 100/900 records, a blank first line, CRLF.
-    assert_eq!(q.readings_read, 1034 * 48);
-    assert_eq!(q.readings_used, 1034 * 48);
+    // 4 days x 48, no 100/900 records, a blank first line, CRLF.
+    assert_eq!(q.readings_read, 4 * 48);
+    assert_eq!(q.readings_used, 4 * 48);
     assert_eq!(q.readings_quarantined(), 0);
     assert!(q.notes.is_empty(), "{:?}", q.notes);
     let m = &f.matrix;
-    assert_eq!(m.meter_ids(), ["M1".into()]);
-    // Brisbane (UTC+10) midnight of 2017-11-24 to the end of 2020-09-22.
-    assert_eq!(m.grid.start, utc("2017-11-23T14:00:00Z"));
-    assert_eq!(m.grid.end(), utc("2020-09-22T14:00:00Z"));
-    // Line 8 is `300,20171129,...,V` and lines 9-11 `400,1,43,A` `400,44,44,A,89` `400,45,48,A`:
-    // every 400 record of this file says A (actual, with an event reason code), so the V days
-    // hold no estimate. Interval 44 (21:30 local) is 0.181 kWh.
+    assert_eq!(m.meter_ids(), ["M9".into()]);
+    // Brisbane (UTC+10) midnight of 2017-11-27 to the end of 2017-11-30.
+    assert_eq!(m.grid.start, utc("2017-11-26T14:00:00Z"));
+    assert_eq!(m.grid.end(), utc("2017-11-30T14:00:00Z"));
+    // Line 5 is `300,20171129,...,V` and lines 6-8 `400,1,43,A` `400,44,44,A,89` `400,45,48,A,79`:
+    // every 400 record says A (actual, with an event reason code), so the V day holds no
+    // estimate. Interval 44 (21:30 local) is 0.181 kWh.
     let s = m.grid.slot_of(utc("2017-11-29T11:30:00Z")).unwrap();
     assert_eq!(m.row(0)[s], 0.181);
     assert!(!m.is_estimated(0, s));
@@ -66,19 +68,84 @@ fn meter01_v_days_take_their_flags_from_400_records() {
 }
 
 #[test]
-fn meter02_excel_mangled_trailing_fields_are_ignored() {
-    let f = load(&sample("nem12_meter02.csv"));
+fn excel_mangled_trailing_fields_are_ignored() {
+    let f = load(&sample("excel_mangled.csv"));
     let q = &f.quality;
-    assert_eq!(q.readings_read, 681 * 48);
-    assert_eq!(q.readings_used, 681 * 48);
+    assert_eq!(q.readings_read, 3 * 48);
+    assert_eq!(q.readings_used, 3 * 48);
     let m = &f.matrix;
-    assert_eq!(m.meter_ids(), ["6407368186".into()]);
+    assert_eq!(m.meter_ids(), ["6400000001".into()]);
     assert_eq!(m.grid.interval_secs, 1800);
     assert_eq!(m.grid.start, utc("2018-11-15T14:00:00Z"));
-    assert_eq!(m.grid.end(), utc("2020-09-28T14:00:00Z"));
+    assert_eq!(m.grid.end(), utc("2018-11-18T14:00:00Z"));
     // 2018-11-17 interval 18 (08:30 local) is 0.063 kWh.
     let s = m.grid.slot_of(utc("2018-11-16T22:30:00Z")).unwrap();
     assert_eq!(m.row(0)[s], 0.063);
+}
+
+/// `full.csv`: 100, 200, 300, 400, 500 and 900 records; NMI0000001 with an import channel E1
+/// (6 days: A, E52, S53, F52, N, V), an export B1, a second import E2 and a reactive Q1; a
+/// second NMI in Wh.
+#[test]
+fn full_file_every_record_channel_and_quality_method() {
+    let f = load(&sample("full.csv"));
+    let q = &f.quality;
+    // E1 6 x 48, B1 2 x 48, E2 6 x 48, Q1 48, NMI0000002 6 x 48.
+    assert_eq!(q.readings_read, 1008);
+    let by = q.quarantined_by_reason();
+    assert_eq!(by.get(&Reason::NullValue), Some(&(48 + 2)));
+    assert_eq!(by.get(&Reason::UnsupportedChannel), Some(&(2 * 48 + 48)));
+    assert_eq!(q.readings_used, 1008 - 50 - 144);
+    assert!(q.notes.is_empty(), "{:?}", q.notes);
+    let issues: Vec<(u64, Reason, u64)> = q
+        .issues()
+        .iter()
+        .map(|i| (i.row, i.reason, i.readings))
+        .collect();
+    assert_eq!(
+        issues,
+        [
+            (7, Reason::NullValue, 48),
+            (8, Reason::NullValue, 2),
+            (17, Reason::UnsupportedChannel, 48),
+            (18, Reason::UnsupportedChannel, 48),
+            (27, Reason::UnsupportedChannel, 48),
+        ]
+    );
+    let m = &f.matrix;
+    assert_eq!(
+        m.meter_ids(),
+        [
+            "NMI0000001".into(),
+            "NMI0000001_E2".into(),
+            "NMI0000002".into()
+        ]
+    );
+    assert_eq!(m.grid.interval_secs, 1800);
+    assert_eq!(m.grid.start, utc("2023-12-31T14:00:00Z"));
+    assert_eq!(m.grid.n_slots, 6 * 48);
+    // Estimated: the E, S and F days, and intervals 11-30 (E, S, F) of the V day.
+    let est: Vec<usize> = (0..m.grid.n_slots)
+        .filter(|&s| m.is_estimated(0, s))
+        .collect();
+    let want: Vec<usize> = (48..4 * 48).chain(5 * 48 + 10..5 * 48 + 30).collect();
+    assert_eq!(est, want);
+    assert_eq!(m.coverage(0).estimated, 3 * 48 + 20);
+    // The N day and the V day's N intervals 31-32 stay missing.
+    let row = m.row(0);
+    assert!(row[4 * 48..5 * 48].iter().all(|v| v.is_nan()));
+    assert!(row[5 * 48 + 30].is_nan() && row[5 * 48 + 31].is_nan());
+    assert!(!row[5 * 48 + 32].is_nan());
+    // 2024-01-01 interval 19 (09:00 local) is 0.431 kWh, actual.
+    let s = m.grid.slot_of(utc("2023-12-31T23:00:00Z")).unwrap();
+    assert_eq!(row[s], 0.431);
+    assert!(!m.is_estimated(0, s));
+    // The second import channel and the Wh meter: all actual, Wh read as kWh.
+    assert_eq!(m.series("NMI0000001_E2").unwrap()[0], 0.3);
+    assert_eq!(m.series("NMI0000002").unwrap()[0], 0.15);
+    assert_eq!(m.coverage(1).estimated, 0);
+    assert_eq!(m.coverage(2).estimated, 0);
+    assert_eq!(m.coverage(2).present, 6 * 48);
 }
 
 #[test]
