@@ -67,7 +67,7 @@ impl RunData {
         let grid: TimeGrid = data.grid.into();
         let tz: Tz = data.tz.parse().map_err(|_| ReportError::Read {
             path: dir.join(data::DATA_DIR).join(data::SUSPECTS_JSON),
-            message: format!("unknown time zone {:?}", data.tz),
+            source: format!("unknown time zone {:?}", data.tz).into(),
             fix: "re-run `gridsleuth run` with a valid --tz".into(),
         })?;
         let calendar = Calendar::new(&grid, tz);

@@ -46,10 +46,11 @@ pub const DEFAULT_MAX_PAGES: usize = 250;
 /// Why the report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("{path}: cannot read: {message}\n  fix: {fix}")]
+    #[error("{path}: cannot read\n  fix: {fix}")]
     Read {
         path: PathBuf,
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
         fix: String,
     },
     #[error("{path}: cannot write\n  fix: check that the folder is writable")]
@@ -64,6 +65,18 @@ pub enum ReportError {
     Console(#[from] crate::output::console::ConsoleError),
     #[error("{0}\n  fix: rename one of the meters in the meters file")]
     Names(#[from] filename::NameCollision),
+}
+
+/// A run-directory file that cannot be read or parsed: re-running `run` writes it again.
+pub(crate) fn read_err(
+    path: &std::path::Path,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> ReportError {
+    ReportError::Read {
+        path: path.to_path_buf(),
+        source: e.into(),
+        fix: "re-run `gridsleuth run` to write the run directory again".into(),
+    }
 }
 
 /// How to render.

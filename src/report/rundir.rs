@@ -9,26 +9,18 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::ReportError;
+use super::{read_err, ReportError};
 use crate::output::run_json::{RunJson, RUN_JSON};
-
-fn read_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
-    ReportError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-        fix: "re-run `gridsleuth run` to write the run directory again".into(),
-    }
-}
 
 /// Reads `run.json` (the one struct `gridsleuth run` writes).
 pub fn read_run_info(dir: &Path) -> Result<RunJson, ReportError> {
     let p = dir.join(RUN_JSON);
     let bytes = std::fs::read(&p).map_err(|e| ReportError::Read {
         path: p.clone(),
-        message: e.to_string(),
+        source: e.into(),
         fix: "point --run at a directory written by `gridsleuth run -o DIR`".into(),
     })?;
-    RunJson::from_bytes(&p, &bytes).map_err(|e| read_err(&p, crate::settings::message_chain(&e)))
+    RunJson::from_bytes(&p, &bytes).map_err(|e| read_err(&p, e))
 }
 
 /// One row of `registered_miners.csv`.
