@@ -66,7 +66,7 @@ fn write_region(dir: &Path, meters: i64) -> (PathBuf, PathBuf) {
 }
 
 fn options(path: &Path, format: ReadingsFormat) -> IngestOptions {
-    let args = gridsleuth::cli::IngestArgs {
+    let args = gridsleuth::settings::IngestFlags {
         readings: vec![path.display().to_string()],
         format: Some(format),
         ..Default::default()

@@ -1,15 +1,48 @@
-//! The subcommands as library functions: each takes parsed arguments and returns an [`Outcome`]
-//! or an error; `main.rs` only maps these to exit codes.
+//! `gridsleuth ingest` ([`run_ingest`]) and `gridsleuth run` ([`run_detect`]) as library
+//! functions: each takes validated options ([`IngestCommandOptions`], [`RunOptions`]; made by
+//! `crate::settings` from flags and the config file, or built directly by a scheduler) and
+//! returns an [`Outcome`] or an [`AppError`]. `crate::cli` dispatches the parsed command line
+//! here and to the other commands' library functions; `main.rs` maps the result to an exit code.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::cli::{Cli, Command, IngestArgs, RunArgs};
+use crate::detect::DetectConfig;
+use crate::grid_analysis::BalanceConfig;
 use crate::ingest::{self, quality::write_quality_csv, IngestOptions, Ingested, QualityLog};
+use crate::output::console::ConsoleError;
 use crate::output::run_dir;
+use crate::output::run_json::{
+    ClusterSummary, RunCounts, RunInputs, RunJson, RunSettings, RUN_JSON,
+};
 use crate::output::summary::IngestReport;
-use crate::settings::{self, SettingsError};
+
+/// Validated options of `gridsleuth ingest`.
+#[derive(Debug, Clone)]
+pub struct IngestCommandOptions {
+    pub ingest: IngestOptions,
+    /// Output folder (data_quality.csv, ingest.json, matrix.parquet).
+    pub out: PathBuf,
+    /// Also write the matrix as long-form Parquet.
+    pub write_matrix: bool,
+}
+
+/// Validated options of `gridsleuth run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub ingest: IngestOptions,
+    /// The run directory.
+    pub out: PathBuf,
+    /// Also write the matrix as long-form Parquet.
+    pub write_matrix: bool,
+    pub detect: DetectConfig,
+    /// The feeder balance, run when feeders and meters' feeder ids are given.
+    pub balance: BalanceConfig,
+    /// Worker threads of the global pool (`None` = all cores; only the first call in a process
+    /// configures it).
+    pub threads: Option<usize>,
+}
 
 /// How a finished command went (the exit status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,13 +57,12 @@ pub enum Outcome {
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error(transparent)]
     Ingest(#[from] ingest::IngestError),
-    #[error("{path}: cannot write: {message}\n  fix: check that the output directory is writable (-o DIR)")]
+    #[error("{path}: cannot write\n  fix: check that the output directory is writable (-o DIR)")]
     Write {
         path: std::path::PathBuf,
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
@@ -42,55 +74,19 @@ pub enum AppError {
     Eval(#[from] crate::eval::EvalError),
     #[error(transparent)]
     GridAnalysis(#[from] crate::grid_analysis::GridAnalysisError),
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
 }
 
-fn write_err(path: &Path, e: impl std::fmt::Display) -> AppError {
+fn write_err(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
     AppError::Write {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
     std::fs::write(path, bytes).map_err(|e| write_err(path, e))
-}
-
-/// Runs a parsed command line.
-pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Outcome, AppError> {
-    let mut sink = std::io::sink();
-    let quiet_out: &mut dyn Write = if cli.quiet { &mut sink } else { out };
-    match &cli.command {
-        Command::Ingest(args) => run_ingest(args, cli.quiet, !cli.no_progress, quiet_out),
-        Command::Run(args) => run_detect(args, cli.quiet, !cli.no_progress, quiet_out),
-        Command::Report(args) => {
-            crate::report::run_report(args, quiet_out)?;
-            Ok(Outcome::Clean)
-        }
-        Command::Balance(args) => {
-            let s = crate::grid_analysis::run_balance(args, !cli.no_progress, quiet_out)?;
-            Ok(if s.quarantined {
-                Outcome::Quarantined
-            } else {
-                Outcome::Clean
-            })
-        }
-        Command::Drop(args) => {
-            let s = crate::grid_analysis::run_drop(args, quiet_out)?;
-            Ok(if s.quarantined {
-                Outcome::Quarantined
-            } else {
-                Outcome::Clean
-            })
-        }
-        Command::Synth(args) => {
-            crate::synth::run_synth(args, quiet_out)?;
-            Ok(Outcome::Clean)
-        }
-        Command::Eval(args) => {
-            crate::eval::run_eval(args, quiet_out)?;
-            Ok(Outcome::Clean)
-        }
-    }
 }
 
 /// Loads, writing `data_quality.csv` even when nothing was usable.
@@ -124,16 +120,20 @@ fn quality_logs(ing: &Ingested) -> Vec<&QualityLog> {
 }
 
 /// Writes data_quality.csv and ingest.json; returns the report.
-fn write_ingest_outputs(ing: &Ingested, args: &IngestArgs) -> Result<IngestReport, AppError> {
-    std::fs::create_dir_all(&args.out).map_err(|e| write_err(&args.out, e))?;
-    let dq = args.out.join("data_quality.csv");
+fn write_ingest_outputs(
+    ing: &Ingested,
+    out: &Path,
+    write_matrix: bool,
+) -> Result<IngestReport, AppError> {
+    std::fs::create_dir_all(out).map_err(|e| write_err(out, e))?;
+    let dq = out.join("data_quality.csv");
     write_quality_csv(&quality_logs(ing), &dq).map_err(|e| write_err(&dq, e))?;
     let report = IngestReport::of(ing);
-    let json_path = args.out.join("ingest.json");
+    let json_path = out.join("ingest.json");
     let json = serde_json::to_vec_pretty(&report).map_err(|e| write_err(&json_path, e))?;
     write_file(&json_path, &json)?;
-    if args.write_matrix {
-        let p = args.out.join("matrix.parquet");
+    if write_matrix {
+        let p = out.join("matrix.parquet");
         crate::output::matrix::write_matrix_parquet(&ing.matrix, &p)
             .map_err(|e| write_err(&p, e))?;
     }
@@ -142,23 +142,22 @@ fn write_ingest_outputs(ing: &Ingested, args: &IngestArgs) -> Result<IngestRepor
 
 /// `gridsleuth ingest`.
 pub fn run_ingest(
-    args: &IngestArgs,
+    args: &IngestCommandOptions,
     quiet: bool,
-    progress: bool,
     out: &mut dyn Write,
 ) -> Result<Outcome, AppError> {
-    let opts = settings::resolve_ingest(args, progress)?;
-    let ing = load(&opts, &args.out)?;
-    let report = write_ingest_outputs(&ing, args)?;
+    let ing = load(&args.ingest, &args.out)?;
+    let report = write_ingest_outputs(&ing, &args.out, args.write_matrix)?;
     if !quiet {
         let records: usize = quality_logs(&ing).iter().map(|l| l.issues().len()).sum();
-        let _ = write!(out, "{}", report.text());
-        let _ = writeln!(
+        write!(out, "{}", report.text()).map_err(ConsoleError)?;
+        writeln!(
             out,
             "wrote {} ({records} records), {}",
             args.out.join("data_quality.csv").display(),
             args.out.join("ingest.json").display()
-        );
+        )
+        .map_err(ConsoleError)?;
     }
     Ok(if report.any_quarantined() {
         Outcome::Quarantined
@@ -169,13 +168,12 @@ pub fn run_ingest(
 
 /// `gridsleuth run`.
 pub fn run_detect(
-    args: &RunArgs,
+    args: &RunOptions,
     quiet: bool,
-    progress: bool,
     out: &mut dyn Write,
 ) -> Result<Outcome, AppError> {
-    let opts = settings::resolve_ingest(&args.ingest, progress)?;
-    let dcfg = settings::resolve_detect(args, opts.long.time.tz)?;
+    let opts = &args.ingest;
+    let dcfg = &args.detect;
     if let Some(n) = args.threads {
         // Only the first call configures the global pool; later ones keep it.
         let _ = rayon::ThreadPoolBuilder::new()
@@ -183,11 +181,11 @@ pub fn run_detect(
             .build_global();
     }
     let t0 = Instant::now();
-    let ing = load(&opts, &args.ingest.out)?;
+    let ing = load(opts, &args.out)?;
     let t_ingest = t0.elapsed();
-    let report = write_ingest_outputs(&ing, &args.ingest)?;
-    let det = crate::detect::detect(&ing, &dcfg)?;
-    let dir = &args.ingest.out;
+    let report = write_ingest_outputs(&ing, &args.out, args.write_matrix)?;
+    let det = crate::detect::detect(&ing, dcfg)?;
+    let dir = &args.out;
     let t_write = Instant::now();
     let meters = ing.meters.as_ref().map(|(t, _)| t);
     let csv = |r: Result<Vec<u8>, csv::Error>, name: &str| -> Result<(), AppError> {
@@ -207,11 +205,8 @@ pub fn run_detect(
     run_dir::write_features_parquet(&ing.matrix, &det, &fp).map_err(|e| write_err(&fp, e))?;
     // Feeder energy balance when feeders are given (bypassed rigs only the feeder sees).
     let t_balance = Instant::now();
-    let bcfg = crate::grid_analysis::BalanceConfig {
-        tz: opts.long.time.tz,
-        ..Default::default()
-    };
-    let balance = crate::grid_analysis::balance_for_run(&ing, &bcfg, dir, &mut std::io::sink())?;
+    let balance =
+        crate::grid_analysis::balance_for_run(&ing, &args.balance, dir, &mut std::io::sink())?;
     let t_balance = t_balance.elapsed();
     let flagged = det.findings.iter().filter(|f| f.flagged).count();
     let mut timings: Vec<(&str, f64)> = vec![("ingest", t_ingest.as_secs_f64())];
@@ -220,52 +215,67 @@ pub fn run_detect(
         timings.push(("balance", t_balance.as_secs_f64()));
     }
     timings.push(("write", t_write.elapsed().as_secs_f64()));
-    let run_json = serde_json::json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "inputs": {
-            "readings": opts.readings.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-            "meters": opts.meters.as_ref().map(|p| p.display().to_string()),
-            "feeders": opts.feeders.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-            "weather": opts.weather.as_ref().map(|p| p.display().to_string()),
+    let rj = dir.join(RUN_JSON);
+    let run_json = RunJson {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        inputs: RunInputs {
+            readings: opts
+                .readings
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            meters: opts.meters.as_ref().map(|p| p.display().to_string()),
+            feeders: opts
+                .feeders
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            weather: opts.weather.as_ref().map(|p| p.display().to_string()),
         },
-        "grid": &report.grid,
-        "datasets": &report.datasets,
-        "settings": { "tz": opts.long.time.tz.name(), "cluster": dcfg.cluster, "score": dcfg.score },
-        "clusters": det.clusters.as_ref().map(|c| serde_json::json!({
-            "method": c.method,
-            "sizes": c.sizes,
-            "rig_likeness": c.rig_likeness,
-            "inputs": crate::cluster::INPUTS,
-            "centroids": c.centroids,
-        })),
-        "counts": {
-            "meters": ing.matrix.n_meters(),
-            "flagged": flagged,
-            "registered_miners": det.findings.iter().filter(|f| f.registered_miner).count(),
-            "registered_over_contract": det.findings.iter().filter(|f| f.over_contract).count(),
-            "feeders": balance.as_ref().map(|b| b.feeders.len()),
-            "feeders_flagged": balance.as_ref().map(|b| b.feeders.iter().filter(|f| f.finding.flagged).count()),
+        grid: report.grid.clone(),
+        datasets: report.datasets.clone(),
+        settings: RunSettings {
+            tz: opts.long.time.tz.name().to_string(),
+            cluster: serde_json::to_value(&dcfg.cluster).map_err(|e| write_err(&rj, e))?,
+            score: serde_json::to_value(&dcfg.score).map_err(|e| write_err(&rj, e))?,
         },
-        "timings_secs": timings.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
-    });
-    let rj = dir.join("run.json");
-    write_file(
-        &rj,
-        &serde_json::to_vec_pretty(&run_json).map_err(|e| write_err(&rj, e))?,
-    )?;
+        clusters: det.clusters.as_ref().map(|c| ClusterSummary {
+            method: c.method,
+            sizes: c.sizes.clone(),
+            rig_likeness: c.rig_likeness.clone(),
+            inputs: crate::cluster::INPUTS
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            centroids: c.centroids.iter().map(|r| r.to_vec()).collect(),
+        }),
+        counts: RunCounts {
+            meters: ing.matrix.n_meters(),
+            flagged,
+            registered_miners: det.findings.iter().filter(|f| f.registered_miner).count(),
+            registered_over_contract: det.findings.iter().filter(|f| f.over_contract).count(),
+            feeders: balance.as_ref().map(|b| b.feeders.len()),
+            feeders_flagged: balance
+                .as_ref()
+                .map(|b| b.feeders.iter().filter(|f| f.finding.flagged).count()),
+        },
+        timings_secs: timings.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+    };
+    write_file(&rj, &run_json.to_bytes().map_err(|e| write_err(&rj, e))?)?;
     crate::report::write_report_data(dir, &ing, &det, opts.long.time.tz.name())?;
     if !quiet {
-        let _ = write!(out, "{}", report.text());
-        let _ = writeln!(
+        write!(out, "{}", report.text()).map_err(ConsoleError)?;
+        writeln!(
             out,
             "scored {} meters: {flagged} flagged",
             ing.matrix.n_meters()
-        );
+        )
+        .map_err(ConsoleError)?;
         let mut top: Vec<&crate::score::Finding> =
             det.findings.iter().filter(|f| f.flagged).collect();
         top.sort_by_key(|f| f.rank);
         for f in top.iter().take(10) {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  #{:<3} {:<12} score {:.2}  ~{:.1} kW  {}",
                 f.rank.unwrap_or(0),
@@ -273,18 +283,20 @@ pub fn run_detect(
                 f.score,
                 f.rig_kw,
                 f.reasons.first().map_or("", String::as_str)
-            );
+            )
+            .map_err(ConsoleError)?;
         }
         if let Some(b) = &balance {
-            let _ = write!(out, "{}", crate::grid_analysis::commands::balance_text(b));
+            write!(out, "{}", crate::grid_analysis::commands::balance_text(b))
+                .map_err(ConsoleError)?;
         }
-        let _ = writeln!(out, "wrote {}", dir.display());
+        writeln!(out, "wrote {}", dir.display()).map_err(ConsoleError)?;
     }
     // The report reads the run directory, not the matrix: free it first.
     drop((ing, det, balance));
     let rendered = crate::report::render(dir, &crate::report::ReportOptions::default())?;
     if !quiet {
-        let _ = writeln!(out, "{}", rendered.text());
+        writeln!(out, "{}", rendered.text()).map_err(ConsoleError)?;
     }
     Ok(if report.any_quarantined() {
         Outcome::Quarantined

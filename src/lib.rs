@@ -5,13 +5,24 @@
 //! reading with its reason in a [`ingest::QualityLog`] whose counts reconcile. Later stages
 //! (features, clustering, scoring, reports) read the matrix, never the files.
 //!
+//! The library stands without its command line: every command is a function taking a plain,
+//! validated options struct ([`app::run_ingest`], [`app::run_detect`],
+//! [`grid_analysis::run_balance`], [`grid_analysis::run_drop`], [`report::render`],
+//! [`synth::run_synth`], [`eval::run_eval`]). [`settings`] is the one place flags and the config
+//! file become those options; only [`cli`] (and `main.rs`) knows the argument parser.
+//!
 //! Modules, in pipeline order:
-//! - [`settings`]: flags + TOML config -> validated options (the only place settings resolve).
+//! - [`settings`]: flags + TOML config -> validated options for every command (file read once).
 //! - [`ingest`]: readers, time zones and DST, the streaming accumulator, data quality.
 //! - [`grid`]: [`grid::LoadMatrix`] and [`grid::TimeGrid`].
-//! - [`output`]: summary text/JSON, matrix Parquet.
-//! - [`app`]: the subcommands, usable without the binary.
-//! - [`cli`]: clap definitions.
+//! - [`features`], [`cluster`], [`score`], [`detect`]: per-meter features, clustering, scoring.
+//! - [`stats`]: median, quantiles, MAD, the evidence ramp (one empty-input rule).
+//! - [`output`]: the run directory's files, summary text/JSON, matrix Parquet.
+//! - [`report`]: the inspector HTML; [`plot`]: charts.
+//! - [`grid_analysis`]: feeder energy balance and regional load drop.
+//! - [`synth`], [`eval`]: labelled synthetic regions and metrics against labels.
+//! - [`app`]: `ingest` and `run` as library functions.
+//! - [`cli`]: the command line: argument definitions, dispatch, stdout and error reports.
 
 pub mod app;
 pub mod cli;
@@ -27,4 +38,5 @@ pub mod plot;
 pub mod report;
 pub mod score;
 pub mod settings;
+pub mod stats;
 pub mod synth;

@@ -94,7 +94,7 @@ pub fn inputs(f: &MeterFeatures) -> [f64; 8] {
 /// Rig-likeness of a point in input units: a floor of at least a device (~0.6 kW), most of the
 /// load in that floor, no daily rhythm. Each term in [0, 1]; their product.
 pub fn rig_likeness(x: &[f64; 8]) -> f64 {
-    let ramp = |v: f64, lo: f64, hi: f64| ((v - lo) / (hi - lo)).clamp(0.0, 1.0);
+    let ramp = crate::stats::ramp;
     let level = ramp(x[0], (1.0f64 + 0.3).ln(), (1.0f64 + 1.0).ln());
     let flat = ramp(x[1], 0.45, 0.8);
     let no_rhythm = 1.0 - ramp(x[3], 0.6, 2.0);

@@ -4,8 +4,7 @@
 //! the standard deviation, then to 1. Missing values become the centre (z = 0); z is clipped to
 //! ±[`Z_CLIP`] so a single absurd meter cannot drag a centroid.
 
-/// Consistency constant of the MAD for normal data.
-pub const MAD_TO_SD: f64 = 1.4826;
+pub use crate::stats::MAD_TO_SD;
 /// Clip standardised values to this magnitude.
 pub const Z_CLIP: f64 = 8.0;
 
@@ -16,12 +15,9 @@ pub struct Robust<const K: usize> {
     pub scale: [f64; K],
 }
 
+/// Median of a column; an empty column (no finite value) is centred at 0.
 fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    let k = v.len() / 2;
-    *v.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1
+    crate::stats::median_mut(v).unwrap_or(0.0)
 }
 
 impl<const K: usize> Robust<K> {
@@ -33,8 +29,7 @@ impl<const K: usize> Robust<K> {
             col.clear();
             col.extend(rows.iter().map(|r| r[j]).filter(|v| v.is_finite()));
             let c = median(&mut col);
-            let mut dev: Vec<f64> = col.iter().map(|v| (v - c).abs()).collect();
-            let mad = median(&mut dev) * MAD_TO_SD;
+            let mad = crate::stats::mad(&col, c).unwrap_or(0.0) * MAD_TO_SD;
             let s = if mad > 1e-9 {
                 mad
             } else {

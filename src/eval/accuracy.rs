@@ -51,14 +51,10 @@ pub struct DeviceAccuracy {
     pub without_estimate: usize,
 }
 
-/// Median of sorted values (`None` when empty).
+/// Median of sorted values (`None` when empty), as pandas takes it (metrics.py).
 fn median_sorted(v: &[i64]) -> Option<f64> {
-    let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2] as f64),
-        _ => Some((v[n / 2 - 1] + v[n / 2]) as f64 / 2.0),
-    }
+    let f: Vec<f64> = v.iter().map(|&x| x as f64).collect();
+    crate::stats::median_sorted_midpoint(&f)
 }
 
 fn onset_errors(mut errs: Vec<i64>) -> OnsetErrors {

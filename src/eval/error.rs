@@ -9,7 +9,9 @@ use std::path::PathBuf;
 /// Why `gridsleuth eval` could not produce a report.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    #[error("{path}: cannot open: {source}\n  fix: {fix}")]
+    #[error(transparent)]
+    Console(#[from] crate::output::console::ConsoleError),
+    #[error("{path}: cannot open\n  fix: {fix}")]
     Open {
         path: PathBuf,
         source: std::io::Error,

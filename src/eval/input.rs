@@ -19,6 +19,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::error::EvalError;
 use super::table::{for_each_row, parse_bool, parse_count, parse_f64, parse_instant, Table};
+use crate::output::run_json::{RunJson, RunJsonError};
 
 /// `kind` of a licensed mining site: legal, excluded from the ranking metrics.
 pub const REGISTERED_KIND: &str = "registered_miner";
@@ -263,33 +264,42 @@ pub fn read_scores(path: &Path) -> Result<Vec<Scored>, EvalError> {
 pub fn read_window_start(run_json: &Path) -> Result<Option<DateTime<Utc>>, EvalError> {
     const FIX: &str = "re-run `gridsleuth run`, or remove run.json to use the earliest labelled \
                        onset as the window start";
-    let text = match std::fs::read_to_string(run_json) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
+    let run = match RunJson::read_if_present(run_json) {
+        Ok(Some(r)) => r,
+        Ok(None) => return Ok(None),
+        Err(RunJsonError::Read { source, .. }) => {
             return Err(EvalError::Open {
                 path: run_json.to_path_buf(),
                 source,
                 fix: FIX,
             })
         }
+        Err(e) => {
+            let message = match &e {
+                RunJsonError::Syntax { source, .. } => format!("not valid JSON: {source}"),
+                RunJsonError::Content { source, .. } => {
+                    format!("not a gridsleuth run.json: {source}")
+                }
+                RunJsonError::Read { .. } => e.to_string(),
+            };
+            return Err(EvalError::RunJson {
+                path: run_json.to_path_buf(),
+                message,
+                fix: FIX,
+            });
+        }
     };
-    let err = |message: String| EvalError::RunJson {
-        path: run_json.to_path_buf(),
-        message,
-        fix: FIX,
-    };
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| err(format!("not valid JSON: {e}")))?;
-    match v.get("grid").and_then(|g| g.get("start")) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => parse_instant(s)
-            .map(Some)
-            .ok_or_else(|| err(format!("grid.start {s:?} is not a timestamp"))),
-        Some(other) => Err(err(format!(
-            "grid.start is {other}, not a timestamp string"
-        ))),
+    let s = run.grid.start;
+    if s.is_empty() {
+        return Ok(None);
     }
+    parse_instant(&s)
+        .map(Some)
+        .ok_or_else(|| EvalError::RunJson {
+            path: run_json.to_path_buf(),
+            message: format!("grid.start {s:?} is not a timestamp"),
+            fix: FIX,
+        })
 }
 
 #[cfg(test)]

@@ -30,6 +30,8 @@ mod tests;
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::output::console::ConsoleError;
+
 pub use accuracy::{DeviceAccuracy, OnsetAccuracy, OnsetErrors};
 pub use error::EvalError;
 pub use input::{read_labels, read_scores, read_window_start, Label, Scored};
@@ -39,29 +41,16 @@ pub use report::{
 };
 
 /// Options of `gridsleuth eval`.
-#[derive(Debug, Clone, clap::Args)]
-#[command(after_help = "Examples:
-  # Score a run of the committed sample region against its ground truth
-  gridsleuth eval --labels data-samples/region/labels.csv --run out/sample
-
-  # Also keep the metrics elsewhere for a notebook
-  gridsleuth eval --labels region/labels.csv --run out/nightly --json metrics/2024-03-15.json")]
-pub struct EvalArgs {
-    /// Ground truth: meter_id,kind,is_mining,n_devices,device_kw,onset[,...] (gridsleuth's
-    /// generator or the peers' gen_region.py).
-    #[arg(long, value_name = "FILE")]
+#[derive(Debug, Clone, Default)]
+pub struct EvalOptions {
+    /// Ground truth: meter_id,kind,is_mining,n_devices,device_kw,onset[,...].
     pub labels: PathBuf,
-    /// Run directory written by `gridsleuth run`: reads DIR/scores.csv (and DIR/run.json's
-    /// grid.start if present), writes DIR/eval.json.
-    #[arg(long, value_name = "DIR")]
+    /// Run directory written by `gridsleuth run` (reads scores.csv and run.json, writes
+    /// eval.json).
     pub run: PathBuf,
     /// Also write the report as JSON here.
-    #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Leave meters of this label kind out of every metric (repeatable), e.g. `mining_bypass`:
-    /// rigs that bypass the meter are invisible in its readings and are the feeder balance's
-    /// job. The report says what was left out.
-    #[arg(long = "exclude-kind", value_name = "KIND")]
+    /// Leave meters of these label kinds out of every metric.
     pub exclude_kinds: Vec<String>,
 }
 
@@ -73,8 +62,9 @@ pub const RUN_JSON_FILE: &str = "run.json";
 pub const EVAL_JSON_FILE: &str = "eval.json";
 
 /// `gridsleuth eval`: reads the labels and the run, evaluates, writes `DIR/eval.json` (and
-/// `--json FILE`), and prints the text report to `out`. A closed `out` is not an error.
-pub fn run_eval(args: &EvalArgs, out: &mut dyn Write) -> Result<EvalReport, EvalError> {
+/// `--json FILE`), and prints the text report to `out`. A failed write to `out` is an error
+/// (the binary's writer turns a closed pipe into success before it gets here).
+pub fn run_eval(args: &EvalOptions, out: &mut dyn Write) -> Result<EvalReport, EvalError> {
     let scores_path = args.run.join(SCORES_FILE);
     let mut labels = read_labels(&args.labels)?;
     let before = labels.len();
@@ -99,14 +89,16 @@ pub fn run_eval(args: &EvalArgs, out: &mut dyn Write) -> Result<EvalReport, Eval
     for path in std::iter::once(&eval_json).chain(&args.json) {
         std::fs::write(path, &json).map_err(|e| EvalError::write(path, e))?;
     }
-    let _ = out.write_all(report.text().as_bytes());
-    let _ = writeln!(
+    out.write_all(report.text().as_bytes())
+        .map_err(ConsoleError)?;
+    writeln!(
         out,
         "wrote {}{}",
         eval_json.display(),
         args.json
             .as_ref()
             .map_or(String::new(), |p| format!(", {}", p.display()))
-    );
+    )
+    .map_err(ConsoleError)?;
     Ok(report)
 }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 
 use super::error::EvalError;
 
@@ -48,12 +48,11 @@ impl Table {
         Ok(Table { reader, header })
     }
 
-    /// Index of `name`: exact match first, then case-insensitive.
+    /// Index of `name`: exact match first, then trimmed and case-insensitive (ingest's
+    /// column finder).
     pub(super) fn find(&self, name: &str) -> Option<usize> {
-        let h = &self.header;
-        h.iter()
-            .position(|c| c == name)
-            .or_else(|| h.iter().position(|c| c.eq_ignore_ascii_case(name)))
+        let h: Vec<&str> = self.header.iter().collect();
+        crate::ingest::long_csv::find_column(&h, name)
     }
 
     pub(super) fn require(
@@ -131,21 +130,12 @@ pub(super) fn parse_f64(s: &str) -> Result<Option<f64>, ()> {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` (any RFC 3339 offset), a naive `YYYY-MM-DD[T ]HH:MM:SS` read as UTC,
-/// or a bare date (its UTC midnight).
+/// `YYYY-MM-DDTHH:MM[:SS]Z` (any offset), a naive `YYYY-MM-DD[T ]HH:MM[:SS]` read as UTC, or a
+/// bare date (its UTC midnight): ingest's ISO timestamp reader.
 pub(crate) fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    for layout in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, layout) {
-            return Some(t.and_utc());
-        }
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
+    let (clock, offset) =
+        crate::ingest::time::parse_clock(s.as_bytes(), &crate::ingest::TimeFormat::Iso)?;
+    DateTime::from_timestamp(clock - offset.unwrap_or(0), 0)
 }
 
 /// Calls `f(record, cell locator, meter_id)` for every data row, after checking that the meter

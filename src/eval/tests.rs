@@ -394,7 +394,7 @@ fn public_types_are_send_and_sync() {
     check::<EvalError>();
     check::<Label>();
     check::<Scored>();
-    check::<EvalArgs>();
+    check::<EvalOptions>();
 }
 
 #[test]

@@ -22,10 +22,7 @@ pub struct Level {
 }
 
 /// Nearest-rank quantile position for `q` among `n` sorted values.
-#[inline]
-pub fn rank(q: f64, n: usize) -> usize {
-    ((q * (n.saturating_sub(1)) as f64).round() as usize).min(n.saturating_sub(1))
-}
+pub use crate::stats::rank;
 
 /// Quantiles `qs` (ascending) of the present values, by successive selection (O(n) each,
 /// each on the part of the buffer right of the previous one). `buf` is overwritten.

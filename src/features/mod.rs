@@ -643,11 +643,7 @@ fn cv_of(v: &[f32]) -> f32 {
 /// Median of the finite values (`NaN` if none).
 fn median(mut v: Vec<f32>) -> f32 {
     v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return f32::NAN;
-    }
-    let k = level::rank(0.5, v.len());
-    *v.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1
+    crate::stats::median_mut(&mut v).unwrap_or(f32::NAN)
 }
 
 /// Level relative to segment peers (same tariff; same feeder): the Irkutsk rule of thumb is

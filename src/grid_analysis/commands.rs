@@ -1,26 +1,67 @@
 //! The subcommands: `gridsleuth balance` ([`run_balance`]), `gridsleuth drop` ([`run_drop`]),
 //! and the balance step of `gridsleuth run` when feeders are given ([`balance_for_run`]).
 //!
-//! Each resolves its options, reads, analyses, writes its files into `-o DIR`, prints a short
-//! summary to `out` and returns a [`CommandSummary`] (whether input rows were quarantined or
-//! skipped: exit 1 rather than 0). Usable without the binary.
+//! Each takes validated options ([`BalanceOptions`], [`DropOptions`]; `crate::settings` makes
+//! them from flags and the config file), reads, analyses, writes its files into the output
+//! folder, prints a short summary to `out` and returns a [`CommandSummary`] (whether input rows
+//! were quarantined or skipped: exit 1 rather than 0). Usable without the binary.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::aggregate::daily_from_ingest;
-use super::args::{BalanceArgs, ChartSelection, DropArgs, DropInput};
+use super::balance::output::{local_time, ranked, write_balance, ChartSelection};
 use super::balance::{balance, BalanceConfig, BalanceReport};
-use super::balance_output::{local_time, ranked, write_balance};
-use super::drop::analyse;
-use super::drop_output::{headline, write_drop};
-use super::events::{read_events, read_holidays};
-use super::load_series::{read_load, read_weather, TimeLayout};
+use super::drop::aggregate::{daily_from_ingest, GroupBy};
+use super::drop::events::{read_events, read_holidays};
+use super::drop::load_series::{read_load, read_weather, LoadSeriesSpec, TimeLayout};
+use super::drop::output::{headline, write_drop};
+use super::drop::{analyse, DropConfig};
 use super::GridAnalysisError;
-use crate::cli::IngestArgs;
 use crate::ingest::quality::write_quality_csv;
 use crate::ingest::{self, IngestOptions, Ingested, QualityLog};
+use crate::output::console::ConsoleError;
 use crate::output::summary::IngestReport;
+
+/// Validated options of `gridsleuth balance`.
+#[derive(Debug, Clone)]
+pub struct BalanceOptions {
+    pub ingest: IngestOptions,
+    /// Output folder.
+    pub out: PathBuf,
+    pub balance: BalanceConfig,
+    pub charts: ChartSelection,
+    /// Also write `balance_slots.csv`.
+    pub write_slots: bool,
+}
+
+/// Where the daily regional load of `drop` comes from.
+#[derive(Debug, Clone)]
+pub enum DropInput {
+    /// A regional load CSV.
+    Series(LoadSeriesSpec),
+    /// Meter readings (through ingest), grouped into regions.
+    Meters {
+        ingest: Box<IngestOptions>,
+        group_by: GroupBy,
+    },
+}
+
+/// Validated options of `gridsleuth drop`.
+#[derive(Debug, Clone)]
+pub struct DropOptions {
+    pub input: DropInput,
+    pub model: DropConfig,
+    /// Events CSV: date,region,label.
+    pub events: PathBuf,
+    /// Holidays CSV with a `date` column.
+    pub holidays: Option<PathBuf>,
+    /// Weather CSV, when the load has no temperature.
+    pub weather: Option<PathBuf>,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Draw the per-region charts.
+    pub charts: bool,
+}
 
 /// How a command went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,22 +154,20 @@ pub fn balance_text(rep: &BalanceReport) -> String {
 
 /// `gridsleuth balance`.
 pub fn run_balance(
-    args: &BalanceArgs,
-    progress: bool,
+    opts: &BalanceOptions,
     out: &mut dyn Write,
 ) -> Result<CommandSummary, GridAnalysisError> {
-    let opts = crate::settings::resolve_ingest(&args.ingest, progress)?;
-    let cfg = args.config(opts.long.time.tz)?;
-    let dir = &args.ingest.out;
-    let (ing, report) = ingest_into(&opts, dir)?;
-    let rep = balance(&ing, &cfg)?;
-    let files = write_balance(&rep, dir, args.charts.unwrap_or_default(), args.write_slots)?;
-    let _ = write!(out, "{}{}", report.text(), balance_text(&rep));
-    let _ = writeln!(
+    let dir = &opts.out;
+    let (ing, report) = ingest_into(&opts.ingest, dir)?;
+    let rep = balance(&ing, &opts.balance)?;
+    let files = write_balance(&rep, dir, opts.charts, opts.write_slots)?;
+    write!(out, "{}{}", report.text(), balance_text(&rep)).map_err(ConsoleError)?;
+    writeln!(
         out,
         "wrote {} (feeders.csv, balance_daily.csv, balance.json, charts/)",
         dir.display()
-    );
+    )
+    .map_err(ConsoleError)?;
     Ok(CommandSummary {
         quarantined: report.any_quarantined(),
         files,
@@ -138,7 +177,8 @@ pub fn run_balance(
 /// The balance step of `gridsleuth run`: when the ingest has feeder series and meters with a
 /// feeder id, balances with `cfg` (default settings, `tz` of the run), writes the balance files
 /// into `dir` with charts of flagged feeders only, prints [`balance_text`], and returns the
-/// report; `Ok(None)` when there is nothing to balance.
+/// report; `Ok(None)` when there is nothing to balance. `cfg` comes from the config file's
+/// `[balance]` table.
 pub fn balance_for_run(
     ing: &Ingested,
     cfg: &BalanceConfig,
@@ -155,25 +195,25 @@ pub fn balance_for_run(
     }
     let rep = balance(ing, cfg)?;
     write_balance(&rep, dir, ChartSelection::Flagged, false)?;
-    let _ = write!(out, "{}", balance_text(&rep));
+    write!(out, "{}", balance_text(&rep)).map_err(ConsoleError)?;
     Ok(Some(rep))
 }
 
 /// `gridsleuth drop`.
-pub fn run_drop(args: &DropArgs, out: &mut dyn Write) -> Result<CommandSummary, GridAnalysisError> {
-    let (input, cfg) = args.resolve()?;
+pub fn run_drop(
+    args: &DropOptions,
+    out: &mut dyn Write,
+) -> Result<CommandSummary, GridAnalysisError> {
+    let cfg = &args.model;
     let mut ingest_quarantined = false;
-    let (mut load, time, tz) = match &input {
+    let (mut load, time, tz) = match &args.input {
         DropInput::Series(spec) => (read_load(spec)?, spec.time.clone(), spec.tz),
-        DropInput::Meters { config, group_by } => {
-            let ia = IngestArgs {
-                config: Some(config.clone()),
-                out: args.out.clone(),
-                ..IngestArgs::default()
-            };
-            let opts = crate::settings::resolve_ingest(&ia, false)?;
+        DropInput::Meters {
+            ingest: opts,
+            group_by,
+        } => {
             // Readings go through ingest as for `run`: data_quality.csv and ingest.json too.
-            let (ing, report) = ingest_into(&opts, &args.out)?;
+            let (ing, report) = ingest_into(opts, &args.out)?;
             ingest_quarantined = report.any_quarantined();
             let tz = opts.long.time.tz;
             (daily_from_ingest(&ing, *group_by, tz), TimeLayout::Iso, tz)
@@ -187,17 +227,17 @@ pub fn run_drop(args: &DropArgs, out: &mut dyn Write) -> Result<CommandSummary, 
                 "keep one of them",
             ));
         }
-        load.temp_c = read_weather(w, &time, tz, &load)?;
+        load.temp_c = read_weather(w, &time, tz, &mut load)?;
     }
     let events = read_events(&args.events)?;
     let holidays = match &args.holidays {
         Some(p) => read_holidays(p)?,
         None => Vec::new(),
     };
-    let rep = analyse(&load, &events, &holidays, &cfg)?;
-    let files = write_drop(&rep, &load, &args.out, args.no_charts)?;
+    let rep = analyse(&load, &events, &holidays, cfg)?;
+    let files = write_drop(&rep, &load, &args.out, !args.charts)?;
     let skipped: u64 = load.skipped.values().sum();
-    let _ = writeln!(
+    writeln!(
         out,
         "load: {} regions x {} days ({} .. {}), {} rows read, {skipped} values skipped{}",
         load.regions.len(),
@@ -212,14 +252,23 @@ pub fn run_drop(args: &DropArgs, out: &mut dyn Write) -> Result<CommandSummary, 
         } else {
             "; with temperature"
         }
-    );
+    )
+    .map_err(ConsoleError)?;
+    if let Some((read, used)) = load.weather_rows {
+        writeln!(
+            out,
+            "weather: {read} rows read = {used} used + {} skipped",
+            read - used
+        )
+        .map_err(ConsoleError)?;
+    }
     for ex in &load.examples {
-        let _ = writeln!(out, "  skipped {ex}");
+        writeln!(out, "  skipped {ex}").map_err(ConsoleError)?;
     }
     for e in &rep.estimates {
-        let _ = writeln!(out, "{}: {}", e.region, headline(e, cfg.confidence));
+        writeln!(out, "{}: {}", e.region, headline(e, cfg.confidence)).map_err(ConsoleError)?;
         if let Some(cp) = &e.changepoint {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  change-point {} ({:+} days from the event, {:+.2} MW, t {:.1}){}",
                 cp.date,
@@ -227,20 +276,22 @@ pub fn run_drop(args: &DropArgs, out: &mut dyn Write) -> Result<CommandSummary, 
                 cp.change_mw,
                 cp.t,
                 if cp.agrees { ": agrees" } else { "" }
-            );
+            )
+            .map_err(ConsoleError)?;
         }
         if e.temperature_extrapolated {
-            let _ = writeln!(out, "  note: post-event temperatures lie outside the pre-event range (the model extrapolates)");
+            writeln!(out, "  note: post-event temperatures lie outside the pre-event range (the model extrapolates)").map_err(ConsoleError)?;
         }
     }
     for s in &rep.skipped {
-        let _ = writeln!(out, "not estimated: {s}");
+        writeln!(out, "not estimated: {s}").map_err(ConsoleError)?;
     }
-    let _ = writeln!(
+    writeln!(
         out,
         "wrote {} (drop_estimates.csv, drop_daily.csv, drop.json, charts/)",
         args.out.display()
-    );
+    )
+    .map_err(ConsoleError)?;
     Ok(CommandSummary {
         quarantined: skipped > 0 || ingest_quarantined,
         files,

@@ -2,58 +2,60 @@
 //!
 //! Two analyses (DOMAIN.md, "Beyond the single meter"):
 //! - **Feeder energy balance** ([`mod@balance`]): energy into each feeder minus the sum of its
-//!   meters minus technical losses ([`losses`]), per slot and per local day, with missing
-//!   meter readings estimated from the meter's own profile (never counted as losses); steps in
-//!   the daily residual ([`changepoint`], [`feeder_steps`]) dated to the slot, sized, and judged
-//!   for rig-likeness ([`rig_shape`]: flat 24/7), with the hidden kW, a device count and
-//!   candidate meters ([`candidates`]). Input: an [`Ingested`](crate::ingest::Ingested) with
-//!   feeders and meters metadata. Output: a [`BalanceReport`], written by [`balance_output`]
-//!   (`feeders.csv`, `balance_daily.csv`, `balance.json`, per-feeder charts).
-//! - **Regional load drop** ([`mod@drop`]): daily regional load (a CSV, [`load_series`], or meter
-//!   readings grouped by feeder or tariff, [`aggregate`]) normalised for weekday, holidays and
-//!   temperature by a regression fitted on the pre-event period ([`drop_model`],
-//!   [`regression`]); the change at each event ([`events`]) in MW and % with a confidence
-//!   interval under AR(1) errors, a difference-in-differences estimate against control
-//!   regions, a change-point date from the data and a verdict combining them. Output:
-//!   [`DropReport`], written by [`drop_output`] (`drop_estimates.csv`, `drop_daily.csv`,
-//!   `drop.json`, per-region charts).
+//!   meters minus technical losses ([`balance::losses`]), per slot and per local day, with
+//!   missing meter readings estimated from the meter's own profile (never counted as losses;
+//!   [`balance::series`]); steps in the daily residual ([`changepoint`], [`balance::steps`])
+//!   dated to the slot, sized, and judged for rig-likeness ([`balance::rig_shape`]: flat
+//!   24/7), with the hidden kW, a device count and candidate meters ([`balance::candidates`]).
+//!   Input: an [`Ingested`](crate::ingest::Ingested) with feeders and meters metadata. Output:
+//!   a [`BalanceReport`], written by [`balance::output`] (`feeders.csv`, `balance_daily.csv`,
+//!   `balance.json`, per-feeder charts).
+//! - **Regional load drop** ([`mod@drop`]): daily regional load (a CSV,
+//!   [`drop::load_series`], or meter readings grouped by feeder or tariff,
+//!   [`drop::aggregate`]) normalised for weekday, holidays and temperature by a regression
+//!   fitted on the pre-event period ([`drop::model`], [`drop::regression`]); the change at each
+//!   event ([`drop::events`]) in MW and % with a confidence interval under AR(1) errors
+//!   ([`drop::estimates`]), a difference-in-differences estimate against control regions, a
+//!   change-point date from the data and a verdict combining them. Output: [`DropReport`],
+//!   written by [`drop::output`] (`drop_estimates.csv`, `drop_daily.csv`, `drop.json`,
+//!   per-region charts).
 //!
-//! [`commands`] holds the two subcommands (`gridsleuth balance`, `gridsleuth drop`) and the
-//! call `run` makes when feeders are given; [`args`] their clap options and validation.
+//! Imports run one way: [`commands`] -> `balance`, `drop` -> [`changepoint`] and this module's
+//! errors; inside `balance`, `mod.rs` -> `steps` -> `series`, `candidates`, `rig_shape`,
+//! `losses`; inside `drop`, `mod.rs` -> `model` -> `estimates`, `regression`, `load_series`.
+//! [`commands`] holds the two subcommands (`gridsleuth balance`, `gridsleuth drop`), their
+//! options ([`BalanceOptions`], [`DropOptions`], validated by `crate::settings`) and the call
+//! `run` makes when feeders are given.
 //! Kernels take plain slices; files are read only by `ingest` (balance, `--meter-config`) and
-//! [`load_series`] / [`events`] (drop); charts are drawn by `crate::plot::grid_charts` from
-//! chart data built here, so tests check chart data, not pixels.
+//! [`drop::load_series`] / [`drop::events`] (drop); charts are drawn by
+//! `crate::plot::grid_charts` from chart data built here, so tests check chart data, not pixels.
 
-pub mod aggregate;
-pub mod args;
 pub mod balance;
-pub mod balance_output;
-pub mod candidates;
 pub mod changepoint;
 pub mod commands;
 pub mod drop;
-pub mod drop_model;
-pub mod drop_output;
-pub mod events;
-pub mod feeder_steps;
-pub mod load_series;
-pub mod losses;
-pub mod regression;
-pub mod rig_shape;
+
+// The flat paths of before the split into `balance/` and `drop/`, kept for callers.
+pub use balance::output as balance_output;
+pub use balance::steps as feeder_steps;
+pub use balance::{candidates, losses, rig_shape};
+pub use drop::model as drop_model;
+pub use drop::output as drop_output;
+pub use drop::{aggregate, events, load_series, regression};
 
 use std::path::{Path, PathBuf};
 
-pub use args::{BalanceArgs, ChartSelection, DropArgs};
+pub use balance::output::ChartSelection;
 pub use balance::{balance, balance_parts, BalanceConfig, BalanceReport, FeederBalance, LossModel};
-pub use commands::{balance_for_run, run_balance, run_drop, CommandSummary};
+pub use commands::{
+    balance_for_run, run_balance, run_drop, BalanceOptions, CommandSummary, DropInput, DropOptions,
+};
 pub use drop::{analyse, DropConfig, DropReport, EventEstimate};
 
 /// A fatal error of the grid analyses (exit 2). Each names the option, file, line or column at
 /// fault and says how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum GridAnalysisError {
-    #[error(transparent)]
-    Settings(#[from] crate::settings::SettingsError),
     #[error(transparent)]
     Ingest(#[from] crate::ingest::IngestError),
     #[error("{option}: {message}\n  fix: {fix}")]
@@ -77,8 +79,14 @@ pub enum GridAnalysisError {
     },
     #[error("energy balance: {message}\n  fix: {fix}")]
     Balance { message: String, fix: String },
-    #[error("{path}: cannot write: {message}\n  fix: check that the output directory is writable (-o DIR)")]
-    Write { path: PathBuf, message: String },
+    #[error("{path}: cannot write\n  fix: check that the output directory is writable (-o DIR)")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(transparent)]
+    Console(#[from] crate::output::console::ConsoleError),
     #[error("{path}: cannot draw the chart: {message}")]
     Chart { path: PathBuf, message: String },
 }
@@ -100,10 +108,13 @@ impl GridAnalysisError {
         }
     }
 
-    pub(crate) fn write(path: &Path, e: impl std::fmt::Display) -> Self {
+    pub(crate) fn write(
+        path: &Path,
+        e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         GridAnalysisError::Write {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            source: e.into(),
         }
     }
 }
@@ -116,54 +127,17 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), GridAnalysisEr
     std::fs::write(path, bytes).map_err(|e| GridAnalysisError::write(path, e))
 }
 
-/// A name usable as a file name: ASCII letters, digits, `-`, `_` and `.` kept, anything else `_`.
-pub fn file_stem(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() || s.starts_with('.') {
-        format!("_{s}")
-    } else {
-        s
-    }
-}
-
-/// A linear ramp: 0 at or below `from`, 1 at or above `full` (either direction).
-pub(crate) fn ramp(x: f64, from: f64, full: f64) -> f64 {
-    if x.is_nan() {
-        return 0.0;
-    }
-    if (full - from).abs() < f64::EPSILON {
-        return if x >= full { 1.0 } else { 0.0 };
-    }
-    ((x - from) / (full - from)).clamp(0.0, 1.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn file_stems_are_safe() {
-        assert_eq!(file_stem("F0001"), "F0001");
-        assert_eq!(file_stem("Zone 1/Power"), "Zone_1_Power");
-        assert_eq!(file_stem(""), "_");
-        assert_eq!(file_stem(".."), "_..");
-    }
-
-    #[test]
-    fn ramps_both_ways() {
-        assert_eq!(ramp(0.1, 0.5, 0.15), 1.0);
-        assert_eq!(ramp(0.6, 0.5, 0.15), 0.0);
-        assert!((ramp(0.325, 0.5, 0.15) - 0.5).abs() < 1e-12);
-        assert_eq!(ramp(f64::NAN, 0.0, 1.0), 0.0);
+    fn chart_stems_are_readable_and_unique() {
+        // Was `file_stem`: the same readable names, and no two regions on one file.
+        let f = crate::report::FileNames::readable(["F0001", "Zone 1/Power", "Zone 1", "Zone_1"]);
+        assert_eq!(f.stem("F0001"), "F0001");
+        assert_eq!(f.stem("Zone 1/Power"), "Zone_1_Power");
+        assert_ne!(f.stem("Zone 1"), f.stem("Zone_1"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("{path}: cannot open: {source}\n  fix: check the path; globs like 'data/*.csv' must be quoted")]
+    #[error("{path}: cannot open\n  fix: check the path; globs like 'data/*.csv' must be quoted")]
     Open {
         path: PathBuf,
         source: std::io::Error,
@@ -36,8 +36,12 @@ pub enum IngestError {
         message: String,
         fix: String,
     },
-    #[error("{path}: not a readable Parquet file: {message}\n  fix: check that the file is complete and really Parquet (use --format csv for CSV)")]
-    Parquet { path: PathBuf, message: String },
+    #[error("{path}: not a readable Parquet file\n  fix: check that the file is complete and really Parquet (use --format csv for CSV)")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("{path}: read error: {message}")]
     Read { path: PathBuf, message: String },
     #[error("{what}: no usable readings ({} read, {} quarantined)\n  fix: see data_quality.csv for why each reading was rejected; check --tz, --start/--end, --interval and the column options", quality.readings_read, quality.readings_quarantined())]

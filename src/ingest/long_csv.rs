@@ -109,12 +109,14 @@ pub(crate) fn line_reader(
     Ok((rdr, line))
 }
 
-/// Finds `name` among `headers` (exact, then trimmed and case-insensitive).
-pub fn find_column(headers: &[String], name: &str) -> Option<usize> {
-    headers.iter().position(|h| h == name).or_else(|| {
+/// Finds `name` among `headers` (exact, then trimmed and case-insensitive). The crate's one
+/// column finder: ingest's readers, the drop command's load and weather readers and eval's
+/// readers all use it.
+pub fn find_column<S: AsRef<str>>(headers: &[S], name: &str) -> Option<usize> {
+    headers.iter().position(|h| h.as_ref() == name).or_else(|| {
         headers
             .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name.trim()))
+            .position(|h| h.as_ref().trim().eq_ignore_ascii_case(name.trim()))
     })
 }
 

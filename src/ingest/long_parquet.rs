@@ -20,10 +20,10 @@ use super::{LongFormat, Progress};
 /// Upper bound on rows decoded at once (row groups larger than this are read in slices).
 pub const BATCH_ROWS: usize = 1 << 20;
 
-fn perr(path: &Path, e: impl std::fmt::Display) -> IngestError {
+fn perr(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> IngestError {
     IngestError::Parquet {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     }
 }
 

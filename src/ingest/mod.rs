@@ -28,7 +28,7 @@ pub use error::IngestError;
 pub use meta::{MeterInfo, MeterTable};
 pub use quality::{QualityLog, Reason, RowLoc};
 pub use time::{AmbiguousPolicy, GapPolicy, Stamp, TimeFormat, TimeParser};
-pub use value::{NullTokens, ValueUnit};
+pub use value::{NullTokens, ValueUnit, DEFAULT_NULL_TOKENS};
 pub use weather::Weather;
 
 use crate::grid::LoadMatrix;
@@ -139,9 +139,7 @@ impl Default for Nem12Format {
 }
 
 /// Which reader to use.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReadingsFormat {
     /// By extension and content: `.parquet`/`.pq` Parquet, NEM12 by its 100/200 records,

@@ -15,9 +15,7 @@ use super::value::trim;
 use crate::grid::UnixSecs;
 
 /// What to do with a naive local time that occurs twice (the DST fall-back hour).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AmbiguousPolicy {
     /// First reading of a meter at that local time is the earlier instant, the second the later
@@ -32,9 +30,7 @@ pub enum AmbiguousPolicy {
 }
 
 /// What to do with a naive local time that does not exist (the DST spring-forward gap).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GapPolicy {
     /// Quarantine the reading: a local time inside the gap is an export error. Default.
@@ -132,37 +128,9 @@ impl TimeParser {
 
     /// Parses one field (surrounding spaces allowed).
     pub fn parse(&mut self, field: &[u8]) -> Result<Stamp, TimeError> {
-        let field = trim(field);
-        match &self.format {
-            TimeFormat::Iso => {
-                let (naive, offset) = parse_iso(field).ok_or(TimeError::Unparseable)?;
-                match offset {
-                    Some(off) => Ok(Stamp::At(naive - off)),
-                    None => self.localize(naive),
-                }
-            }
-            TimeFormat::EpochSecs => parse_int(field)
-                .map(Stamp::At)
-                .ok_or(TimeError::Unparseable),
-            TimeFormat::EpochMillis => parse_int(field)
-                .map(|ms| Stamp::At(ms.div_euclid(1000)))
-                .ok_or(TimeError::Unparseable),
-            TimeFormat::Chrono { layout, has_offset } => {
-                let s = std::str::from_utf8(field).map_err(|_| TimeError::Unparseable)?;
-                if *has_offset {
-                    chrono::DateTime::parse_from_str(s, layout)
-                        .map(|d| Stamp::At(d.timestamp()))
-                        .map_err(|_| TimeError::Unparseable)
-                } else {
-                    let naive = NaiveDateTime::parse_from_str(s, layout)
-                        .or_else(|_| {
-                            NaiveDate::parse_from_str(s, layout)
-                                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
-                        })
-                        .map_err(|_| TimeError::Unparseable)?;
-                    self.localize(naive.and_utc().timestamp())
-                }
-            }
+        match parse_clock(field, &self.format).ok_or(TimeError::Unparseable)? {
+            (instant_clock, Some(off)) => Ok(Stamp::At(instant_clock - off)),
+            (naive, None) => self.localize(naive),
         }
     }
 
@@ -263,6 +231,37 @@ fn days_in_month(y: i64, m: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
         _ => 28,
+    }
+}
+
+/// Reads a written timestamp in `format`: (the written clock as seconds of a UTC clock, the
+/// offset in seconds east of UTC when one is written; epoch forms are instants, offset 0).
+/// Surrounding spaces are allowed. The one timestamp reader of the crate: [`TimeParser`]
+/// (ingest) adds the zone and DST policies; the drop command's load and weather readers and
+/// eval's readers use it directly.
+pub fn parse_clock(field: &[u8], format: &TimeFormat) -> Option<(i64, Option<i64>)> {
+    let field = trim(field);
+    match format {
+        TimeFormat::Iso => parse_iso(field),
+        TimeFormat::EpochSecs => parse_int(field).map(|t| (t, Some(0))),
+        TimeFormat::EpochMillis => parse_int(field).map(|ms| (ms.div_euclid(1000), Some(0))),
+        TimeFormat::Chrono { layout, has_offset } => {
+            let s = std::str::from_utf8(field).ok()?;
+            if *has_offset {
+                chrono::DateTime::parse_from_str(s, layout).ok().map(|d| {
+                    let off = i64::from(d.offset().local_minus_utc());
+                    (d.timestamp() + off, Some(off))
+                })
+            } else {
+                let naive = NaiveDateTime::parse_from_str(s, layout)
+                    .or_else(|_| {
+                        NaiveDate::parse_from_str(s, layout)
+                            .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+                    })
+                    .ok()?;
+                Some((naive.and_utc().timestamp(), None))
+            }
+        }
     }
 }
 

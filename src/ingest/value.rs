@@ -4,9 +4,7 @@
 use super::quality::Reason;
 
 /// Unit of the value column.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ValueUnit {
     /// kWh per interval (default).
@@ -50,9 +48,12 @@ impl NullTokens {
     }
 }
 
+/// Tokens meaning "no value" when none are configured (besides an empty field).
+pub const DEFAULT_NULL_TOKENS: [&str; 6] = ["NA", "N/A", "null", "Null", "NULL", "-"];
+
 impl Default for NullTokens {
     fn default() -> Self {
-        NullTokens::new(&["NA", "N/A", "null", "Null", "NULL", "-"])
+        NullTokens::new(&DEFAULT_NULL_TOKENS)
     }
 }
 

@@ -2,6 +2,7 @@
 //! data-quality CSV (in `ingest::quality`), and the matrix as Parquet for analysts. Writers return
 //! bytes or strings where practical so they are tested as text.
 
+pub mod console;
 pub mod matrix;
 
 /// A number for a CSV cell: fixed decimals (byte-stable output), `-0` printed as `0`, empty
@@ -15,4 +16,5 @@ pub fn csv_num(v: f64, decimals: usize) -> String {
 }
 
 pub mod run_dir;
+pub mod run_json;
 pub mod summary;

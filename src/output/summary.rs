@@ -2,16 +2,18 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::grid::LoadMatrix;
 use crate::ingest::accumulate::fmt_instant;
 use crate::ingest::{Ingested, QualityLog};
 
-/// Counts of one dataset's quality log.
-#[derive(Debug, Serialize)]
+/// Counts of one dataset's quality log (in `ingest.json` and `run.json`; read back leniently:
+/// a missing field is its default).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DatasetCounts {
-    pub dataset: &'static str,
+    pub dataset: String,
     pub files: usize,
     pub read: u64,
     pub used: u64,
@@ -25,7 +27,7 @@ pub struct DatasetCounts {
 impl DatasetCounts {
     pub fn of(q: &QualityLog) -> Self {
         DatasetCounts {
-            dataset: q.dataset,
+            dataset: q.dataset.to_string(),
             files: q.files().len(),
             read: q.readings_read,
             used: q.readings_used,
@@ -42,8 +44,9 @@ impl DatasetCounts {
     }
 }
 
-/// Grid and coverage figures.
-#[derive(Debug, Serialize)]
+/// Grid and coverage figures (in `ingest.json` and `run.json`; read back leniently).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GridSummary {
     pub meters: usize,
     pub interval_minutes: u32,

@@ -31,11 +31,7 @@ pub const X_LABEL_AREA: u32 = 34;
 pub const MAX_POINTS: usize = 1500;
 
 /// Series colours (colour-blind safe pairs: blue data, red onset, orange levels).
-pub const LOAD_COLOUR: RGBColor = RGBColor(0x1F, 0x4E, 0x79);
-pub const ONSET_COLOUR: RGBColor = RGBColor(0xC0, 0x39, 0x2B);
-pub const LEVEL_COLOUR: RGBColor = RGBColor(0xE6, 0x7E, 0x22);
-pub const GRID_COLOUR: RGBColor = RGBColor(0xDD, 0xDD, 0xDD);
-pub const TEXT_COLOUR: RGBColor = RGBColor(0x33, 0x33, 0x33);
+pub use super::palette::{GRID_COLOUR, LEVEL_COLOUR, LOAD_COLOUR, ONSET_COLOUR, TEXT_COLOUR};
 
 /// Why a chart could not be drawn or written.
 #[derive(Debug, thiserror::Error)]
@@ -214,28 +210,28 @@ impl LoadChart {
     ) -> Self {
         let n = kwh.len();
         let bucket = n.div_ceil(MAX_POINTS).max(1);
-        let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
-        let mut current: Vec<(f64, f64)> = Vec::new();
         let mut y_max = 0.0f64;
-        for start in (0..n).step_by(bucket) {
-            let end = (start + bucket).min(n);
-            let (k, sum) = kwh[start..end]
-                .iter()
-                .filter(|v| v.is_finite())
-                .fold((0usize, 0f64), |(k, s), &v| (k + 1, s + f64::from(v)));
-            if k == 0 {
-                if !current.is_empty() {
-                    runs.push(std::mem::take(&mut current));
+        // One point per bucket (the mean of its present slots, NaN without any), then runs.
+        let points: Vec<(f64, f64)> = (0..n)
+            .step_by(bucket)
+            .map(|start| {
+                let end = (start + bucket).min(n);
+                let (k, sum) = kwh[start..end]
+                    .iter()
+                    .filter(|v| v.is_finite())
+                    .fold((0usize, 0f64), |(k, s), &v| (k + 1, s + f64::from(v)));
+                let kw = if k == 0 {
+                    f64::NAN
+                } else {
+                    sum / k as f64 / interval_hours.max(1e-9)
+                };
+                if kw.is_finite() {
+                    y_max = y_max.max(kw);
                 }
-                continue;
-            }
-            let kw = sum / k as f64 / interval_hours.max(1e-9);
-            y_max = y_max.max(kw);
-            current.push((start as f64 + (end - start) as f64 / 2.0, kw));
-        }
-        if !current.is_empty() {
-            runs.push(current);
-        }
+                (start as f64 + (end - start) as f64 / 2.0, kw)
+            })
+            .collect();
+        let runs = super::gaps::runs(points);
         let onset = onset_slot.filter(|&s| s < n.max(1)).map(|s| {
             let date = day_of_slot
                 .get(s)

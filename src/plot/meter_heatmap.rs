@@ -20,8 +20,7 @@ use super::meter_charts::{
 pub const LEGEND_WIDTH: u32 = 90;
 /// Finest column: half an hour (15-minute grids are averaged to half hours).
 pub const MIN_COL_MINUTES: u32 = 30;
-/// Colour of a cell without data.
-pub const MISSING_COLOUR: RGBColor = RGBColor(0xEE, 0xEE, 0xEE);
+pub use super::palette::MISSING_COLOUR;
 
 /// Viridis at six stops (matplotlib's `viridis`, 0, 0.2, ..., 1).
 const VIRIDIS: [(u8, u8, u8); 6] = [

@@ -5,11 +5,16 @@
 //! registers DejaVu Sans (`assets/fonts/DejaVuSans.ttf`, Bitstream Vera licence in
 //! `assets/fonts/LICENSE-DejaVu.txt`) as plotters' `sans-serif` family. Call it before drawing;
 //! it is idempotent and cheap after the first call.
+//!
+//! Shared by the meter charts (`meter_*`) and the grid charts (`grid_charts`): every colour
+//! ([`palette`]), gap splitting ([`gaps`]) and the embedded font.
 
+pub mod gaps;
 pub mod grid_charts;
 pub mod meter_baseload;
 pub mod meter_charts;
 pub mod meter_heatmap;
+pub mod palette;
 
 use std::sync::Once;
 

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::ReportError;
+use super::{read_err, ReportError};
 use crate::detect::Detection;
 use crate::grid::{LoadMatrix, TimeGrid};
 use crate::ingest::Ingested;
@@ -93,10 +93,10 @@ fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
+fn io_err(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ReportError {
     ReportError::Write {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     }
 }
 
@@ -239,20 +239,12 @@ pub struct Series {
     pub estimated: Vec<bool>,
 }
 
-fn read_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
-    ReportError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-        fix: "re-run `gridsleuth run` to write the run directory again".into(),
-    }
-}
-
 /// Reads `suspects.json`.
 pub fn read_report_data(dir: &Path) -> Result<ReportData, ReportError> {
     let p = dir.join(DATA_DIR).join(SUSPECTS_JSON);
     let bytes = std::fs::read(&p).map_err(|e| ReportError::Read {
         path: p.clone(),
-        message: e.to_string(),
+        source: e.into(),
         fix: "is this a run directory? `gridsleuth run -o DIR` writes report_data/ beside \
               suspects.csv; re-run it with this version"
             .into(),

@@ -10,7 +10,7 @@ use chrono::{TimeZone, Timelike};
 use chrono_tz::Tz;
 
 use super::data::{self, ReportData, Series, SuspectRecord};
-use super::rundir::{self, FeatureTable, MeterQuality, RegisteredRow, RunInfo};
+use super::rundir::{self, FeatureTable, MeterQuality, RegisteredRow};
 use super::ReportError;
 use crate::features::steps::{DEVICES, FIT_TOLERANCE, HOME_UNIT_MAX_TOTAL_KW};
 use crate::features::{baseload, Calendar};
@@ -38,7 +38,7 @@ pub const CHART_FEATURES: [&str; 7] = [
 #[derive(Debug)]
 pub struct RunData {
     pub dir: PathBuf,
-    pub run: RunInfo,
+    pub run: crate::output::run_json::RunJson,
     pub data: ReportData,
     pub grid: TimeGrid,
     pub tz: Tz,
@@ -67,7 +67,7 @@ impl RunData {
         let grid: TimeGrid = data.grid.into();
         let tz: Tz = data.tz.parse().map_err(|_| ReportError::Read {
             path: dir.join(data::DATA_DIR).join(data::SUSPECTS_JSON),
-            message: format!("unknown time zone {:?}", data.tz),
+            source: format!("unknown time zone {:?}", data.tz).into(),
             fix: "re-run `gridsleuth run` with a valid --tz".into(),
         })?;
         let calendar = Calendar::new(&grid, tz);
@@ -180,12 +180,7 @@ pub fn catalogue_fits(kw: f64) -> Vec<DeviceFit> {
 
 /// q-quantile (nearest rank) of finite values.
 fn quantile(v: &mut [f64], q: f64) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let k = ((v.len() - 1) as f64 * q).round() as usize;
-    v.get(k).copied()
+    crate::stats::quantile_mut(v, q)
 }
 
 impl RigEstimate {

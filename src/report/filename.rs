@@ -12,6 +12,12 @@
 //! [`FileNames`] assigns the stems of one report and resolves what one stem cannot: ids equal
 //! up to case (`m1`, `M1`: one file on case-insensitive file systems) both take the hashed
 //! form, and a hash collision is an error rather than an overwritten page.
+//!
+//! This is the crate's one safe file-name function. Charts people open by name (feeders,
+//! regions: `charts/feeder_<stem>.png`, `charts/drop_<stem>.png`) use
+//! [`FileNames::readable`]: a name's [`readable_stem`] (`Zone 1` -> `Zone_1`) when no other
+//! name of the set shares it (up to case) and it is safe, else the hashed stem, so two regions
+//! never share a chart file (`Zone 1` and `Zone_1` do not).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -77,6 +83,33 @@ pub fn file_stem(id: &str) -> String {
     }
 }
 
+/// A readable stem: characters other than ASCII letters, digits, `-`, `_` and `.` become `_`
+/// (`Zone 1/Power` -> `Zone_1_Power`). Not always safe or unique alone: see
+/// [`FileNames::readable`].
+pub fn readable_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Whether a readable stem can be used as a file stem: non-empty, not starting with `.` or
+/// `-`, no `..`, not too long, not a Windows device name.
+fn readable_is_safe(stem: &str) -> bool {
+    !stem.is_empty()
+        && stem.len() <= MAX_CLEAN_LEN
+        && !stem.starts_with(['.', '-'])
+        && !stem.contains("..")
+        && !RESERVED
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(stem.split('.').next().unwrap_or(stem)))
+}
+
 /// Two ids that would share a file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("meter ids {a:?} and {b:?} map to the same report file name {stem:?}")]
@@ -127,6 +160,38 @@ impl FileNames {
             stems.insert(id.to_string(), stem);
         }
         Ok(FileNames { stems })
+    }
+
+    /// Readable stems for `names` (feeder ids, region names): each name's [`readable_stem`]
+    /// when it is safe and no other name has the same one up to ASCII case, else its hashed
+    /// stem. Distinct names always get distinct stems (up to a 64-bit hash collision).
+    pub fn readable<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let names: Vec<&str> = names.into_iter().collect();
+        let mut count: BTreeMap<String, usize> = BTreeMap::new();
+        for n in &names {
+            *count
+                .entry(readable_stem(n).to_ascii_lowercase())
+                .or_default() += 1;
+        }
+        let stems = names
+            .iter()
+            .map(|n| {
+                let r = readable_stem(n);
+                let unique = count.get(&r.to_ascii_lowercase()) == Some(&1);
+                // A hashed stem has a dot and 16 hex digits: a readable stem of that shape
+                // could meet one, so it is hashed too.
+                let looks_hashed = r.rsplit_once('.').is_some_and(|(_, h)| {
+                    h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit())
+                });
+                let stem = if unique && readable_is_safe(&r) && !looks_hashed {
+                    r
+                } else {
+                    hashed_stem(n)
+                };
+                (n.to_string(), stem)
+            })
+            .collect();
+        FileNames { stems }
     }
 
     /// The stem of `id` (its own [`file_stem`] when it was not among the ids given).
@@ -198,6 +263,39 @@ mod tests {
             FileNames::new(["a/b"]).unwrap().stem("a/b"),
             names.stem("a/b")
         );
+    }
+
+    #[test]
+    fn readable_stems_are_unique_and_safe() {
+        let names = [
+            "F0001",
+            "Zone 1",
+            "Zone_1",
+            "zone_2",
+            "..",
+            "",
+            "Zone 3/Power",
+            "CON",
+        ];
+        let f = FileNames::readable(names);
+        assert_eq!(f.stem("F0001"), "F0001");
+        assert_eq!(f.stem("zone_2"), "zone_2");
+        assert_eq!(f.stem("Zone 3/Power"), "Zone_3_Power");
+        // Two regions that read the same get distinct, hashed stems.
+        assert_ne!(f.stem("Zone 1"), f.stem("Zone_1"));
+        assert!(f.stem("Zone 1").starts_with("Zone_1."));
+        for n in ["..", "", "CON"] {
+            stem_is_safe(&f.stem(n));
+        }
+        let mut all: Vec<String> = names
+            .iter()
+            .map(|n| f.stem(n).to_ascii_lowercase())
+            .collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), names.len());
+        // Alone, a readable name keeps its readable stem.
+        assert_eq!(FileNames::readable(["Zone 1"]).stem("Zone 1"), "Zone_1");
     }
 
     #[test]

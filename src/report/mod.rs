@@ -30,7 +30,9 @@ pub mod render;
 pub mod rundir;
 
 use std::io::Write;
-use std::path::PathBuf;
+
+use crate::output::console::ConsoleError;
+use std::path::{Path, PathBuf};
 
 pub use data::{write_report_data, ReportData, SuspectRecord};
 pub use evidence::{Evidence, RunData};
@@ -44,18 +46,37 @@ pub const DEFAULT_MAX_PAGES: usize = 250;
 /// Why the report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("{path}: cannot read: {message}\n  fix: {fix}")]
+    #[error("{path}: cannot read\n  fix: {fix}")]
     Read {
         path: PathBuf,
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
         fix: String,
     },
-    #[error("{path}: cannot write: {message}\n  fix: check that the folder is writable")]
-    Write { path: PathBuf, message: String },
+    #[error("{path}: cannot write\n  fix: check that the folder is writable")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("report template {name}: {message} (a bug: please report it)")]
     Template { name: String, message: String },
+    #[error(transparent)]
+    Console(#[from] crate::output::console::ConsoleError),
     #[error("{0}\n  fix: rename one of the meters in the meters file")]
     Names(#[from] filename::NameCollision),
+}
+
+/// A run-directory file that cannot be read or parsed: re-running `run` writes it again.
+pub(crate) fn read_err(
+    path: &std::path::Path,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> ReportError {
+    ReportError::Read {
+        path: path.to_path_buf(),
+        source: e.into(),
+        fix: "re-run `gridsleuth run` to write the run directory again".into(),
+    }
 }
 
 /// How to render.
@@ -82,42 +103,13 @@ impl Default for ReportOptions {
     }
 }
 
-/// Options of `gridsleuth report`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ReportArgs {
-    /// Run directory written by `gridsleuth run -o DIR`.
-    #[arg(long = "run", value_name = "DIR")]
-    pub run: PathBuf,
-    /// Output folder [default: DIR/report].
-    #[arg(short, long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Write evidence pages for the top N suspects only; 0 = every suspect. The index lists
-    /// all suspects either way [default: 250].
-    #[arg(long, value_name = "N")]
-    pub max_pages: Option<usize>,
-    /// Inline SVG charts only, no PNG files (faster on large runs).
-    #[arg(long)]
-    pub no_png: bool,
-    /// Title of the pages [default: the run directory's name].
-    #[arg(long, value_name = "TEXT")]
-    pub title: Option<String>,
-}
-
-impl ReportArgs {
-    /// The rendering options these arguments ask for.
-    pub fn options(&self) -> ReportOptions {
-        ReportOptions {
-            out: self.out.clone(),
-            max_pages: self.max_pages.unwrap_or(DEFAULT_MAX_PAGES),
-            png: !self.no_png,
-            title: self.title.clone(),
-        }
-    }
-}
-
 /// `gridsleuth report`: renders the report of an existing run directory and says where it is.
-pub fn run_report(args: &ReportArgs, out: &mut dyn Write) -> Result<ReportSummary, ReportError> {
-    let summary = render(&args.run, &args.options())?;
-    let _ = writeln!(out, "{}", summary.text());
+pub fn run_report(
+    run: &Path,
+    opts: &ReportOptions,
+    out: &mut dyn Write,
+) -> Result<ReportSummary, ReportError> {
+    let summary = render(run, opts)?;
+    writeln!(out, "{}", summary.text()).map_err(ConsoleError)?;
     Ok(summary)
 }

@@ -55,10 +55,10 @@ impl ReportSummary {
     }
 }
 
-fn werr(path: &Path, e: impl std::fmt::Display) -> ReportError {
+fn werr(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ReportError {
     ReportError::Write {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     }
 }
 
@@ -318,7 +318,7 @@ pub fn render_data(run: &RunData, opts: &ReportOptions) -> Result<ReportSummary,
 /// The index page's context.
 /// Flagged feeders of the energy balance (`feeders.csv` of the run directory, written by `run`
 /// when feeder data is given): id, hidden kW, since, rig-likeness, reasons, and a link to its
-/// chart when the id is a plain name. Missing or unreadable file: no section (the run had no
+/// chart when one was drawn. Missing or unreadable file: no section (the run had no
 /// feeders).
 fn balance_feeders(dir: &Path) -> Vec<Value> {
     let Ok(mut rdr) = csv::Reader::from_path(dir.join("feeders.csv")) else {
@@ -340,20 +340,18 @@ fn balance_feeders(dir: &Path) -> Vec<Value> {
     let get = |r: &csv::StringRecord, c: Option<usize>| {
         c.and_then(|c| r.get(c)).unwrap_or("").to_string()
     };
-    rdr.records()
-        .filter_map(Result::ok)
+    let rows: Vec<csv::StringRecord> = rdr.records().filter_map(Result::ok).collect();
+    // The chart names the balance gave every feeder (one safe file-name function).
+    let names = FileNames::readable(rows.iter().map(|r| r.get(id).unwrap_or("")));
+    rows.iter()
         .filter(|r| r.get(flagged) == Some("true"))
         .map(|r| {
-            let feeder = get(&r, Some(id));
-            let plain = !feeder.is_empty()
-                && feeder
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            let chart = format!("charts/feeder_{feeder}.png");
-            let href = (plain && dir.join(&chart).is_file()).then(|| format!("../{chart}"));
+            let feeder = get(r, Some(id));
+            let chart = format!("charts/feeder_{}.png", names.stem(&feeder));
+            let href = dir.join(&chart).is_file().then(|| format!("../{chart}"));
             minijinja::context! {
-                feeder => feeder, kw => get(&r, kw), since => get(&r, date),
-                likeness => get(&r, like), reasons => get(&r, why), chart => href,
+                feeder => feeder, kw => get(r, kw), since => get(r, date),
+                likeness => get(r, like), reasons => get(r, why), chart => href,
             }
         })
         .collect()

@@ -9,93 +9,18 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::ReportError;
+use super::{read_err, ReportError};
+use crate::output::run_json::{RunJson, RUN_JSON};
 
-fn read_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
-    ReportError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-        fix: "re-run `gridsleuth run` to write the run directory again".into(),
-    }
-}
-
-/// `run.json`: the parts shown in the report.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct RunInfo {
-    pub version: String,
-    pub inputs: Inputs,
-    pub grid: GridInfo,
-    pub datasets: Vec<DatasetInfo>,
-    pub counts: Counts,
-    pub settings: serde_json::Value,
-}
-
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct Inputs {
-    pub readings: Vec<String>,
-    pub meters: Option<String>,
-    pub feeders: Vec<String>,
-    pub weather: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct GridInfo {
-    pub meters: usize,
-    pub interval_minutes: u32,
-    pub start: String,
-    pub end: String,
-    pub slots: usize,
-    pub days: f64,
-    pub present_share: f64,
-    pub estimated_share: f64,
-    pub min_meter_coverage: f64,
-    pub meters_below_90pct: usize,
-}
-
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct DatasetInfo {
-    pub dataset: String,
-    pub files: usize,
-    pub read: u64,
-    pub used: u64,
-    pub quarantined: u64,
-    pub exact_duplicates: u64,
-    pub quarantined_by_reason: BTreeMap<String, u64>,
-    pub notes: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct Counts {
-    pub meters: usize,
-    pub flagged: usize,
-    pub registered_miners: usize,
-    pub registered_over_contract: usize,
-}
-
-impl RunInfo {
-    /// The flag threshold of the run, when recorded.
-    pub fn flag_threshold(&self) -> Option<f64> {
-        self.settings
-            .get("score")
-            .and_then(|s| s.get("flag_threshold"))
-            .and_then(serde_json::Value::as_f64)
-    }
-}
-
-/// Reads `run.json`.
-pub fn read_run_info(dir: &Path) -> Result<RunInfo, ReportError> {
-    let p = dir.join("run.json");
+/// Reads `run.json` (the one struct `gridsleuth run` writes).
+pub fn read_run_info(dir: &Path) -> Result<RunJson, ReportError> {
+    let p = dir.join(RUN_JSON);
     let bytes = std::fs::read(&p).map_err(|e| ReportError::Read {
         path: p.clone(),
-        message: e.to_string(),
+        source: e.into(),
         fix: "point --run at a directory written by `gridsleuth run -o DIR`".into(),
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| read_err(&p, e))
+    RunJson::from_bytes(&p, &bytes).map_err(|e| read_err(&p, e))
 }
 
 /// One row of `registered_miners.csv`.

@@ -27,6 +27,7 @@
 
 use crate::features::MeterFeatures;
 use crate::ingest::MeterInfo;
+use crate::stats::ramp;
 
 use super::ScoreConfig;
 
@@ -88,13 +89,6 @@ const CURTAILED_PEAK_SHARE: f64 = 0.75;
 
 /// Share of the score that orders meters by their floor above a household's alone.
 const TIE_BREAK: f64 = 0.02;
-
-fn ramp(v: f64, lo: f64, hi: f64) -> f64 {
-    if !v.is_finite() {
-        return 0.0;
-    }
-    ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
-}
 
 fn finite_or(v: f32, d: f64) -> f64 {
     if v.is_finite() {

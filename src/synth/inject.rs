@@ -24,8 +24,8 @@ use super::rig::RigPlan;
 use super::seed::{rng, Stream};
 use super::write::{round_wh, ReadingsWriter, Table, WriteFailure, LABELS_HEADER, METERS_HEADER};
 use super::SynthError;
-use crate::cli::IngestArgs;
 use crate::ingest::ValueUnit;
+use crate::settings::IngestFlags;
 
 /// Counts of a finished injection.
 #[derive(Debug, Default)]
@@ -45,7 +45,7 @@ pub struct InjectCounts {
 fn write_err(e: WriteFailure) -> SynthError {
     SynthError::Write {
         path: e.path,
-        message: e.message,
+        source: e.message.into(),
     }
 }
 
@@ -73,7 +73,7 @@ pub fn run_inject(
             fix: "give weight to mixed, night, intermittent, growth or small".into(),
         });
     }
-    let ia = IngestArgs {
+    let ia = IngestFlags {
         readings: inj.readings.clone(),
         meter_col: inj.meter_col.clone(),
         time_col: inj.time_col.clone(),
@@ -81,13 +81,13 @@ pub fn run_inject(
         unit,
         tz: Some(res.settings.tz.clone()),
         out: res.out.clone(),
-        ..IngestArgs::default()
+        ..IngestFlags::default()
     };
     let opts = crate::settings::resolve_ingest(&ia, false).map_err(|e| SynthError::Inject {
-        message: e.to_string(),
+        source: Box::new(e),
     })?;
     let ing = crate::ingest::load(&opts).map_err(|e| SynthError::Inject {
-        message: e.to_string(),
+        source: Box::new(e),
     })?;
     let m = &ing.matrix;
     let (n, grid) = (m.n_meters(), m.grid);

@@ -1,7 +1,7 @@
 //! `gridsleuth synth`: a deterministic, labelled synthetic region (or rigs injected into real
 //! readings), the ground truth detection is measured against.
 //!
-//! Input: [`SynthArgs`]. Output, into `--out DIR`: `readings.parquet` (or `readings.csv[.gz]`),
+//! Input: [`SynthOptions`]. Output, into `--out DIR`: `readings.parquet` (or `readings.csv[.gz]`),
 //! `meters.csv`, `feeders.csv`, `weather.csv`, `labels.csv`, `synth.json`; with `--inject-into`,
 //! `readings.*`, `meters.csv`, `labels.csv`, `synth.json`. Returns a [`SynthSummary`].
 //! Invariants: the same arguments give byte-identical data files whatever `--chunk-meters` and
@@ -33,211 +33,132 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::ingest::ValueUnit;
+use crate::output::console::ConsoleError;
 
-/// Options of `gridsleuth synth`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SynthArgs {
+/// The default `--mining-mix` (relative weights of the hidden rig kinds).
+pub const DEFAULT_MINING_MIX: &str = kinds::MiningMix::DEFAULT_TEXT;
+
+/// Options of `gridsleuth synth`, as given (validated by `params` before any work starts).
+#[derive(Debug, Clone)]
+pub struct SynthOptions {
     /// Output directory (created if missing; files in it are overwritten).
-    #[arg(short, long, value_name = "DIR", help_heading = "Output")]
     pub out: PathBuf,
     /// Readings file format: parquet (Datetime[us, UTC], one row group per ~1.4 M rows of whole
     /// meters) or csv.
-    #[arg(long, value_name = "FORMAT", default_value = "parquet",
-          value_parser = ["parquet", "csv"], help_heading = "Output")]
     pub format: String,
     /// Gzip the CSV readings (readings.csv.gz); only with --format csv.
-    #[arg(long, help_heading = "Output")]
     pub gzip: bool,
     /// Random seed. The same options and seed give byte-identical files.
-    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Output")]
     pub seed: u64,
     /// Meters generated per parallel batch (memory vs parallelism); never changes the output.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1000,
-        help_heading = "Output"
-    )]
     pub chunk_meters: usize,
     /// Worker threads, 0 = one per core; never changes the output.
-    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Output")]
     pub threads: usize,
 
     /// Number of meters [default: 1000].
-    #[arg(long, value_name = "N", help_heading = "Region")]
     pub meters: Option<usize>,
     /// Length of the window in days [default: 30].
-    #[arg(long, value_name = "N", help_heading = "Region")]
     pub days: Option<u32>,
     /// Reading interval: 15m, 30m, 1h ... (must divide a day) [default: 30m].
-    #[arg(long, value_name = "DUR", help_heading = "Region")]
     pub interval: Option<String>,
     /// First day, YYYY-MM-DD (local midnight in --tz) or a timestamp [default: 2024-03-01].
-    #[arg(long, value_name = "WHEN", help_heading = "Region")]
     pub start: Option<String>,
     /// IANA zone of the local clock that daily rhythms follow (timestamps are written in UTC);
     /// with --inject-into, also the zone of naive timestamps in the readings.
-    #[arg(
-        long,
-        value_name = "ZONE",
-        default_value = "UTC",
-        help_heading = "Region"
-    )]
     pub tz: String,
     /// Meters per feeder (feeders take consecutive meter ids).
-    #[arg(long, value_name = "N", default_value_t = 200, help_heading = "Region")]
     pub meters_per_feeder: usize,
 
     /// Share of meters with a hidden (unregistered) rig.
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.015,
-        help_heading = "Population"
-    )]
     pub mining_share: f64,
     /// How hidden rigs split across kinds (relative weights of pure, mixed, night,
     /// intermittent, growth, small, bypass; missing kinds get 0).
-    #[arg(
-        long,
-        value_name = "KIND=W,...",
-        default_value = kinds::MiningMix::DEFAULT_TEXT,
-        help_heading = "Population"
-    )]
     pub mining_mix: String,
     /// Share of meters that are registered (licensed) mining sites.
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.0005,
-        help_heading = "Population"
-    )]
     pub registered_miner_share: f64,
     /// Share of meters on a commercial tariff (shops, offices).
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.04,
-        help_heading = "Population"
-    )]
     pub commercial_share: f64,
     /// Share of the commercial meters that are 24x7 refrigeration shops.
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.2,
-        help_heading = "Population"
-    )]
     pub commercial_24x7_share: f64,
     /// Share of meters that are grow-ops.
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.005,
-        help_heading = "Population"
-    )]
     pub grow_op_share: f64,
     /// Share of meters that are farms with pumps (agricultural tariff).
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.005,
-        help_heading = "Population"
-    )]
     pub agricultural_share: f64,
     /// Share of meters that are homes with direct electric heating.
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.06,
-        help_heading = "Population"
-    )]
     pub electric_heating_share: f64,
     /// Share of meters that are homes with night-storage heaters.
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.04,
-        help_heading = "Population"
-    )]
     pub storage_heating_share: f64,
 
     /// Technical losses proportional to the feeder load (share of the delivered energy).
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.03,
-        help_heading = "Feeders"
-    )]
     pub loss_share: f64,
     /// Load-squared losses: extra share at the feeder's mean load
     /// (losses = loss_share * P + loss_quadratic * P^2 / mean P).
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.01,
-        help_heading = "Feeders"
-    )]
     pub loss_quadratic: f64,
     /// Feeder-wide outages per feeder per 30 days (15 min to 3 h; every meter behind it reads 0).
-    #[arg(
-        long,
-        value_name = "RATE",
-        default_value_t = 0.5,
-        help_heading = "Feeders"
-    )]
     pub feeder_outages: f64,
 
     /// Share of readings missing at random.
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.002,
-        help_heading = "Data defects"
-    )]
     pub missing_share: f64,
     /// Share of meters with 1-3 whole days missing.
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.01,
-        help_heading = "Data defects"
-    )]
     pub gap_meter_share: f64,
     /// Share of meters with 1-3 estimated days (the day's total spread evenly over its
     /// intervals; listed in labels.csv `estimated_days`).
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.01,
-        help_heading = "Data defects"
-    )]
     pub estimated_meter_share: f64,
 
     /// Instead of a region: add rigs to these real readings (files or quoted globs, any format
     /// `gridsleuth ingest` reads).
-    #[arg(long, num_args = 1.., value_name = "PATH", help_heading = "Inject into real readings")]
     pub inject_into: Vec<String>,
     /// Share of the meters that get a rig (kinds from --mining-mix, except pure and bypass).
-    #[arg(
-        long,
-        value_name = "SHARE",
-        default_value_t = 0.1,
-        help_heading = "Inject into real readings"
-    )]
     pub inject_share: f64,
     /// Meter id column of the readings [default: meter_id].
-    #[arg(long, value_name = "NAME", help_heading = "Inject into real readings")]
     pub meter_col: Option<String>,
     /// Timestamp column [default: timestamp].
-    #[arg(long, value_name = "NAME", help_heading = "Inject into real readings")]
     pub time_col: Option<String>,
     /// Value column [default: kwh].
-    #[arg(long, value_name = "NAME", help_heading = "Inject into real readings")]
     pub value_col: Option<String>,
     /// Unit of the value column [default: kwh].
-    #[arg(long, value_enum, help_heading = "Inject into real readings")]
     pub unit: Option<ValueUnit>,
+}
+
+impl Default for SynthOptions {
+    /// The defaults of `gridsleuth synth --help` (the output folder left empty).
+    fn default() -> Self {
+        SynthOptions {
+            out: PathBuf::new(),
+            format: "parquet".into(),
+            gzip: false,
+            seed: 1,
+            chunk_meters: 1000,
+            threads: 0,
+            meters: None,
+            days: None,
+            interval: None,
+            start: None,
+            tz: "UTC".into(),
+            meters_per_feeder: 200,
+            mining_share: 0.015,
+            mining_mix: kinds::MiningMix::DEFAULT_TEXT.into(),
+            registered_miner_share: 0.0005,
+            commercial_share: 0.04,
+            commercial_24x7_share: 0.2,
+            grow_op_share: 0.005,
+            agricultural_share: 0.005,
+            electric_heating_share: 0.06,
+            storage_heating_share: 0.04,
+            loss_share: 0.03,
+            loss_quadratic: 0.01,
+            feeder_outages: 0.5,
+            missing_share: 0.002,
+            gap_meter_share: 0.01,
+            estimated_meter_share: 0.01,
+            inject_into: Vec::new(),
+            inject_share: 0.1,
+            meter_col: None,
+            time_col: None,
+            value_col: None,
+            unit: None,
+        }
+    }
 }
 
 /// What a run produced (also the "summary" of `synth.json`).
@@ -283,12 +204,27 @@ pub enum SynthError {
         message: String,
         fix: String,
     },
-    #[error("{path}: cannot write: {message}\n  fix: check that --out is a writable directory with free space")]
-    Write { path: PathBuf, message: String },
-    #[error("--inject-into: cannot load the readings: {message}\n  fix: check the paths and the column options (--meter-col, --time-col, --value-col, --unit, --tz)")]
-    Inject { message: String },
-    #[error("--threads: cannot start {threads} worker threads: {message}\n  fix: use fewer threads, or 0 for one per core")]
-    Threads { threads: usize, message: String },
+    #[error(
+        "{path}: cannot write\n  fix: check that --out is a writable directory with free space"
+    )]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("--inject-into: cannot load the readings\n  fix: check the paths and the column options (--meter-col, --time-col, --value-col, --unit, --tz)")]
+    Inject {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(transparent)]
+    Console(#[from] crate::output::console::ConsoleError),
+    #[error("--threads: cannot start {threads} worker threads\n  fix: use fewer threads, or 0 for one per core")]
+    Threads {
+        threads: usize,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 fn list_kinds(kinds: &BTreeMap<String, u64>, keep: impl Fn(&str) -> bool) -> String {
@@ -356,20 +292,20 @@ impl SynthSummary {
 }
 
 /// Runs `gridsleuth synth`: writes the files, prints the summary on `out`, returns it.
-pub fn run_synth(args: &SynthArgs, out: &mut dyn Write) -> Result<SynthSummary, SynthError> {
+pub fn run_synth(args: &SynthOptions, out: &mut dyn Write) -> Result<SynthSummary, SynthError> {
     let t0 = Instant::now();
     let res = params::resolve(args)?;
     let dir = res.out.clone();
     std::fs::create_dir_all(&dir).map_err(|e| SynthError::Write {
         path: dir.clone(),
-        message: e.to_string(),
+        source: e.into(),
     })?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build()
         .map_err(|e| SynthError::Threads {
             threads: args.threads,
-            message: e.to_string(),
+            source: e.into(),
         })?;
     let mut summary = match (&res.settings.region, &res.settings.inject, res.grid) {
         (Some(set), _, Some(grid)) => {
@@ -455,12 +391,13 @@ pub fn run_synth(args: &SynthArgs, out: &mut dyn Write) -> Result<SynthSummary, 
     let json = serde_json::json!({ "settings": res.settings, "summary": summary });
     let bytes = serde_json::to_vec_pretty(&json).map_err(|e| SynthError::Write {
         path: json_path.clone(),
-        message: e.to_string(),
+        source: e.into(),
     })?;
     std::fs::write(&json_path, bytes).map_err(|e| SynthError::Write {
         path: json_path.clone(),
-        message: e.to_string(),
+        source: e.into(),
     })?;
-    let _ = out.write_all(summary.text().as_bytes());
+    out.write_all(summary.text().as_bytes())
+        .map_err(ConsoleError)?;
     Ok(summary)
 }

@@ -1,4 +1,4 @@
-//! `SynthArgs` -> validated settings, before any work starts (the same split as
+//! `SynthOptions` -> validated settings, before any work starts (the same split as
 //! `crate::settings` for ingest).
 //!
 //! Input: the parsed flags. Output: [`Resolved`]: the serialisable [`Settings`] (recorded in
@@ -12,12 +12,12 @@ use std::path::PathBuf;
 use chrono_tz::Tz;
 
 use super::kinds::{MiningMix, PopulationShares};
-use super::{SynthArgs, SynthError};
+use super::{SynthError, SynthOptions};
 use crate::grid::TimeGrid;
 use crate::ingest::TimeSpec;
 use crate::settings;
 
-/// Defaults of the region options that are `Option`s in `SynthArgs` (so that giving them with
+/// Defaults of the region options that are `Option`s in `SynthOptions` (so that giving them with
 /// `--inject-into` can be rejected).
 pub const DEFAULT_METERS: usize = 1000;
 pub const DEFAULT_DAYS: u32 = 30;
@@ -114,7 +114,7 @@ fn from_settings(option: &str, e: settings::SettingsError, fix: &str) -> SynthEr
 }
 
 /// Validates `args`.
-pub fn resolve(args: &SynthArgs) -> Result<Resolved, SynthError> {
+pub fn resolve(args: &SynthOptions) -> Result<Resolved, SynthError> {
     let tz = settings::parse_tz("--tz", &args.tz)
         .map_err(|e| from_settings("--tz", e, "use an IANA name such as UTC or Europe/London"))?;
     let csv = match args.format.as_str() {
@@ -310,20 +310,38 @@ pub fn resolve(args: &SynthArgs) -> Result<Resolved, SynthError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{SynthArgs, SynthError, SynthSummary};
+    use super::super::{SynthError, SynthOptions, SynthSummary};
     use super::*;
-    use clap::Parser;
 
-    #[derive(Debug, Parser)]
-    struct Cmd {
-        #[command(flatten)]
-        args: SynthArgs,
-    }
-
-    fn parse(argv: &[&str]) -> SynthArgs {
-        Cmd::try_parse_from(std::iter::once("synth").chain(argv.iter().copied()))
-            .unwrap()
-            .args
+    /// The options of `gridsleuth synth ARGV` (only the flags these tests use).
+    fn parse(argv: &[&str]) -> SynthOptions {
+        let mut o = SynthOptions::default();
+        let mut it = argv.iter();
+        while let Some(&flag) = it.next() {
+            if flag == "--gzip" {
+                o.gzip = true;
+                continue;
+            }
+            let v = *it.next().unwrap();
+            match flag {
+                "-o" => o.out = v.into(),
+                "--mining-share" => o.mining_share = v.parse().unwrap(),
+                "--days" => o.days = Some(v.parse().unwrap()),
+                "--interval" => o.interval = Some(v.into()),
+                "--start" => o.start = Some(v.into()),
+                "--tz" => o.tz = v.into(),
+                "--mining-mix" => o.mining_mix = v.into(),
+                "--commercial-share" => o.commercial_share = v.parse().unwrap(),
+                "--electric-heating-share" => o.electric_heating_share = v.parse().unwrap(),
+                "--inject-into" => o.inject_into.push(v.into()),
+                "--meters" => o.meters = Some(v.parse().unwrap()),
+                "--meter-col" => o.meter_col = Some(v.into()),
+                "--chunk-meters" => o.chunk_meters = v.parse().unwrap(),
+                "--loss-share" => o.loss_share = v.parse().unwrap(),
+                other => panic!("flag {other} not handled by the test parser"),
+            }
+        }
+        o
     }
 
     fn err(argv: &[&str]) -> String {
@@ -385,7 +403,7 @@ mod tests {
     #[test]
     fn public_types_are_send_sync() {
         fn check<T: Send + Sync>() {}
-        check::<SynthArgs>();
+        check::<SynthOptions>();
         check::<SynthSummary>();
         check::<SynthError>();
     }

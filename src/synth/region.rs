@@ -44,7 +44,7 @@ pub struct RegionCounts {
 fn write_err(e: WriteFailure) -> SynthError {
     SynthError::Write {
         path: e.path,
-        message: e.message,
+        source: e.message.into(),
     }
 }
 
@@ -158,7 +158,7 @@ pub fn run_region(
         Err(_) => {
             return Err(SynthError::Write {
                 path: dir.to_path_buf(),
-                message: "the writer thread panicked".into(),
+                source: "the writer thread panicked".into(),
             })
         }
     };

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use gridsleuth::eval::{run_eval, EvalArgs, EvalError, EvalReport};
+use gridsleuth::cli::tools::EvalArgs;
+use gridsleuth::eval::{run_eval, EvalError, EvalOptions, EvalReport};
 
 use super::support::sample;
 
@@ -16,10 +17,11 @@ struct Flags {
     args: EvalArgs,
 }
 
-fn flags(argv: &[&str]) -> EvalArgs {
+fn flags(argv: &[&str]) -> EvalOptions {
     Flags::try_parse_from(std::iter::once("eval").chain(argv.iter().copied()))
         .unwrap()
         .args
+        .options()
 }
 
 const LABELS: &str = "\
@@ -58,7 +60,7 @@ fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 /// A run directory with `scores.csv` (and `run.json` if given) and a labels file beside it.
-fn setup(labels: &str, scores: &str, run_json: Option<&str>) -> (tempfile::TempDir, EvalArgs) {
+fn setup(labels: &str, scores: &str, run_json: Option<&str>) -> (tempfile::TempDir, EvalOptions) {
     let d = tempfile::tempdir().unwrap();
     let run = d.path().join("run");
     std::fs::create_dir(&run).unwrap();
@@ -76,13 +78,13 @@ fn setup(labels: &str, scores: &str, run_json: Option<&str>) -> (tempfile::TempD
     (d, args)
 }
 
-fn eval_ok(args: &EvalArgs) -> (EvalReport, String) {
+fn eval_ok(args: &EvalOptions) -> (EvalReport, String) {
     let mut out = Vec::new();
     let r = run_eval(args, &mut out).unwrap_or_else(|e| panic!("{e}"));
     (r, String::from_utf8(out).unwrap())
 }
 
-fn eval_err(args: &EvalArgs) -> String {
+fn eval_err(args: &EvalOptions) -> String {
     match run_eval(args, &mut Vec::new()) {
         Ok(_) => panic!("expected an error"),
         Err(e) => e.to_string(),
@@ -181,7 +183,7 @@ fn committed_sample_labels() {
         scores.push_str(&format!("{},{kw}\n", f[0]));
     }
     let (_d, args) = setup(&body, &scores, None);
-    let args = EvalArgs {
+    let args = EvalOptions {
         labels: labels.into(),
         ..args
     };

@@ -11,14 +11,16 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
 use clap::Parser;
+use gridsleuth::cli::grid::{BalanceArgs, DropArgs};
 use gridsleuth::cli::{Cli, Command as Sub};
-use gridsleuth::grid_analysis::args::DropInput;
 use gridsleuth::grid_analysis::balance_output::feeder_chart;
 use gridsleuth::grid_analysis::drop::Verdict;
 use gridsleuth::grid_analysis::drop_output::region_chart;
 use gridsleuth::grid_analysis::events::{read_events, read_holidays};
 use gridsleuth::grid_analysis::load_series::read_load;
-use gridsleuth::grid_analysis::{self, analyse, balance, BalanceArgs, DropArgs};
+use gridsleuth::grid_analysis::DropInput;
+use gridsleuth::grid_analysis::{self, analyse, balance};
+use gridsleuth::settings::{balance_options, drop_options};
 
 use crate::support::{self, arg};
 
@@ -64,7 +66,7 @@ fn synth(dir: &Path, seed: &str, extra: &[&str]) -> PathBuf {
     let Sub::Synth(a) = cli.command else {
         unreachable!("`synth` parses to Command::Synth")
     };
-    gridsleuth::synth::run_synth(&a, &mut Vec::new()).unwrap();
+    gridsleuth::synth::run_synth(&a.options(), &mut Vec::new()).unwrap();
     out
 }
 
@@ -88,7 +90,8 @@ fn run_balance(region: &Path, out: &Path) -> (HashMap<String, Row>, String) {
     argv.extend(["-o".to_string(), o]);
     let a = BalanceCli::try_parse_from(&argv).unwrap().a;
     let mut text = Vec::new();
-    let s = grid_analysis::run_balance(&a, false, &mut text).unwrap();
+    let opts = balance_options(&a.ingest.flags(), &a.balance_flags(), false).unwrap();
+    let s = grid_analysis::run_balance(&opts, &mut text).unwrap();
     assert!(!s.quarantined);
     let rows = read_csv(&out.join("feeders.csv"));
     let by_id = rows
@@ -303,7 +306,7 @@ fn drop_sample() -> PathBuf {
 pub fn zone1_estimate(load: &Path, dir: &Path, date: &str) -> (Row, String) {
     let args = drop_args(load, dir, date);
     let mut text = Vec::new();
-    grid_analysis::run_drop(&args, &mut text).unwrap();
+    grid_analysis::run_drop(&drop_options(&args.flags()).unwrap(), &mut text).unwrap();
     let text = String::from_utf8(text).unwrap();
     let rows = read_csv(&dir.join("out/drop_estimates.csv"));
     let z1: Vec<&Row> = rows.iter().filter(|r| r["region"] == "Zone 1").collect();
@@ -353,7 +356,8 @@ fn zones_without_a_drop_report_none() {
 fn drop_chart_data_shows_levels_events_and_the_drop() {
     let dir = tempfile::tempdir().unwrap();
     let args = drop_args(&drop_sample(), dir.path(), EVENT);
-    let (input, cfg) = args.resolve().unwrap();
+    let opts = drop_options(&args.flags()).unwrap();
+    let (input, cfg) = (opts.input, opts.model);
     let DropInput::Series(spec) = input else {
         panic!("--load is a series")
     };
@@ -489,7 +493,7 @@ fn drop_runs_on_meter_readings_grouped_by_feeder() {
     ];
     let a = DropCli::try_parse_from(argv).unwrap().a;
     let mut text = Vec::new();
-    grid_analysis::run_drop(&a, &mut text).unwrap();
+    grid_analysis::run_drop(&drop_options(&a.flags()).unwrap(), &mut text).unwrap();
     let text = String::from_utf8(text).unwrap();
     assert!(text.starts_with("load: 4 regions x 60 days"), "{text}");
     let rows = read_csv(&dir.path().join("out/drop_estimates.csv"));

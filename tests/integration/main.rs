@@ -17,6 +17,9 @@
 //! - `detection`: issue 12 on generated regions: a Sydney meter in UTC, 15/30/60-minute
 //!   meters, outages, a rig adding devices, a night rig among storage heaters, own spans.
 //! - `cli`: help text, exit codes, the output files.
+//! - `pinned`: hashes of the outputs of `run`, `balance` and `drop`, unchanged by refactoring.
+//! - `stdout`: a closed pipe is success, a full disk is an error.
+//! - `settings`: `gridsleuth config`, range checks of the config file, the `[balance]` table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)]
 
@@ -29,10 +32,13 @@ mod equivalence;
 mod eval;
 mod generated;
 mod grid_analysis;
+mod pinned;
 mod properties;
 mod report;
 mod run;
 mod samples;
+mod settings;
 mod shared_data;
+mod stdout;
 mod synth;
 mod time;

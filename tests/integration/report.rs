@@ -30,12 +30,12 @@ fn run_into(dir: &Path, argv: &[&str]) {
     let Command::Run(args) = &cli.command else {
         unreachable!("`run` parses to Command::Run")
     };
-    gridsleuth::app::run_detect(args, true, false, &mut std::io::sink()).unwrap();
-    let opts = gridsleuth::settings::resolve_ingest(&args.ingest, false).unwrap();
-    let dcfg = gridsleuth::settings::resolve_detect(args, opts.long.time.tz).unwrap();
-    let ing = gridsleuth::ingest::load(&opts).unwrap();
-    let det = gridsleuth::detect::detect(&ing, &dcfg).unwrap();
-    report::write_report_data(dir, &ing, &det, opts.long.time.tz.name()).unwrap();
+    let opts = gridsleuth::settings::run_options(&args.ingest.flags(), &args.detect_flags(), false)
+        .unwrap();
+    gridsleuth::app::run_detect(&opts, true, &mut std::io::sink()).unwrap();
+    let ing = gridsleuth::ingest::load(&opts.ingest).unwrap();
+    let det = gridsleuth::detect::detect(&ing, &opts.detect).unwrap();
+    report::write_report_data(dir, &ing, &det, opts.ingest.long.time.tz.name()).unwrap();
 }
 
 fn options(title: &str) -> ReportOptions {

@@ -74,7 +74,8 @@ pub fn args(argv: &[&str]) -> IngestArgs {
 
 /// `settings::resolve_ingest` + `ingest::load`; a fatal error as its message.
 pub fn try_load(a: &IngestArgs) -> Result<Ingested, String> {
-    let opts = gridsleuth::settings::resolve_ingest(a, false).map_err(|e| e.to_string())?;
+    let opts =
+        gridsleuth::settings::resolve_ingest(&a.flags(), false).map_err(|e| e.to_string())?;
     gridsleuth::ingest::load(&opts).map_err(|e| e.to_string())
 }
 

@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use clap::Parser;
+use gridsleuth::cli::tools::SynthArgs;
 use gridsleuth::cli::{Cli, Command as Sub};
 use gridsleuth::grid::LoadMatrix;
-use gridsleuth::synth::{run_synth, SynthArgs, SynthSummary};
+use gridsleuth::synth::{run_synth, SynthSummary};
 
 use crate::support::{self, arg, counts, logs, run_raw};
 
@@ -28,7 +29,7 @@ fn synth(dir: &Path, argv: &[&str]) -> SynthSummary {
     let mut full = argv.to_vec();
     full.extend_from_slice(&["--out", &o]);
     let mut text = Vec::new();
-    let s = run_synth(&synth_args(&full), &mut text)
+    let s = run_synth(&synth_args(&full).options(), &mut text)
         .unwrap_or_else(|e| panic!("synth {argv:?} failed: {e}"));
     assert!(String::from_utf8(text).unwrap().contains("rows/s"));
     s

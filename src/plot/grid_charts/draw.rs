@@ -7,31 +7,17 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Anchor, Chart, ChartError, LegendAt, Panel, Rgb, DARK, MARKER_ROW, NOTE_ROW};
+use super::{Anchor, Chart, ChartError, LegendAt, Panel, DARK, MARKER_ROW, NOTE_ROW};
 
 fn err(e: impl std::fmt::Display) -> ChartError {
     ChartError(e.to_string())
 }
 
-fn rgb(c: Rgb) -> RGBColor {
-    RGBColor(c.0, c.1, c.2)
-}
+use crate::plot::palette::{rgb, GRID_BOLD, GRID_LIGHT};
 
-/// Runs of finite points.
+/// Runs of finite points (x in Unix seconds).
 pub(super) fn segments(points: &[(i64, f64)]) -> Vec<Vec<(f64, f64)>> {
-    let mut out = Vec::new();
-    let mut cur: Vec<(f64, f64)> = Vec::new();
-    for &(x, y) in points {
-        if y.is_finite() {
-            cur.push((x as f64, y));
-        } else if !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+    crate::plot::gaps::runs(points.iter().map(|&(x, y)| (x as f64, y)))
 }
 
 fn date_label(secs: f64, span_days: f64) -> String {
@@ -118,8 +104,8 @@ fn draw_panel<DB: DrawingBackend>(
         .y_desc(p.y_label.as_str())
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 14))
-        .light_line_style(RGBColor(238, 238, 238))
-        .bold_line_style(RGBColor(215, 215, 215))
+        .light_line_style(GRID_LIGHT)
+        .bold_line_style(GRID_BOLD)
         .draw()
         .map_err(err)?;
     cc.draw_series(p.bands.iter().map(|b| {

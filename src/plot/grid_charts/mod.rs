@@ -8,16 +8,7 @@
 //! [`crate::plot::register_font`]) or an SVG string ([`render_svg`]); drawing is in `draw`. `NaN` values split a line into
 //! segments (a gap is drawn as a gap, never bridged).
 
-/// An sRGB colour.
-pub type Rgb = (u8, u8, u8);
-
-pub const BLUE: Rgb = (31, 119, 180);
-pub const ORANGE: Rgb = (230, 120, 20);
-pub const GREEN: Rgb = (44, 160, 44);
-pub const RED: Rgb = (214, 39, 40);
-pub const PURPLE: Rgb = (148, 103, 189);
-pub const GREY: Rgb = (150, 150, 150);
-pub const DARK: Rgb = (40, 40, 40);
+pub use super::palette::{Rgb, BLUE, DARK, GREEN, GREY, ORANGE, PURPLE, RED};
 
 /// A series; `NaN` y values are gaps.
 #[derive(Debug, Clone, PartialEq)]

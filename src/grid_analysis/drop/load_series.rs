@@ -13,10 +13,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::ingest::time::parse_clock;
+use crate::ingest::TimeFormat;
 use chrono::{NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
-use super::GridAnalysisError;
+use crate::grid_analysis::GridAnalysisError;
 use crate::ingest::long_csv::{find_column, header_strings, line_reader};
 
 /// A day's mean is kept when at least this share of its intervals is present.
@@ -25,7 +27,7 @@ pub const MIN_DAY_COVERAGE: f64 = 0.8;
 pub const EXAMPLES: usize = 5;
 
 /// Unit of the load values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadUnit {
     Mw,
@@ -67,41 +69,18 @@ impl TimeLayout {
         }
     }
 
-    /// Local (naive) time of a field; offsets are converted to `tz`.
+    /// Local (naive) time of a field, read by ingest's timestamp reader
+    /// ([`crate::ingest::time::parse_clock`]); a written offset is converted to `tz`.
     pub fn local(&self, s: &str, tz: Tz) -> Option<NaiveDateTime> {
-        let s = s.trim();
-        let with_offset =
-            |d: chrono::DateTime<chrono::FixedOffset>| d.with_timezone(&tz).naive_local();
-        match self {
-            TimeLayout::Iso => {
-                if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
-                    return Some(with_offset(d));
-                }
-                let t = s.replacen(' ', "T", 1);
-                if let Ok(d) = chrono::DateTime::parse_from_rfc3339(&t) {
-                    return Some(with_offset(d));
-                }
-                for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
-                    if let Ok(d) = NaiveDateTime::parse_from_str(&t, f) {
-                        return Some(d);
-                    }
-                }
-                NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                    .ok()
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-            }
-            TimeLayout::Chrono(f) => {
-                if f.contains("%z") || f.contains("%:z") {
-                    if let Ok(d) = chrono::DateTime::parse_from_str(s, f) {
-                        return Some(with_offset(d));
-                    }
-                }
-                NaiveDateTime::parse_from_str(s, f).ok().or_else(|| {
-                    NaiveDate::parse_from_str(s, f)
-                        .ok()
-                        .and_then(|d| d.and_hms_opt(0, 0, 0))
-                })
-            }
+        let format = match self {
+            TimeLayout::Iso => TimeFormat::Iso,
+            TimeLayout::Chrono(f) => TimeFormat::parse(f),
+        };
+        let (clock, offset) = parse_clock(s.as_bytes(), &format)?;
+        match offset {
+            None => chrono::DateTime::from_timestamp(clock, 0).map(|d| d.naive_utc()),
+            Some(off) => chrono::DateTime::from_timestamp(clock - off, 0)
+                .map(|d| d.with_timezone(&tz).naive_local()),
         }
     }
 }
@@ -145,6 +124,8 @@ pub struct DailyLoad {
     /// Daily mean temperature (°C), `NaN` unknown; empty without temperature.
     pub temp_c: Vec<f64>,
     pub rows_read: u64,
+    /// Rows of the `--weather` file: (read, used); the rest are in `skipped` as `weather_*`.
+    pub weather_rows: Option<(u64, u64)>,
     /// Skipped values by reason.
     pub skipped: BTreeMap<&'static str, u64>,
     /// The first skipped lines, quoted.
@@ -386,14 +367,17 @@ fn daily_mean(v: &[(i64, f64)], d0: i64, n_days: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Daily mean temperature from a `timestamp,temperature_c` file, on `load`'s calendar.
+/// Daily mean temperature from a `timestamp,temperature_c` file, on `load`'s calendar. A row
+/// whose timestamp or temperature cannot be read is skipped and recorded in `load` like a bad
+/// load row (`weather_bad_timestamp`, `weather_bad_temperature`, first lines quoted), and
+/// `load.weather_rows` keeps (read, used), so read = used + skipped.
 pub fn read_weather(
     path: &Path,
     time: &TimeLayout,
     tz: Tz,
-    load: &DailyLoad,
+    load: &mut DailyLoad,
 ) -> Result<Vec<f64>, GridAnalysisError> {
-    let (mut rdr, _) = line_reader(path, b',')?;
+    let (mut rdr, lines) = line_reader(path, b',')?;
     let mut rec = csv::ByteRecord::new();
     let io = |e: csv::Error| GridAnalysisError::input(path, e.to_string(), "check the file is CSV");
     if !rdr.read_byte_record(&mut rec).map_err(io)? {
@@ -407,14 +391,28 @@ pub fn read_weather(
     let ct = column(path, &headers, "timestamp", "weather timestamps")?;
     let cv = column(path, &headers, "temperature_c", "temperature")?;
     let mut v = Vec::new();
+    let mut read = 0u64;
     while rdr.read_byte_record(&mut rec).map_err(io)? {
+        let line = lines.get();
+        if rec.len() == 1 && rec[0].is_empty() {
+            continue;
+        }
+        read += 1;
+        let mut sk = Skips { out: load };
         let t = std::str::from_utf8(rec.get(ct).unwrap_or(b""))
             .ok()
             .and_then(|s| TimeLayout::Iso.local(s, tz).or_else(|| time.local(s, tz)));
-        if let (Some(t), Some(x)) = (t, number(rec.get(cv).unwrap_or(b""))) {
-            v.push((t.and_utc().timestamp(), x));
-        }
+        let Some(t) = t else {
+            sk.skip("weather_bad_timestamp", line, rec.get(ct).unwrap_or(b""));
+            continue;
+        };
+        let Some(x) = number(rec.get(cv).unwrap_or(b"")) else {
+            sk.skip("weather_bad_temperature", line, rec.get(cv).unwrap_or(b""));
+            continue;
+        };
+        v.push((t.and_utc().timestamp(), x));
     }
+    load.weather_rows = Some((read, v.len() as u64));
     let d0 = load.dates.first().map_or(0, |d| {
         d.and_hms_opt(0, 0, 0)
             .map_or(0, |t| t.and_utc().timestamp() / 86_400)

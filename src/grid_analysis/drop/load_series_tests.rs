@@ -131,3 +131,30 @@ fn energy_units_and_coverage() {
     assert!(l.load_mw[0][1].is_nan());
     assert!((l.coverage[0][1] - 10.0 / 48.0).abs() < 1e-12);
 }
+
+#[test]
+fn bad_weather_rows_are_recorded_and_reconcile() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = DailyLoad {
+        dates: vec![NaiveDate::from_ymd_opt(2024, 3, 1).unwrap()],
+        ..DailyLoad::default()
+    };
+    let mut load = load;
+    let w = write(
+        dir.path(),
+        "weather.csv",
+        "timestamp,temperature_c\n2024-03-01T00:00:00Z,5\nnot a time,6\n2024-03-01T02:00:00Z,warm\n2024-03-01T03:00:00Z,7\n",
+    );
+    let t = read_weather(&w, &TimeLayout::Iso, chrono_tz::UTC, &mut load).unwrap();
+    assert_eq!(t, vec![6.0]);
+    assert_eq!(load.weather_rows, Some((4, 2)));
+    assert_eq!(load.skipped["weather_bad_timestamp"], 1);
+    assert_eq!(load.skipped["weather_bad_temperature"], 1);
+    let skipped: u64 = load.skipped.values().sum();
+    assert_eq!(4, 2 + skipped, "read = used + skipped");
+    assert!(
+        load.examples[0].starts_with("line 3: weather_bad_timestamp"),
+        "{:?}",
+        load.examples
+    );
+}

@@ -1,35 +1,21 @@
-//! Options of `gridsleuth balance` and `gridsleuth drop` (clap), and their validation into a
-//! [`BalanceConfig`] and a [`DropConfig`] + [`LoadSeriesSpec`] before any work starts.
+//! Options of `gridsleuth balance` and `gridsleuth drop` (clap), and their conversion into the
+//! plain flags of [`crate::settings`], which validates them.
 //!
 //! `balance` takes every `ingest` option (flattened [`IngestArgs`]: `-r`, `--meters`,
-//! `--feeders`, `--weather`, `--config`, `-o`, ...) plus the loss model and step thresholds.
-//! `drop` reads a regional load series, not meter readings, so it has its own input options.
-//! Every bad value is rejected with the option, the value and a fix.
+//! `--feeders`, `--weather`, `--config`, `-o`, ...) plus the loss model and step thresholds (the
+//! config file's `[balance]` table). `drop` reads a regional load series, not meter readings, so
+//! it has its own input options; its model options can come from a `[drop]` table.
 
 use std::path::PathBuf;
 
-use super::aggregate::GroupBy;
-use super::balance::{BalanceConfig, LossModel, DEFAULT_LOSS_QUADRATIC, DEFAULT_LOSS_SHARE};
-use super::drop::DropConfig;
-use super::load_series::{Layout, LoadSeriesSpec, LoadUnit, TimeLayout};
-use super::GridAnalysisError;
-use crate::cli::IngestArgs;
+use clap::Args;
 
-/// Which feeders get a chart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChartSelection {
-    /// Every feeder.
-    #[default]
-    All,
-    /// Flagged feeders only.
-    Flagged,
-    /// No charts.
-    None,
-}
+use super::values::{ChartSelection, GroupBy, LoadUnit};
+use super::IngestArgs;
+use crate::settings::{BalanceFlags, DropFlags};
 
 /// Options of `gridsleuth balance`.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct BalanceArgs {
     #[command(flatten)]
     pub ingest: IngestArgs,
@@ -61,63 +47,24 @@ pub struct BalanceArgs {
     pub write_slots: bool,
 }
 
-fn positive(option: &str, v: f64, fix: &str) -> Result<f64, GridAnalysisError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(v)
-    } else {
-        Err(GridAnalysisError::option(
-            option,
-            format!("{v} must be a positive number"),
-            fix,
-        ))
-    }
-}
-
-fn share(option: &str, v: f64) -> Result<f64, GridAnalysisError> {
-    if v.is_finite() && (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(GridAnalysisError::option(
-            option,
-            format!("{v} is not a share between 0 and 1"),
-            format!("pass a fraction, e.g. {option} 0.2"),
-        ))
-    }
-}
-
 impl BalanceArgs {
-    /// Validated balance settings; `tz` is the zone of local days (the ingest `--tz`).
-    pub fn config(&self, tz: chrono_tz::Tz) -> Result<BalanceConfig, GridAnalysisError> {
-        let d = BalanceConfig::default();
-        Ok(BalanceConfig {
-            loss: LossModel::new(
-                self.loss_share.unwrap_or(DEFAULT_LOSS_SHARE),
-                self.loss_quadratic.unwrap_or(DEFAULT_LOSS_QUADRATIC),
-                self.loss_fixed_kw.unwrap_or(0.0),
-            )?,
-            tz,
-            min_step_kw: positive(
-                "--min-step-kw",
-                self.min_step_kw.unwrap_or(d.min_step_kw),
-                "pass a power in kW, e.g. --min-step-kw 1.0",
-            )?,
-            min_step_t: positive(
-                "--min-step-t",
-                self.min_step_t.unwrap_or(d.min_step_t),
-                "pass a t statistic, e.g. --min-step-t 6",
-            )?,
-            max_day_estimated_share: share(
-                "--max-estimated-share",
-                self.max_estimated_share
-                    .unwrap_or(d.max_day_estimated_share),
-            )?,
-            min_rig_likeness: d.min_rig_likeness,
-        })
+    /// The balance flags (the ingest ones: [`IngestArgs::flags`]).
+    pub fn balance_flags(&self) -> BalanceFlags {
+        BalanceFlags {
+            loss_share: self.loss_share,
+            loss_quadratic: self.loss_quadratic,
+            loss_fixed_kw: self.loss_fixed_kw,
+            min_step_kw: self.min_step_kw,
+            min_step_t: self.min_step_t,
+            max_estimated_share: self.max_estimated_share,
+            charts: self.charts.map(Into::into),
+            write_slots: self.write_slots,
+        }
     }
 }
 
 /// Options of `gridsleuth drop`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DropArgs {
     /// Load series CSV: long (timestamp,region,load) or wide (one column per region, with
     /// --value-cols).
@@ -138,6 +85,10 @@ pub struct DropArgs {
         conflicts_with = "load"
     )]
     pub meter_config: Option<PathBuf>,
+    /// A gridsleuth config file whose `[drop]` table sets the model options below (flags win);
+    /// with --meter-config and no --config, that file's `[drop]` table is used.
+    #[arg(long, value_name = "FILE", help_heading = "Inputs")]
+    pub config: Option<PathBuf>,
     /// With --meter-config: one region per feeder, per tariff, or all meters together.
     #[arg(long, value_enum, default_value = "feeder", help_heading = "Inputs")]
     pub group_by: GroupBy,
@@ -212,39 +163,24 @@ pub struct DropArgs {
     )]
     pub delimiter: String,
 
-    /// Days before an event the model is fitted on (0 = back to the previous event or start).
-    #[arg(
-        long,
-        value_name = "DAYS",
-        default_value_t = 56,
-        help_heading = "Model"
-    )]
-    pub pre_days: u32,
-    /// Days after an event that are compared (0 = up to the next event or the end).
-    #[arg(
-        long,
-        value_name = "DAYS",
-        default_value_t = 28,
-        help_heading = "Model"
-    )]
-    pub post_days: u32,
-    /// Days from the event date left out as a transition (raids take days).
-    #[arg(long, value_name = "DAYS", default_value_t = 0, help_heading = "Model")]
-    pub transition_days: u32,
-    /// Confidence level of the intervals.
-    #[arg(
-        long,
-        value_name = "LEVEL",
-        default_value_t = 0.95,
-        help_heading = "Model"
-    )]
-    pub confidence: f64,
+    /// Days before an event the model is fitted on (0 = back to the previous event or start) [default: 56].
+    #[arg(long, value_name = "DAYS", help_heading = "Model")]
+    pub pre_days: Option<u32>,
+    /// Days after an event that are compared (0 = up to the next event or the end) [default: 28].
+    #[arg(long, value_name = "DAYS", help_heading = "Model")]
+    pub post_days: Option<u32>,
+    /// Days from the event date left out as a transition (raids take days) [default: 0].
+    #[arg(long, value_name = "DAYS", help_heading = "Model")]
+    pub transition_days: Option<u32>,
+    /// Confidence level of the intervals [default: 0.95].
+    #[arg(long, value_name = "LEVEL", help_heading = "Model")]
+    pub confidence: Option<f64>,
     /// Ignore temperature even when given.
     #[arg(long, help_heading = "Model")]
     pub no_temperature: bool,
-    /// A change-point this many days or fewer from the event agrees with it.
-    #[arg(long, value_name = "DAYS", default_value_t = 7, help_heading = "Model")]
-    pub changepoint_tolerance: u32,
+    /// A change-point this many days or fewer from the event agrees with it [default: 7].
+    #[arg(long, value_name = "DAYS", help_heading = "Model")]
+    pub changepoint_tolerance: Option<u32>,
 
     /// Output directory (drop_estimates.csv, drop_daily.csv, drop.json, charts/).
     #[arg(
@@ -260,92 +196,45 @@ pub struct DropArgs {
     pub no_charts: bool,
 }
 
-/// Where the daily regional load of `drop` comes from.
-#[derive(Debug, Clone)]
-pub enum DropInput {
-    /// A regional load CSV.
-    Series(LoadSeriesSpec),
-    /// Meter readings through a config file, grouped into regions.
-    Meters { config: PathBuf, group_by: GroupBy },
-}
-
 impl DropArgs {
-    /// The input and the model settings.
-    pub fn resolve(&self) -> Result<(DropInput, DropConfig), GridAnalysisError> {
-        let tz = crate::settings::parse_tz("--tz", &self.tz)?;
-        let delimiter = match self.delimiter.as_str() {
-            "tab" | "\\t" => b'\t',
-            d if d.len() == 1 => d.as_bytes()[0],
-            d => {
-                return Err(GridAnalysisError::option(
-                    "--delimiter",
-                    format!("{d:?} is not one character"),
-                    "pass one character, e.g. --delimiter ';', or --delimiter tab",
-                ))
-            }
-        };
-        let layout = if self.value_cols.is_empty() {
-            Layout::Long {
-                region_col: self.region_col.clone(),
-                value_col: self.value_col.clone(),
-            }
-        } else {
-            let mut cols = Vec::new();
-            for v in &self.value_cols {
-                let (col, region) = match v.rsplit_once('=') {
-                    Some((c, r)) if !c.is_empty() && !r.trim().is_empty() => {
-                        (c.to_string(), r.trim().to_string())
-                    }
-                    _ => (v.clone(), v.trim().to_string()),
-                };
-                cols.push((col, region));
-            }
-            Layout::Wide { cols }
-        };
-        let input = match (&self.load, &self.meter_config) {
-            (_, Some(config)) => DropInput::Meters {
-                config: config.clone(),
-                group_by: self.group_by,
-            },
-            (Some(path), None) => DropInput::Series(LoadSeriesSpec {
-                path: path.clone(),
-                time_col: self.time_col.clone(),
-                time: TimeLayout::parse(&self.timestamp_format),
-                tz,
-                layout,
-                temp_col: self.temp_col.clone(),
-                unit: self.unit,
-                delimiter,
-            }),
-            (None, None) => return Err(GridAnalysisError::option(
-                "--load",
-                "no load given",
-                "pass --load FILE (a regional load CSV) or --meter-config FILE (meter readings)",
-            )),
-        };
-        if !(self.confidence > 0.5 && self.confidence < 1.0) {
-            return Err(GridAnalysisError::option(
-                "--confidence",
-                format!("{} is not a level between 0.5 and 1", self.confidence),
-                "pass e.g. --confidence 0.95",
-            ));
-        }
-        let cfg = DropConfig {
+    /// The flags as the settings layer takes them.
+    pub fn flags(&self) -> DropFlags {
+        DropFlags {
+            load: self.load.clone(),
+            meter_config: self.meter_config.clone(),
+            config: self.config.clone(),
+            group_by: self.group_by.into(),
+            events: self.events.clone(),
+            controls: self.controls.clone(),
+            holidays: self.holidays.clone(),
+            weather: self.weather.clone(),
+            time_col: self.time_col.clone(),
+            timestamp_format: self.timestamp_format.clone(),
+            tz: self.tz.clone(),
+            region_col: self.region_col.clone(),
+            value_col: self.value_col.clone(),
+            value_cols: self.value_cols.clone(),
+            temp_col: self.temp_col.clone(),
+            unit: self.unit.into(),
+            delimiter: self.delimiter.clone(),
             pre_days: self.pre_days,
             post_days: self.post_days,
             transition_days: self.transition_days,
             confidence: self.confidence,
-            temperature: !self.no_temperature,
+            no_temperature: self.no_temperature,
             changepoint_tolerance: self.changepoint_tolerance,
-            controls: self.controls.clone(),
-        };
-        Ok((input, cfg))
+            out: self.out.clone(),
+            no_charts: self.no_charts,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grid_analysis::load_series::{Layout, LoadUnit as Unit};
+    use crate::grid_analysis::DropInput;
+    use crate::settings::{balance_options, drop_options};
     use clap::{CommandFactory, Parser};
 
     #[derive(Debug, Parser)]
@@ -366,13 +255,21 @@ mod tests {
         D::command().debug_assert();
     }
 
+    fn balance_err(argv: &[&str]) -> String {
+        let b = B::try_parse_from(argv).unwrap();
+        balance_options(&b.a.ingest.flags(), &b.a.balance_flags(), false)
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn balance_options_are_validated() {
         let b = B::try_parse_from(["b", "-r", "x.csv", "--loss-share", "0.05"]).unwrap();
-        let cfg = b.a.config(chrono_tz::UTC).unwrap();
+        let cfg = balance_options(&b.a.ingest.flags(), &b.a.balance_flags(), false)
+            .unwrap()
+            .balance;
         assert_eq!(cfg.loss.share(), 0.05);
-        let bad = B::try_parse_from(["b", "--max-estimated-share", "1.5"]).unwrap();
-        let e = bad.a.config(chrono_tz::UTC).unwrap_err().to_string();
+        let e = balance_err(&["b", "-r", "x.csv", "--max-estimated-share", "1.5"]);
         assert!(e.starts_with("--max-estimated-share: 1.5"), "{e}");
     }
 
@@ -392,7 +289,8 @@ mod tests {
             "--unit",
             "kw",
         ];
-        let (input, cfg) = D::try_parse_from(argv).unwrap().a.resolve().unwrap();
+        let opts = drop_options(&D::try_parse_from(argv).unwrap().a.flags()).unwrap();
+        let (input, cfg) = (opts.input, opts.model);
         let DropInput::Series(spec) = input else {
             panic!("a load file is a series")
         };
@@ -405,19 +303,15 @@ mod tests {
                 ]
             }
         );
-        assert_eq!((spec.delimiter, spec.unit), (b'\t', LoadUnit::Kw));
+        assert_eq!((spec.delimiter, spec.unit), (b'\t', Unit::Kw));
         assert_eq!((cfg.pre_days, cfg.post_days), (56, 28));
         let bad = D::try_parse_from(["d", "-l", "l", "-e", "e", "--confidence", "1.2"]).unwrap();
-        assert!(bad
-            .a
-            .resolve()
+        assert!(drop_options(&bad.a.flags())
             .unwrap_err()
             .to_string()
             .contains("--confidence"));
         let bad = D::try_parse_from(["d", "-l", "l", "-e", "e", "--delimiter", ";;"]).unwrap();
-        assert!(bad
-            .a
-            .resolve()
+        assert!(drop_options(&bad.a.flags())
             .unwrap_err()
             .to_string()
             .contains("--delimiter"));

@@ -7,6 +7,8 @@
 //! 24/7 with a CV of a few percent at 30 minutes and no daily rhythm; households, shops and
 //! heating swing by more than their mean over a day.
 
+use crate::stats::{mad, median_mut, ramp, MAD_TO_SD};
+
 /// CV of the added load at or below which it counts as fully flat: a few percent of rig noise
 /// plus the residual's own noise (DOMAIN.md: "a few percent" at 30-min resolution).
 pub const FLAT_FULL_CV: f64 = 0.15;
@@ -34,16 +36,6 @@ pub struct RigShape {
     pub slots: usize,
 }
 
-/// Median of a non-empty slice (reordered in place).
-fn median(v: &mut [f64]) -> f64 {
-    let mid = v.len() / 2;
-    v.select_nth_unstable_by(mid, f64::total_cmp);
-    v[mid]
-}
-
-/// Scale of the median absolute deviation that estimates a normal standard deviation.
-const MAD_TO_SD: f64 = 1.4826;
-
 /// The shape of `added` (kW per slot, `NaN` = excluded), `hour[s]` the local hour of slot `s`.
 ///
 /// Spread and profile are robust (median absolute deviation, hourly medians): a handful of
@@ -63,13 +55,13 @@ pub fn rig_shape(added: &[f64], hour: &[u8]) -> Option<RigShape> {
         return None;
     }
     let mean = all.iter().sum::<f64>() / n as f64;
-    let med = median(&mut all);
-    let mut dev: Vec<f64> = all.iter().map(|v| (v - med).abs()).collect();
-    let sd = MAD_TO_SD * median(&mut dev);
+    // n >= MIN_SLOTS, so neither is empty.
+    let med = median_mut(&mut all).unwrap_or(f64::NAN);
+    let sd = MAD_TO_SD * mad(&all, med).unwrap_or(f64::NAN);
     let (lo, hi) = by_hour
         .iter_mut()
         .filter(|b| !b.is_empty())
-        .map(|b| median(b))
+        .filter_map(|b| median_mut(b))
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
@@ -84,8 +76,8 @@ pub fn rig_shape(added: &[f64], hour: &[u8]) -> Option<RigShape> {
     }
     let cv = sd / med;
     let amp = (hi - lo) / med;
-    let flat = super::ramp(cv, FLAT_ZERO_CV, FLAT_FULL_CV);
-    let no_rhythm = super::ramp(amp, RHYTHM_ZERO, RHYTHM_FULL);
+    let flat = ramp(cv, FLAT_ZERO_CV, FLAT_FULL_CV);
+    let no_rhythm = ramp(amp, RHYTHM_ZERO, RHYTHM_FULL);
     Some(RigShape {
         mean_kw: mean,
         cv,

@@ -24,7 +24,7 @@ pub const MIN_METER_DAY_COVERAGE: f64 = 0.5;
 pub const UNASSIGNED: &str = "unassigned";
 
 /// How meters are grouped into regions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     /// One region per feeder (the meters file's `feeder_id`).

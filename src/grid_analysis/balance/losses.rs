@@ -5,7 +5,7 @@
 //! Input: the feeder's input per slot (kW). Output: the power delivered to customers per slot
 //! ([`LossModel::delivered_kw`]), the inverse of `input = P + losses(P)`.
 
-use super::GridAnalysisError;
+use crate::grid_analysis::GridAnalysisError;
 
 /// Technical losses of a feeder delivering `P` kW to its customers (metered or not):
 /// `fixed_kw + share * P + quadratic * P^2 / mean(P)`. `share` is the load-proportional part,

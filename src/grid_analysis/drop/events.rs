@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 use super::load_series::column;
-use super::GridAnalysisError;
+use crate::grid_analysis::GridAnalysisError;
 use crate::ingest::long_csv::find_column;
 
 /// An enforcement event.

@@ -8,8 +8,8 @@
 
 use std::ops::Range;
 
-use super::changepoint::best_shift;
 use crate::grid::LoadMatrix;
+use crate::grid_analysis::changepoint::best_shift;
 
 /// A meter's own drop counts from this size (kW): the smallest rig-sized change a step search
 /// calls an onset (`features::steps::MIN_STEP_KW`).

@@ -11,13 +11,14 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::drop::{DropReport, EventEstimate, Period};
 use super::load_series::DailyLoad;
-use super::{file_stem, write_file, GridAnalysisError};
+use super::{DropReport, EventEstimate, Period};
+use crate::grid_analysis::{write_file, GridAnalysisError};
 use crate::plot::grid_charts::{
     render_png, render_svg, Anchor, Band, Chart, LegendAt, Level, Line, Marker, Note, Panel, BLUE,
     DARK, GREEN, GREY, ORANGE, PURPLE, RED,
 };
+use crate::report::FileNames;
 
 /// `drop_estimates.csv` header.
 pub const ESTIMATES_HEADER: [&str; 38] = [
@@ -173,7 +174,7 @@ pub fn drop_json(rep: &DropReport, load: &DailyLoad) -> serde_json::Value {
             Some(v)
         })
         .collect();
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "settings": rep.config,
         "input": {
             "regions": load.regions,
@@ -187,7 +188,15 @@ pub fn drop_json(rep: &DropReport, load: &DailyLoad) -> serde_json::Value {
         },
         "skipped_events": rep.skipped,
         "estimates": estimates,
-    })
+    });
+    // Only with --weather, so a run without one writes the same file as before.
+    if let (Some((read, used)), Some(input)) = (load.weather_rows, json.get_mut("input")) {
+        if let Some(o) = input.as_object_mut() {
+            o.insert("weather_rows_read".into(), read.into());
+            o.insert("weather_rows_used".into(), used.into());
+        }
+    }
+    json
 }
 
 /// One sentence per estimate, for the chart and the terminal.
@@ -399,11 +408,12 @@ pub fn write_drop(
     }
     let charts = dir.join("charts");
     std::fs::create_dir_all(&charts).map_err(|e| GridAnalysisError::write(&charts, e))?;
+    let names = FileNames::readable(rep.regions.iter().map(String::as_str));
     for region in &rep.regions {
         let Some(chart) = region_chart(rep, load, region) else {
             continue;
         };
-        let stem = format!("drop_{}", file_stem(region));
+        let stem = format!("drop_{}", names.stem(region));
         let png = charts.join(format!("{stem}.png"));
         render_png(&chart, &png).map_err(|e| GridAnalysisError::Chart {
             path: png.clone(),

@@ -20,11 +20,20 @@
 
 use chrono::NaiveDate;
 
-use super::drop_model::{averaged, changepoint, rank_bases, rows, shift, Design};
-use super::events::Event;
-use super::load_series::DailyLoad;
-use super::regression::normal_quantile;
+pub mod aggregate;
+pub mod estimates;
+pub mod events;
+pub mod load_series;
+pub mod model;
+pub mod output;
+pub mod regression;
+
 use super::GridAnalysisError;
+pub use estimates::{ChangePoint, DropConfig, Interval};
+use events::Event;
+use load_series::DailyLoad;
+use model::{averaged, changepoint, rank_bases, rows, shift, Design};
+use regression::normal_quantile;
 
 /// Fewest pre-event days to fit on (a weekday profile needs weeks) and post-event days to judge.
 pub const MIN_PRE_DAYS: usize = 21;
@@ -32,67 +41,6 @@ pub const MIN_POST_DAYS: usize = 7;
 /// The model extrapolates when more than this share of the post-event days is warmer or colder
 /// than every pre-event day.
 pub const EXTRAPOLATED_SHARE: f64 = 0.2;
-
-/// Model and window settings.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DropConfig {
-    pub pre_days: u32,
-    pub post_days: u32,
-    pub transition_days: u32,
-    pub confidence: f64,
-    pub temperature: bool,
-    pub changepoint_tolerance: u32,
-    pub controls: Vec<String>,
-}
-
-impl Default for DropConfig {
-    fn default() -> Self {
-        DropConfig {
-            pre_days: 56,
-            post_days: 28,
-            transition_days: 0,
-            confidence: 0.95,
-            temperature: true,
-            changepoint_tolerance: 7,
-            controls: Vec::new(),
-        }
-    }
-}
-
-/// An estimate with its confidence interval.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Interval {
-    pub estimate: f64,
-    pub low: f64,
-    pub high: f64,
-    pub se: f64,
-}
-
-impl Interval {
-    pub(super) fn new(estimate: f64, se: f64, z: f64) -> Self {
-        Interval {
-            estimate,
-            low: estimate - z * se,
-            high: estimate + z * se,
-            se,
-        }
-    }
-    pub(super) fn scaled(&self, k: f64) -> Self {
-        Interval {
-            estimate: self.estimate * k,
-            low: self.low * k,
-            high: self.high * k,
-            se: self.se * k.abs(),
-        }
-    }
-    /// The interval excludes zero.
-    pub fn excludes_zero(&self) -> bool {
-        self.low > 0.0 || self.high < 0.0
-    }
-    pub fn covers(&self, v: f64) -> bool {
-        self.low <= v && v <= self.high
-    }
-}
 
 /// The fitted daily model.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -116,17 +64,6 @@ pub struct DidEstimate {
     pub change_pct: Interval,
     pub change_mw: Interval,
     pub significant: bool,
-}
-
-/// When the data say the level changed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ChangePoint {
-    pub date: NaiveDate,
-    pub change_mw: f64,
-    pub t: f64,
-    pub days_from_event: i64,
-    /// Significant and within the tolerance of the event date.
-    pub agrees: bool,
 }
 
 /// What an estimate says, combining the interval with the change-point: a change the data
@@ -459,5 +396,4 @@ fn did(
 }
 
 #[cfg(test)]
-#[path = "drop_tests.rs"]
 mod tests;

@@ -9,13 +9,26 @@
 
 use std::path::{Path, PathBuf};
 
-use super::args::ChartSelection;
-use super::balance::{BalanceReport, FeederBalance};
-use super::{file_stem, write_file, GridAnalysisError};
+use super::{BalanceReport, FeederBalance};
+use crate::grid_analysis::{write_file, GridAnalysisError};
 use crate::plot::grid_charts::{
     bucket, render_png, render_svg, Anchor, Band, Chart, LegendAt, Level, Line, Marker, Note,
     Panel, BLUE, DARK, GREEN, GREY, ORANGE, PURPLE, RED,
 };
+use crate::report::FileNames;
+
+/// Which feeders get a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChartSelection {
+    /// Every feeder.
+    #[default]
+    All,
+    /// Flagged feeders only.
+    Flagged,
+    /// No charts.
+    None,
+}
 
 /// `feeders.csv` header.
 pub const FEEDERS_HEADER: [&str; 30] = [
@@ -107,7 +120,7 @@ pub fn feeders_csv(rep: &BalanceReport) -> Result<Vec<u8>, csv::Error> {
         let shape = step
             .and_then(|s| s.shape)
             .or(f.base.as_ref().and_then(|b| b.shape));
-        let sum = |g: fn(&super::balance::DayBalance) -> f64| {
+        let sum = |g: fn(&super::DayBalance) -> f64| {
             fb.days.iter().filter(|d| d.used).map(g).sum::<f64>() / 1000.0
         };
         let cands: Vec<String> = f.candidates.iter().map(|c| c.text(&rep.dates)).collect();
@@ -456,6 +469,7 @@ pub fn write_balance(
         "balance.json",
         serde_json::to_vec_pretty(&balance_json(rep)).map_err(|e| e.to_string()),
     )?;
+    let names = FileNames::readable(rep.feeders.iter().map(|f| f.feeder_id.as_str()));
     for fb in &rep.feeders {
         let want = match charts {
             ChartSelection::All => true,
@@ -466,7 +480,7 @@ pub fn write_balance(
             continue;
         }
         let chart = feeder_chart(rep, fb);
-        let stem = format!("feeder_{}", file_stem(&fb.feeder_id));
+        let stem = format!("feeder_{}", names.stem(&fb.feeder_id));
         let png = dir.join("charts").join(format!("{stem}.png"));
         if let Some(d) = png.parent() {
             std::fs::create_dir_all(d).map_err(|e| GridAnalysisError::write(d, e))?;

@@ -9,7 +9,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use super::drop::{ChangePoint, DropConfig, Interval};
+use super::estimates::{ChangePoint, DropConfig, Interval};
 use super::load_series::DailyLoad;
 use super::regression::{ar1_variance, lag1_autocorrelation, normal_quantile, ols, OlsFit};
 

@@ -1,18 +1,18 @@
 //! Steps in a feeder's residual and what they mean: dated, sized, judged for rig-likeness,
 //! turned into a hidden kW, a device count, candidate meters and sentences.
 //!
-//! Input: one feeder's slot series and day balances ([`mod@super::balance`]). Output: the
+//! Input: one feeder's slot series and day balances ([`mod@super`]). Output: the
 //! [`ResidualStep`]s (binary segmentation of the daily mean residual over used days, each step
 //! refined to the slot) and a [`FeederFinding`]. The load a step added is the residual after it
 //! minus the residual's mean profile by local hour before it, so a load-shaped residual left by
 //! an imperfect loss model does not count against the rig; the residual level before any step
 //! (a rig running since before the window) is judged on the residual itself.
 
-use super::balance::{Context, DayBalance, SlotSeries, SlotStatus};
 use super::candidates::{candidates, Candidate};
-use super::changepoint::{refine_split, segment};
 use super::rig_shape::{rig_shape, RigShape};
+use super::series::{Context, DayBalance, SlotSeries, SlotStatus};
 use crate::features::steps::device_fit;
+use crate::grid_analysis::changepoint::{refine_split, segment};
 
 /// Days on each side of a step.
 pub const MIN_SEGMENT_DAYS: usize = 2;
@@ -353,7 +353,7 @@ fn conclude(
         reasons.push(format!(
             "{} meters first read {}+ days into the window, taken as connected then (e.g. {})",
             late.len(),
-            super::balance::LATE_START_DAYS,
+            super::series::LATE_START_DAYS,
             late[0]
         ));
     }

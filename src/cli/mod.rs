@@ -1,11 +1,23 @@
-//! Command-line definitions (clap). Only parsing lives here; `settings` validates and resolves.
+//! The command line (clap): every clap type of the crate lives under `cli/`, and each converts
+//! into the plain flags of [`crate::settings`] ([`IngestArgs::flags`] ...), which validates them
+//! into the options the library commands take. [`run`] dispatches a parsed [`Cli`]; the library
+//! never names clap.
+//!
+//! Modules: this file (the top-level parser, `ingest` and `run` options), [`grid`] (`balance`,
+//! `drop`), [`tools`] (`report`, `synth`, `eval`), [`values`] (`ValueEnum` twins of library
+//! enums), [`dispatch`] (running a command, stdout handling, error reports).
+
+pub mod dispatch;
+pub mod grid;
+pub mod tools;
+pub mod values;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::ingest::{AmbiguousPolicy, GapPolicy, ReadingsFormat, ValueUnit};
-use crate::settings::StampMark;
+pub use dispatch::{error_report, run, CliError};
+use values::{AmbiguousPolicy, GapPolicy, ReadingsFormat, StampMark, ValueUnit};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -75,7 +87,7 @@ Exit codes: 0 clean, 1 finished but readings were quarantined, 2 fatal error.")]
 Writes DIR/report/index.html (summary, totals by feeder, ranked suspects, registered miners,
 data quality), DIR/report/suspects/<meter>.html and DIR/report/charts/<meter>-*.png.
 Open index.html in a browser: the folder works offline.")]
-    Report(crate::report::ReportArgs),
+    Report(tools::ReportArgs),
     /// Feeder energy balance: unmetered load per feeder, steps dated and sized, rig-likeness.
     #[command(after_help = "Examples:
   gridsleuth balance --config data-samples/region.toml -o out/balance
@@ -86,7 +98,7 @@ Writes into -o DIR: feeders.csv (one line per feeder, flagged first), balance_da
 balance.json, charts/feeder_<id>.png and .svg, data_quality.csv, ingest.json.
 
 Exit codes: 0 clean, 1 finished but readings were quarantined, 2 fatal error.")]
-    Balance(crate::grid_analysis::BalanceArgs),
+    Balance(grid::BalanceArgs),
     /// Regional load drop at enforcement events, normalised for weekday, holidays, temperature.
     #[command(after_help = "Examples:
   gridsleuth drop --load data-samples/drop/zones_hourly_2017.csv --events data-samples/drop/events.csv \\
@@ -98,11 +110,20 @@ Exit codes: 0 clean, 1 finished but readings were quarantined, 2 fatal error.")]
 Writes into -o DIR: drop_estimates.csv, drop_daily.csv, drop.json, charts/drop_<region>.png and .svg.
 
 Exit codes: 0 clean, 1 finished but load values were skipped, 2 fatal error.")]
-    Drop(crate::grid_analysis::DropArgs),
+    Drop(grid::DropArgs),
     /// Generate a labelled synthetic region, or inject rigs into real readings.
-    Synth(crate::synth::SynthArgs),
+    Synth(tools::SynthArgs),
     /// Score a run directory against labels (ROC AUC, precision@k, recall at fixed FPR ...).
-    Eval(crate::eval::EvalArgs),
+    Eval(tools::EvalArgs),
+    /// Print the settings `run` would use (flags + config file + defaults) as a config file.
+    #[command(after_help = "Examples:
+  gridsleuth config --config data-samples/region.toml
+  gridsleuth config --config nightly.toml --tz Europe/London > resolved.toml
+  gridsleuth run --config resolved.toml -o out/night
+
+Prints TOML that --config accepts back: every key filled in, paths absolute. Bad settings are
+refused exactly as `run` refuses them (exit 2).")]
+    Config(RunArgs),
 }
 
 /// Options of `gridsleuth run`: the ingest options plus detection settings.
@@ -125,6 +146,19 @@ pub struct RunArgs {
     /// Worker threads for features and scoring [default: all cores].
     #[arg(long, help_heading = "Detection")]
     pub threads: Option<usize>,
+}
+
+impl RunArgs {
+    /// The detection flags (the ingest ones: [`IngestArgs::flags`]).
+    pub fn detect_flags(&self) -> crate::settings::DetectFlags {
+        crate::settings::DetectFlags {
+            seed: self.seed,
+            clusters: self.clusters,
+            cluster_method: self.cluster_method.clone(),
+            flag_threshold: self.flag_threshold,
+            threads: self.threads,
+        }
+    }
 }
 
 /// Options of `gridsleuth ingest` (also used by later stages that load readings).
@@ -236,4 +270,42 @@ pub struct IngestArgs {
     /// Also write the matrix as long-form Parquet (meter_id, timestamp, kwh, estimated).
     #[arg(long, help_heading = "Output")]
     pub write_matrix: bool,
+}
+
+impl IngestArgs {
+    /// The flags as the settings layer takes them.
+    pub fn flags(&self) -> crate::settings::IngestFlags {
+        crate::settings::IngestFlags {
+            readings: self.readings.clone(),
+            format: self.format.map(Into::into),
+            meters: self.meters.clone(),
+            feeders: self.feeders.clone(),
+            weather: self.weather.clone(),
+            config: self.config.clone(),
+            meter_col: self.meter_col.clone(),
+            time_col: self.time_col.clone(),
+            value_col: self.value_col.clone(),
+            unit: self.unit.map(Into::into),
+            delimiter: self.delimiter.clone(),
+            null: self.null.clone(),
+            tz: self.tz.clone(),
+            timestamp_format: self.timestamp_format.clone(),
+            dst_ambiguous: self.dst_ambiguous.map(Into::into),
+            dst_gap: self.dst_gap.map(Into::into),
+            timestamps_mark: self.timestamps_mark.map(Into::into),
+            interval: self.interval.clone(),
+            start: self.start.clone(),
+            end: self.end.clone(),
+            wide_id_col: self.wide_id_col.clone(),
+            wide_date_col: self.wide_date_col.clone(),
+            wide_date_format: self.wide_date_format.clone(),
+            wide_estimated_col: self.wide_estimated_col.clone(),
+            nem12_tz: self.nem12_tz.clone(),
+            max_kw: self.max_kw,
+            allow_negative: self.allow_negative,
+            keep_unknown_meters: self.keep_unknown_meters,
+            out: self.out.clone(),
+            write_matrix: self.write_matrix,
+        }
+    }
 }

@@ -1,0 +1,246 @@
+//! The config file (`--config gridsleuth.toml`): one table per concern, every key optional,
+//! unknown keys rejected. The same struct, with every key filled in, is what
+//! `gridsleuth config` prints (so its output is a config file `--config` accepts back).
+//!
+//! Paths in the file are relative to the file; the printed, resolved form has them absolute.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::SettingsError;
+use crate::ingest::{AmbiguousPolicy, GapPolicy, ReadingsFormat, ValueUnit};
+
+/// The config file. `None` = not given (a flag or the default decides).
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub inputs: InputsSection,
+    #[serde(default)]
+    pub readings: ReadingsSection,
+    #[serde(default)]
+    pub time: TimeSection,
+    #[serde(default)]
+    pub wide: WideSection,
+    #[serde(default)]
+    pub nem12: Nem12Section,
+    #[serde(default)]
+    pub quality: QualitySection,
+    #[serde(default)]
+    pub feeders: FeedersSection,
+    #[serde(default)]
+    pub cluster: crate::cluster::ClusterConfig,
+    #[serde(default)]
+    pub score: crate::score::ScoreConfig,
+    #[serde(default)]
+    pub balance: BalanceSection,
+    #[serde(default)]
+    pub drop: DropSection,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputsSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readings: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meters: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feeders: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weather: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadingsSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<ReadingsFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meter_col: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_col: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_col: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<ValueUnit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub null_tokens: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst_ambiguous: Option<AmbiguousPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst_gap: Option<GapPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamps_mark: Option<StampMark>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WideSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_col: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_col: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_col: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nem12Section {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualitySection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_kw: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_negative: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_unknown_meters: Option<bool>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedersSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feeder_col: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_col: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_col: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<ValueUnit>,
+}
+
+/// The feeder energy balance (`gridsleuth balance`, and `run` when feeders are given); the
+/// flags of `balance` override it. Defaults: see `grid_analysis::BalanceConfig`.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceSection {
+    /// Technical losses proportional to the load delivered (share, 0..=0.5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_share: Option<f64>,
+    /// Load-squared losses: the extra share at the feeder's mean load (0..=0.5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_quadratic: Option<f64>,
+    /// Constant no-load losses per feeder, kW (>= 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_fixed_kw: Option<f64>,
+    /// Smallest residual step reported, kW (> 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_step_kw: Option<f64>,
+    /// Smallest t statistic of a step of the daily residual (> 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_step_t: Option<f64>,
+    /// Days with more than this share of estimated metered energy are left out (0..=1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_estimated_share: Option<f64>,
+    /// A feeder is flagged when its hidden load is at least this rig-like (0..=1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_rig_likeness: Option<f64>,
+}
+
+/// The regional load-drop model (`gridsleuth drop`); its flags override it.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropSection {
+    /// Days before an event the model is fitted on (0 = back to the previous event or start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pre_days: Option<u32>,
+    /// Days after an event that are compared (0 = up to the next event or the end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_days: Option<u32>,
+    /// Days from the event date left out as a transition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transition_days: Option<u32>,
+    /// Confidence level of the intervals (0.5 < level < 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// Use temperature when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<bool>,
+    /// A change-point this many days or fewer from the event agrees with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changepoint_tolerance: Option<u32>,
+}
+
+/// Whether timestamps label the start or the end of their interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StampMark {
+    Start,
+    End,
+}
+
+impl ConfigFile {
+    /// Reads and parses `path` (unknown keys are errors).
+    pub fn load(path: &Path) -> Result<Self, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::ReadConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| SettingsError::ParseConfig {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })
+    }
+
+    /// The file as TOML text (every table present, unset keys left out).
+    pub fn to_toml(&self) -> Result<String, SettingsError> {
+        toml::to_string(self).map_err(|e| SettingsError::Invalid {
+            key: "config".into(),
+            message: format!("cannot be written as TOML: {e}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[readings]\nmeter_colum = 'x'\n").unwrap();
+        let e = super::super::message_chain(&ConfigFile::load(&p).unwrap_err());
+        assert!(e.contains("meter_colum"), "{e}");
+        std::fs::write(&p, "[balance]\nloss_shares = 0.1\n").unwrap();
+        assert!(ConfigFile::load(&p).is_err());
+    }
+
+    #[test]
+    fn a_full_file_round_trips() {
+        let mut f = ConfigFile::default();
+        f.time.tz = Some("Europe/London".into());
+        f.balance.loss_share = Some(0.04);
+        f.drop.temperature = Some(false);
+        let text = f.to_toml().unwrap();
+        let back: ConfigFile = toml::from_str(&text).unwrap();
+        assert_eq!(back.to_toml().unwrap(), text);
+    }
+}
