@@ -162,7 +162,7 @@ scores.csv 4f46c8a7aa8a4061
 suspects.csv 63a7ab51b628c54a
 registered_miners.csv ebe5baa97dfce8cd
 data_quality.csv f7bafa2da96a3a26
-features.parquet afb22965c7375486
+features.parquet b624b8eba03f1595
 feeders.csv a6fca55434c17e0d
 balance_daily.csv 78a8d70ff384b11a
 ";
