@@ -1,5 +1,6 @@
 //! Robust statistics used across the stages: nearest-rank quantiles and medians, the median
-//! absolute deviation, the midpoint median of the peers' metrics, and the linear evidence ramp.
+//! absolute deviation, the midpoint median of the peers' metrics, the linear evidence ramp, and
+//! the running sums behind every correlation ([`Pairs`]).
 //! One home each, so every stage means the same thing by "median".
 //!
 //! **Empty input.** Every function that summarises values returns `None` for an empty input;
@@ -86,6 +87,50 @@ pub fn ramp(x: f64, from: f64, full: f64) -> f64 {
         return if x >= full { 1.0 } else { 0.0 };
     }
     ((x - from) / (full - from)).clamp(0.0, 1.0)
+}
+
+/// Running sums of paired values for a correlation or a least-squares slope, in one pass: the
+/// one home of "Pearson correlation" (daily load vs temperature, vs the peers' signal, and the
+/// autocorrelations of the rhythm). Each caller states its rule for too few pairs or a
+/// constant side from [`Pairs::n`] and the variances.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pairs {
+    n: f64,
+    sx: f64,
+    sy: f64,
+    sxx: f64,
+    syy: f64,
+    sxy: f64,
+}
+
+impl Pairs {
+    /// Adds a pair (callers skip missing values).
+    #[inline]
+    pub fn add(&mut self, x: f64, y: f64) {
+        self.n += 1.0;
+        self.sx += x;
+        self.sy += y;
+        self.sxx += x * x;
+        self.syy += y * y;
+        self.sxy += x * y;
+    }
+    /// Pairs added.
+    pub fn n(&self) -> f64 {
+        self.n
+    }
+    /// Means of x and y (`NaN` without pairs).
+    pub fn means(&self) -> (f64, f64) {
+        (self.sx / self.n, self.sy / self.n)
+    }
+    /// Population variances of x and y and their covariance.
+    pub fn moments(&self) -> (f64, f64, f64) {
+        let (mx, my) = self.means();
+        (
+            self.sxx / self.n - mx * mx,
+            self.syy / self.n - my * my,
+            self.sxy / self.n - mx * my,
+        )
+    }
 }
 
 #[cfg(test)]

@@ -315,6 +315,20 @@ pub fn schedule(
 /// make a miner switch off.
 pub const EVENING_PEAK: std::ops::Range<u32> = 15..22;
 
+/// Fills `hours[h]` with the present values of `kw[from..]` at local hour `h` that are at
+/// least `min_kw` (the buckets are cleared first).
+fn by_hour(kw: &[f32], cal: &Calendar, from: usize, min_kw: f32, hours: &mut [Vec<f32>; 24]) {
+    for h in hours.iter_mut() {
+        h.clear();
+    }
+    for s in from..kw.len() {
+        let v = kw[s];
+        if !v.is_nan() && v >= min_kw {
+            hours[usize::from(cal.hour[s]).min(23)].push(v);
+        }
+    }
+}
+
 /// The floor profile's range (kW): for each local hour, the [`HOUR_FLOOR_Q`] quantile over the
 /// given slots at that hour; the highest minus the lowest. A rig draws the same at every hour
 /// of the day, so under it only a household's floor moves (~0.1-0.3 kW); heating follows the
@@ -329,15 +343,7 @@ pub fn floor_profile_range(
     hours: &mut [Vec<f32>; 24],
     buf: &mut Vec<f32>,
 ) -> f32 {
-    for h in hours.iter_mut() {
-        h.clear();
-    }
-    for s in from..kw.len() {
-        let v = kw[s];
-        if !v.is_nan() && v >= min_kw {
-            hours[usize::from(cal.hour[s]).min(23)].push(v);
-        }
-    }
+    by_hour(kw, cal, from, min_kw, hours);
     let (mut lo, mut hi, mut n) = (f32::INFINITY, f32::NEG_INFINITY, 0);
     for h in hours.iter() {
         if h.len() >= 3 {
@@ -367,14 +373,7 @@ pub fn on_block_excess(
     hours: &mut [Vec<f32>; 24],
     buf: &mut Vec<f32>,
 ) -> f32 {
-    for h in hours.iter_mut() {
-        h.clear();
-    }
-    for s in from..kw.len() {
-        if !kw[s].is_nan() {
-            hours[usize::from(cal.hour[s]).min(23)].push(kw[s]);
-        }
-    }
+    by_hour(kw, cal, from, f32::NEG_INFINITY, hours);
     let mut med = [f32::NAN; 24];
     for (h, v) in hours.iter().enumerate() {
         if v.len() >= 3 {

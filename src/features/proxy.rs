@@ -73,25 +73,17 @@ impl DayProxy {
         abs.sort_by(f64::total_cmp);
         let cut = abs[(abs.len() * 9) / 10 - 1];
         let kept = pairs.iter().filter(|p| p.1.abs() <= cut);
-        let (mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy) =
-            (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+        let mut p = crate::stats::Pairs::default();
         for &(a, b) in kept {
-            n += 1.0;
-            sx += a;
-            sy += b;
-            sxx += a * a;
-            syy += b * b;
-            sxy += a * b;
+            p.add(a, b);
         }
-        if n < MIN_CORR_DAYS as f64 || mp <= 0.0 || mx <= 1e-6 {
+        if p.n() < MIN_CORR_DAYS as f64 || mp <= 0.0 || mx <= 1e-6 {
             return nan;
         }
-        let vx = sxx / n - (sx / n).powi(2);
-        let vy = syy / n - (sy / n).powi(2);
+        let (vx, vy, cov) = p.moments();
         if vx <= 1e-12 || vy <= 1e-12 || vx.sqrt() / mp < MIN_PROXY_SD {
             return nan;
         }
-        let cov = sxy / n - (sx / n) * (sy / n);
         ((cov / (vx * vy).sqrt()) as f32, (cov / vx * mp / mx) as f32)
     }
 }

@@ -6,6 +6,7 @@
 //! ratios of mean load.
 
 use super::calendar::{Calendar, DAY, NIGHT, WEEKEND};
+use crate::stats::Pairs;
 
 /// Rhythm figures of one row.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,46 +28,17 @@ pub fn autocorrelation(x: &[f32], lag: usize) -> f32 {
     autocorrelations(x, [lag])[0]
 }
 
-/// Running sums of the pairs at one lag.
-#[derive(Debug, Clone, Copy, Default)]
-struct Pairs {
-    n: f64,
-    sa: f64,
-    sb: f64,
-    saa: f64,
-    sbb: f64,
-    sab: f64,
-}
-
-impl Pairs {
-    #[inline]
-    fn add(&mut self, a: f32, b: f32) {
-        if a.is_nan() || b.is_nan() {
-            return;
-        }
-        let (a, b) = (f64::from(a), f64::from(b));
-        self.n += 1.0;
-        self.sa += a;
-        self.sb += b;
-        self.saa += a * a;
-        self.sbb += b * b;
-        self.sab += a * b;
+/// Pearson correlation of the pairs, the rhythm's rule: `NaN` under three pairs; 0 when either
+/// side is constant (a constant series has no rhythm to correlate).
+fn corr(p: &Pairs) -> f32 {
+    if p.n() < 3.0 {
+        return f32::NAN;
     }
-
-    fn corr(&self) -> f32 {
-        let n = self.n;
-        if n < 3.0 {
-            return f32::NAN;
-        }
-        let cov = self.sab / n - (self.sa / n) * (self.sb / n);
-        let va = self.saa / n - (self.sa / n).powi(2);
-        let vb = self.sbb / n - (self.sb / n).powi(2);
-        if va <= 1e-12 || vb <= 1e-12 {
-            // A constant series has no rhythm to correlate.
-            return 0.0;
-        }
-        (cov / (va * vb).sqrt()) as f32
+    let (va, vb, cov) = p.moments();
+    if va <= 1e-12 || vb <= 1e-12 {
+        return 0.0;
     }
+    (cov / (va * vb).sqrt()) as f32
 }
 
 /// Autocorrelations at several lags in one pass over `x`.
@@ -78,8 +50,8 @@ pub fn autocorrelations<const K: usize>(x: &[f32], lags: [usize; K]) -> [f32; K]
         }
         for k in 0..K {
             if let Some(&b) = x.get(s + lags[k]) {
-                if lags[k] > 0 {
-                    p[k].add(a, b);
+                if lags[k] > 0 && !b.is_nan() {
+                    p[k].add(f64::from(a), f64::from(b));
                 }
             }
         }
@@ -87,7 +59,7 @@ pub fn autocorrelations<const K: usize>(x: &[f32], lags: [usize; K]) -> [f32; K]
     let mut out = [f32::NAN; K];
     for k in 0..K {
         if lags[k] > 0 && lags[k] < x.len() {
-            out[k] = p[k].corr();
+            out[k] = corr(&p[k]);
         }
     }
     out

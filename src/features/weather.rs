@@ -15,30 +15,20 @@ pub struct TempResponse {
 }
 
 pub fn temp_response(daily_kw: &[f32], daily_temp: &[f32]) -> TempResponse {
-    let pairs = daily_kw
-        .iter()
-        .zip(daily_temp)
-        .filter(|(k, t)| !k.is_nan() && !t.is_nan())
-        .map(|(k, t)| (f64::from(*t), f64::from(*k)));
-    let (mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
-    for (x, y) in pairs {
-        n += 1.0;
-        sx += x;
-        sy += y;
-        sxx += x * x;
-        syy += y * y;
-        sxy += x * y;
+    let mut p = crate::stats::Pairs::default();
+    for (k, t) in daily_kw.iter().zip(daily_temp) {
+        if !k.is_nan() && !t.is_nan() {
+            p.add(f64::from(*t), f64::from(*k));
+        }
     }
     let nan = TempResponse {
         slope_kw_per_c: f32::NAN,
         corr: f32::NAN,
     };
-    if n < MIN_DAYS as f64 {
+    if p.n() < MIN_DAYS as f64 {
         return nan;
     }
-    let vx = sxx / n - (sx / n).powi(2);
-    let vy = syy / n - (sy / n).powi(2);
-    let cov = sxy / n - (sx / n) * (sy / n);
+    let (vx, vy, cov) = p.moments();
     if vx <= 1e-9 {
         return nan;
     }
