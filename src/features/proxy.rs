@@ -20,6 +20,8 @@ use super::{FeatureContext, View};
 pub const MIN_PEERS: usize = 5;
 /// Days with both values a correlation needs.
 pub const MIN_CORR_DAYS: usize = 7;
+/// Meters of one group whose daily load makes its signal (an evenly spaced sample beyond).
+pub const MAX_PROXY_METERS: usize = 256;
 /// Relative day-to-day spread the proxy needs for a fit (mild weeks give nothing to follow).
 pub const MIN_PROXY_SD: f64 = 0.03;
 /// Meters whose typical day is below this (kW) are left out of the proxy (vacant homes).
@@ -132,11 +134,6 @@ pub fn peer_proxy(ctx: &FeatureContext<'_>, views: &[View], of: &[u32], parallel
         daily.iter_mut().for_each(|x| *x /= med);
         daily
     };
-    let norm: Vec<Vec<f32>> = if parallel {
-        (0..n).into_par_iter().map(one).collect()
-    } else {
-        (0..n).map(one).collect()
-    };
     // Groups: feeder when big enough, else zone and span.
     let mut feeder_size: BTreeMap<u32, usize> = BTreeMap::new();
     for f in ctx.feeder.iter().flatten() {
@@ -151,6 +148,26 @@ pub fn peer_proxy(ctx: &FeatureContext<'_>, views: &[View], of: &[u32], parallel
     let mut members: BTreeMap<(u8, u32), Vec<usize>> = BTreeMap::new();
     for i in 0..n {
         members.entry(key(i)).or_default().push(i);
+    }
+    // A median over a few hundred meters tracks the weather as well as one over the whole
+    // region: large groups contribute an evenly spaced sample (in id order), so the pass over
+    // the matrix costs at most MAX_PROXY_METERS rows per group.
+    let sampled: Vec<usize> = members
+        .values()
+        .filter(|ms| ms.len() >= MIN_PEERS)
+        .flat_map(|ms| {
+            let step = ms.len().div_ceil(MAX_PROXY_METERS).max(1);
+            ms.iter().step_by(step).copied().collect::<Vec<_>>()
+        })
+        .collect();
+    let norm_of: Vec<Vec<f32>> = if parallel {
+        sampled.par_iter().map(|&i| one(i)).collect()
+    } else {
+        sampled.iter().map(|&i| one(i)).collect()
+    };
+    let mut norm: Vec<Option<Vec<f32>>> = vec![None; n];
+    for (i, v) in sampled.into_iter().zip(norm_of) {
+        norm[i] = Some(v);
     }
     let mut out = Proxies {
         series: Vec::new(),
@@ -168,7 +185,8 @@ pub fn peer_proxy(ctx: &FeatureContext<'_>, views: &[View], of: &[u32], parallel
         };
         let mut per_day: Vec<Vec<f32>> = vec![Vec::new(); (hi - lo + 1) as usize];
         for &i in &ms {
-            for (&d, &x) in days(i).iter().zip(&norm[i]) {
+            let Some(v) = &norm[i] else { continue };
+            for (&d, &x) in days(i).iter().zip(v) {
                 if !x.is_nan() {
                     per_day[(d - lo) as usize].push(x);
                 }
