@@ -98,11 +98,39 @@ fn finite_or(v: f32, d: f64) -> f64 {
     }
 }
 
+/// The evidence of one meter, in the form it is strongest for: each rig form (around the
+/// clock, night-only, whole days off, curtailed at the peak) is judged with its own terms and
+/// the highest score wins (ties go to the earlier form), so a rig is not judged in a form that
+/// merely reads a larger kW from it (an intermittent rig's "floor since its step" is not a 24/7
+/// floor).
 pub fn evidence(
+    f: &MeterFeatures,
+    cluster: Option<f64>,
+    info: Option<&MeterInfo>,
+    cfg: &ScoreConfig,
+) -> Evidence {
+    let mut best: Option<Evidence> = None;
+    for form in [
+        Form::Continuous,
+        Form::NightOnly,
+        Form::Intermittent,
+        Form::Curtailed,
+    ] {
+        let e = evidence_as(f, cluster, info, cfg, form);
+        if best.as_ref().is_none_or(|b| e.score > b.score) {
+            best = Some(e);
+        }
+    }
+    best.unwrap_or_else(|| evidence_as(f, cluster, info, cfg, Form::Continuous))
+}
+
+/// The evidence of one meter judged as a rig of form `only`.
+fn evidence_as(
     f: &MeterFeatures,
     cluster: Option<f64>,
     _info: Option<&MeterInfo>,
     cfg: &ScoreConfig,
+    only: Form,
 ) -> Evidence {
     // The household floor of this meter's tariff: its floor over its tariff ratio.
     let peer_floor = if f.peer_tariff_base_ratio.is_finite() && f.peer_tariff_base_ratio > 0.0 {
@@ -212,7 +240,7 @@ pub fn evidence(
         (Form::Curtailed, curtailed, curtailed_w),
     ]
     .into_iter()
-    .max_by(|a, b| (a.1 * a.2).total_cmp(&(b.1 * b.2)))
+    .find(|c| c.0 == only)
     .map(|(f, kw, _)| (f, kw))
     .unwrap_or((Form::Continuous, 0.0));
     let form_weight = match form {

