@@ -64,12 +64,26 @@ pub struct GridSummary {
 impl GridSummary {
     pub fn of(m: &LoadMatrix, native_interval: &[u32]) -> Self {
         let n = m.grid.n_slots;
-        let total = (m.n_meters() * n).max(1) as f64;
+        // Coverage is each meter's own: present slots over the slots from its first reading to
+        // its last (a region mixing periods has meters of 35 days on a grid of years).
+        let spans: Vec<usize> = (0..m.n_meters())
+            .map(|i| {
+                let row = m.row(i);
+                match (
+                    row.iter().position(|v| !v.is_nan()),
+                    row.iter().rposition(|v| !v.is_nan()),
+                ) {
+                    (Some(a), Some(b)) => b + 1 - a,
+                    _ => n,
+                }
+            })
+            .collect();
+        let total = spans.iter().sum::<usize>().max(1) as f64;
         let est: u64 = (0..m.n_meters())
             .map(|i| u64::from(m.coverage(i).estimated))
             .sum();
         let shares: Vec<f64> = (0..m.n_meters())
-            .map(|i| m.coverage(i).present_share(n))
+            .map(|i| m.coverage(i).present_share(spans[i]))
             .collect();
         GridSummary {
             meters: m.n_meters(),
@@ -153,7 +167,7 @@ impl IngestReport {
         );
         let _ = writeln!(
             s,
-            "coverage: {:.1}% of slots present, {:.1}% estimated; lowest meter {:.1}%, {} meters below 90%{}",
+            "coverage: {:.1}% of slots present (each meter from its first reading to its last), {:.1}% estimated; lowest meter {:.1}%, {} meters below 90%{}",
             100.0 * g.present_share,
             100.0 * g.estimated_share,
             100.0 * g.min_meter_coverage,
