@@ -17,14 +17,7 @@ shared="$root/../shared"
 data="${BENCH_DATA:-$root/../bench-data}"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000)
-venv="$root/.venv-peers"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q numpy pandas polars scikit-learn pyarrow
-fi
-py="$venv/bin/python"
-cargo build --release --quiet
-gs="$root/target/release/gridsleuth"
+. "$root/benches/env.sh"
 
 measure() { # cmd... -> "seconds peak_kb"
   /usr/bin/time -f "%e %M" -o /tmp/gs_detect_time "$@" >/dev/null 2>&1 || true

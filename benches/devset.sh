@@ -11,14 +11,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 dev="${DEVSET:-$root/../shared/devset}"
 out="${OUT:-$root/../bench-data/devset}"
-venv="$root/.venv-peers"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q numpy pandas polars scikit-learn pyarrow
-fi
-py="$venv/bin/python"
-cargo build --release --quiet
-gs="$root/target/release/gridsleuth"
+. "$root/benches/env.sh"
 mkdir -p "$out/gridsleuth" "$out/meankw"
 "$gs" run -q --no-progress -r "$dev/readings.parquet" --meters "$dev/meters.csv" -o "$out/gridsleuth" || [ $? -eq 1 ]
 "$gs" eval -q --labels "$dev/labels.csv" --run "$out/gridsleuth"

@@ -17,14 +17,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 shared="$root/../shared"
 data="${BENCH_DATA:-$root/../bench-data}"
-venv="$root/.venv-peers"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q numpy pandas polars scikit-learn pyarrow
-fi
-py="$venv/bin/python"
-cargo build --release --quiet
-gs="$root/target/release/gridsleuth"
+. "$root/benches/env.sh"
 mkdir -p "$data"
 
 # Datasets -> "name readings meters labels extra-run-args eval-args"
