@@ -14,7 +14,7 @@ pub struct Rhythm {
     /// (max - min) of the mean load by local hour, over the mean load.
     pub diurnal_amp: f32,
     /// Pearson autocorrelation at a lag of one day / one week (pairs with both slots present)
-    /// of the load less its day's mean ([`within_day`]).
+    /// of the load less its day's mean, on hourly means ([`hourly_within_day`]).
     pub acf_day: f32,
     pub acf_week: f32,
     /// Mean load in local night hours over mean load in local day hours.
@@ -65,10 +65,10 @@ pub fn autocorrelations<const K: usize>(x: &[f32], lags: [usize; K]) -> [f32; K]
     out
 }
 
-/// `kw[from..]` less each local day's mean: the pattern within the day, without the level
-/// changes between days (a rig adding devices, heating in a cold week), which would otherwise
-/// read as a repeating daily pattern to the autocorrelation.
-pub fn within_day(kw: &[f32], cal: &Calendar, from: usize) -> Vec<f32> {
+/// `kw[from..]` less each local day's mean, slot by slot: the reference [`hourly_within_day`]
+/// is tested against.
+#[cfg(test)]
+fn within_day(kw: &[f32], cal: &Calendar, from: usize) -> Vec<f32> {
     let from = from.min(kw.len());
     let mut sums: Vec<(f64, u32)> = vec![(0.0, 0); cal.n_days];
     for s in from..kw.len() {
@@ -90,9 +90,10 @@ pub fn within_day(kw: &[f32], cal: &Calendar, from: usize) -> Vec<f32> {
         .collect()
 }
 
-/// [`within_day`] averaged over consecutive groups of `per_hour` slots, in one pass per day
-/// without the full-resolution copy (the same values as `hourly_means(&within_day(..), k)` when
-/// days hold whole groups).
+/// `kw[from..]` less each local day's mean (the pattern within the day, without the level changes
+/// between days: a rig adding devices, heating in a cold week, which would otherwise read as a
+/// repeating daily pattern), averaged over consecutive groups of `per_hour` slots, in one pass
+/// per day (a test checks it against the two-step reference).
 pub fn hourly_within_day(kw: &[f32], cal: &Calendar, from: usize, per_hour: usize) -> Vec<f32> {
     let from = from.min(kw.len());
     let k = per_hour.max(1);
