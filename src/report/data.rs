@@ -77,6 +77,10 @@ pub struct SuspectRecord {
     pub estimated_slots: u32,
     /// The meter's own interval before aggregation to the grid.
     pub native_interval_secs: Option<u32>,
+    /// The meter's IANA zone (its dates and hours in the report are local to it); absent in
+    /// report data written before meters had zones of their own: the run's zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
 }
 
 /// `suspects.json`.
@@ -133,6 +137,7 @@ pub fn suspect_records(ing: &Ingested, det: &Detection, tz: &str) -> ReportData 
                 present_slots: cov.present,
                 estimated_slots: cov.estimated,
                 native_interval_secs: ing.native_interval.get(f.meter).copied(),
+                tz: Some(det.zone_of(f.meter).name().to_string()),
             }
         })
         .collect();

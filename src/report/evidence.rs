@@ -42,9 +42,9 @@ pub struct RunData {
     pub data: ReportData,
     pub grid: TimeGrid,
     pub tz: Tz,
-    pub calendar: Calendar,
-    /// Local minute of day of each slot's start.
-    pub minute_of_day: Vec<u16>,
+    /// The grid's calendar and local minute of day of each slot's start, in the run's zone and
+    /// in every other zone of a suspect (a meter's dates and hours are local to it).
+    pub zones: HashMap<Tz, ZoneCalendar>,
     pub series: HashMap<String, Series>,
     pub features: FeatureTable,
     /// meter id -> (tariff, feeder).
@@ -70,14 +70,18 @@ impl RunData {
             source: format!("unknown time zone {:?}", data.tz).into(),
             fix: "re-run `gridsleuth run` with a valid --tz".into(),
         })?;
-        let calendar = Calendar::new(&grid, tz);
-        let minute_of_day = (0..grid.n_slots)
-            .map(|s| {
-                tz.timestamp_opt(grid.slot_start(s), 0)
-                    .single()
-                    .map_or(0, |t| (t.hour() * 60 + t.minute()) as u16)
-            })
-            .collect();
+        let mut zones = HashMap::new();
+        zones.insert(tz, ZoneCalendar::new(&grid, tz));
+        for z in data.suspects.iter().filter_map(|s| s.tz.as_deref()) {
+            let z: Tz = z.parse().map_err(|_| ReportError::Read {
+                path: dir.join(data::DATA_DIR).join(data::SUSPECTS_JSON),
+                source: format!("unknown time zone {z:?}").into(),
+                fix: "re-run `gridsleuth run` to write the report data again".into(),
+            })?;
+            zones
+                .entry(z)
+                .or_insert_with(|| ZoneCalendar::new(&grid, z));
+        }
         let series = if data.suspects.is_empty() {
             HashMap::new()
         } else {
@@ -106,14 +110,50 @@ impl RunData {
             data,
             grid,
             tz,
-            calendar,
-            minute_of_day,
+            zones,
             series,
             features,
             segments,
             registered,
             quality,
         })
+    }
+
+    /// The calendar of suspect `s`'s zone (the run's zone when it has none of its own).
+    pub fn zone_of(&self, s: &SuspectRecord) -> &ZoneCalendar {
+        s.tz.as_deref()
+            .and_then(|z| z.parse::<Tz>().ok())
+            .and_then(|z| self.zones.get(&z))
+            .or_else(|| self.zones.get(&self.tz))
+            .expect("the run's zone is always loaded")
+    }
+
+    /// The calendar of the run's zone.
+    pub fn calendar(&self) -> &Calendar {
+        &self.zones[&self.tz].calendar
+    }
+}
+
+/// The grid's local calendar in one zone, and each slot's local minute of day.
+#[derive(Debug)]
+pub struct ZoneCalendar {
+    pub calendar: Calendar,
+    pub minute_of_day: Vec<u16>,
+}
+
+impl ZoneCalendar {
+    /// The calendar of `grid` in zone `tz`.
+    pub fn new(grid: &TimeGrid, tz: Tz) -> Self {
+        ZoneCalendar {
+            calendar: Calendar::new(grid, tz),
+            minute_of_day: (0..grid.n_slots)
+                .map(|s| {
+                    tz.timestamp_opt(grid.slot_start(s), 0)
+                        .single()
+                        .map_or(0, |t| (t.hour() * 60 + t.minute()) as u16)
+                })
+                .collect(),
+        }
     }
 
     /// First slot of local day `d`.
@@ -329,13 +369,14 @@ impl Evidence {
             estimated: vec![false; run.grid.n_slots],
         };
         let series = run.series.get(&s.meter_id).unwrap_or(&empty);
-        let cal = &run.calendar;
+        let zone = run.zone_of(s);
+        let cal = &zone.calendar;
         let hours = run.grid.interval_hours();
         let feat = |name: &str| f64::from(run.features.get(&s.meter_id, name));
         // The onset slot: the first of the detection's candidates (the floor's step, the first
         // "on" day, the first "on" night) that lies on the onset date, else the first slot of
         // that date (the window start for rigs running from the start).
-        let onset_day = s.onset.as_deref().and_then(|d| run.day_of_date(d));
+        let onset_day = s.onset.as_deref().and_then(|d| zone.day_of_date(d));
         let on_day = |slot: f64| {
             slot.is_finite()
                 && slot >= 0.0
@@ -348,7 +389,7 @@ impl Evidence {
             .map(|n| feat(n))
             .find(|&x| s.onset_in_window && on_day(x))
             .map(|x| x as usize)
-            .or_else(|| onset_day.and_then(|d| run.first_slot_of_day(d)));
+            .or_else(|| onset_day.and_then(|d| zone.first_slot_of_day(d)));
         let floor_after = feat("base_after_kw");
         let kw: Vec<f32> = series.kwh.iter().map(|v| v / hours as f32).collect();
         let days = cal.day_ranges();
@@ -401,7 +442,7 @@ impl Evidence {
                 &series.kwh,
                 hours,
                 &cal.day,
-                &run.minute_of_day,
+                &zone.minute_of_day,
                 &cal.dates,
                 onset_day.filter(|_| s.onset_in_window),
             ),

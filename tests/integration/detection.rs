@@ -220,6 +220,10 @@ fn sydney_night_rig_given_in_utc_is_found_with_its_local_onset() {
     for h in ids.iter().filter(|i| i.starts_with('H')) {
         assert!(!row(&rows, h).2, "{h} flagged");
     }
+    // The report draws the suspect in its own zone too.
+    let data = gridsleuth::report::data::read_report_data(&tmp.path().join("run")).unwrap();
+    let r1 = data.suspects.iter().find(|s| s.meter_id == "R1").unwrap();
+    assert_eq!(r1.tz.as_deref(), Some("Australia/Sydney"));
     // The same readings judged in UTC (no coordinates, no --tz): the rig runs 10:30-20:00 UTC,
     // a daytime load to a UTC clock, and the night form cannot see it.
     write_meters(&meters, &ids, None);

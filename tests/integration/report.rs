@@ -175,7 +175,8 @@ fn charts_mark_the_onset_at_the_detected_date() {
         assert_eq!(load.date, onset, "{}: load chart marker", s.meter_id);
         let slot = ev.onset_slot.unwrap();
         assert_eq!(load.x, slot as f64);
-        assert_eq!(run.calendar.dates[run.calendar.day[slot] as usize], onset);
+        let cal = &run.zone_of(s).calendar;
+        assert_eq!(cal.dates[cal.day[slot] as usize], onset);
         let base = ev.baseload.onset.clone().unwrap();
         assert_eq!(base.date, onset, "{}: baseload marker", s.meter_id);
         assert_eq!(ev.heatmap.onset_day.is_some(), s.onset_in_window);
@@ -405,7 +406,6 @@ fn five_thousand_suspects_keep_a_paged_index_and_capped_pages() {
     let out = std::env::var_os("GRIDSLEUTH_KEEP_BIG_REPORT")
         .map_or_else(|| tmp.path().to_path_buf(), std::path::PathBuf::from);
     let g: gridsleuth::grid::TimeGrid = grid.into();
-    let calendar = gridsleuth::features::Calendar::new(&g, tz);
     let run = RunData {
         dir: out.clone(),
         run: Default::default(),
@@ -417,8 +417,7 @@ fn five_thousand_suspects_keep_a_paged_index_and_capped_pages() {
         },
         grid: g,
         tz,
-        minute_of_day: (0..g.n_slots).map(|s| ((s % 48) * 30) as u16).collect(),
-        calendar,
+        zones: HashMap::from([(tz, report::evidence::ZoneCalendar::new(&g, tz))]),
         series: HashMap::new(),
         features: report::rundir::FeatureTable::default(),
         segments: HashMap::new(),
