@@ -517,4 +517,90 @@ mod tests {
             "household floors are not tested"
         );
     }
+
+    #[test]
+    fn segment_spread_sees_drift_not_steps_or_outages() {
+        let mut buf = Vec::new();
+        let mut dev = Vec::new();
+        // A rig adding devices on day 18, with one outage day: flat between the steps.
+        let mut rig: Vec<f32> = (0..30).map(|d| if d < 18 { 3.3 } else { 6.6 }).collect();
+        rig[22] = 0.2;
+        let s = segment_spread(&rig, &[18], 6.6, &mut buf, &mut dev);
+        assert!(s < 0.01, "{s}");
+        // Without the cut, the step itself reads as wander.
+        assert!(spread(&rig, 6.6, &mut buf) > 0.3);
+        // Heating drifting from 2.6 to 1.4 kW over the weeks, each day close to the last.
+        let heat: Vec<f32> = (0..30).map(|d| 2.6 - 0.04 * d as f32).collect();
+        let s = segment_spread(&heat, &[], 2.0, &mut buf, &mut dev);
+        assert!(s > 0.15, "{s}");
+        assert!(jitter(&heat, 2.0, &mut buf) < 0.03);
+    }
+
+    #[test]
+    fn low_days_share_counts_days_off_after_reaching_the_level() {
+        // A rig with one outage day: off 1 day of 30.
+        let mut rig = vec![3.3f32; 30];
+        rig[12] = 0.1;
+        assert!((low_days_share(&rig, 3.3) - 1.0 / 30.0).abs() < 1e-6);
+        // A frost-protection cable on cold days only: on 2 days in 3 once it started.
+        let cable: Vec<f32> = (0..30)
+            .map(|d| if d < 4 || d % 3 == 0 { 0.2 } else { 1.8 })
+            .collect();
+        let s = low_days_share(&cable, 1.8);
+        assert!((0.3..0.4).contains(&s), "{s}");
+        // Days before the load first reached its level are not "off".
+        let stepped: Vec<f32> = (0..30).map(|d| if d < 20 { 0.2 } else { 3.3 }).collect();
+        assert_eq!(low_days_share(&stepped, 3.3), 0.0);
+        assert!(low_days_share(&stepped, 0.01).is_nan());
+    }
+}
+
+/// How far a level that moves only at its steps wanders between them: the median absolute
+/// deviation of each value from the median of its segment (`series` split at `cuts`, indices
+/// into it), over `level`. Robust to a minority of outage days; unlike the day-to-day change
+/// ([`jitter`]) it sees a slow drift over weeks (heating following the season), and unlike the
+/// plain [`spread`] it is not inflated by the rig's own steps. Segments of under three values
+/// say nothing of wander and are left out. `NaN` under three values or at a level near zero.
+pub fn segment_spread(
+    series: &[f32],
+    cuts: &[usize],
+    level: f32,
+    buf: &mut Vec<f32>,
+    dev: &mut Vec<f32>,
+) -> f32 {
+    dev.clear();
+    let mut from = 0usize;
+    for &to in cuts.iter().chain(std::iter::once(&series.len())) {
+        let to = to.clamp(from, series.len());
+        let seg = &series[from..to];
+        from = to;
+        if seg.iter().filter(|v| !v.is_nan()).count() < 3 {
+            continue;
+        }
+        let med = super::level::quantiles(buf, seg, [0.5])[0];
+        dev.extend(seg.iter().filter(|v| !v.is_nan()).map(|v| (v - med).abs()));
+    }
+    if dev.len() < 3 || level.is_nan() || level <= 0.05 {
+        return f32::NAN;
+    }
+    let k = rank(0.5, dev.len());
+    *dev.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1 / level
+}
+
+/// Share of the days, from the first one that reached the load's present `level` (within
+/// 20%), whose floor fell below half of it: the days a load holding that level was off. A 24/7
+/// rig is off only through its outages (a day or two a month), and once at its last level a
+/// rig that adds devices never falls back below half of it; a load off on a fifth of its days
+/// or more switches by the day (a price-driven rig, a frost-protection cable on cold days
+/// only). `NaN` without valid days or at a level near zero.
+pub fn low_days_share(series: &[f32], level: f32) -> f32 {
+    if level.is_nan() || level <= 0.05 {
+        return f32::NAN;
+    }
+    let Some(from) = series.iter().position(|v| *v >= 0.8 * level) else {
+        return f32::NAN;
+    };
+    let valid = series[from..].iter().filter(|v| !v.is_nan()).count();
+    let low = series[from..].iter().filter(|v| **v < 0.5 * level).count();
+    low as f32 / valid.max(1) as f32
 }

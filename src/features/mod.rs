@@ -170,6 +170,10 @@ features! {
     /// Share of the daily off hours that fall in the local evening peak (15-22 h): where a
     /// time-of-use miner curtails; grow lights on 18/6 go dark whenever the grower chose.
     off_peak_share,
+    /// Share of the days, from the first one whose floor reached half the level since the onset
+    /// (`base_after_kw`), whose floor fell below half of it: the days the load was off. A 24/7
+    /// rig is off only through its outages; a load switched by the day is off on many.
+    low_days_share,
 }
 
 /// Minimum gap (kW) between the median and the 90th-percentile daily floor for "on" days to
@@ -367,12 +371,6 @@ pub fn meter_features_in(
             let last = growth.map_or(step.day, |g| g.day);
             f.base_after_kw = level::quantiles(&mut sc.buf, &sc.daily[last..], [0.5])[0];
             f.base_cv_after = cv_of(&sc.daily[step.day..]);
-            // Steady between steps: day-to-day changes (a later step is one change) or the
-            // spread about the level since the last step (an outage day is one outlier).
-            f.base_jitter_after =
-                baseload::jitter(&sc.daily[step.day..], f.base_after_kw, &mut sc.tmp).min(
-                    baseload::spread(&sc.daily[last..], f.base_after_kw, &mut sc.tmp),
-                );
             let after_level = level::level(&kw[onset..], &mut sc.buf);
             f.mean_after_kw = after_level.mean_kw;
             f.near_median_after = after_level.near_median_share;
@@ -382,11 +380,48 @@ pub fn meter_features_in(
             after_day = step.day;
         }
     }
-    if f.base_jitter_after.is_finite() && (after_day == 0) {
-        // No onset: the whole window, robust to outage days the same way.
-        f.base_jitter_after =
-            f.base_jitter_after
-                .min(baseload::spread(&sc.daily, b.base_kw, &mut sc.tmp));
+    // Steady between steps: the wander of the daily floor about its level between the steps
+    // up since the onset (an outage day is one outlier; a slow drift over weeks is not), or of
+    // the night floor where it is steadier (rooftop solar lowers the net floor by day, not at
+    // night).
+    {
+        let from = after_day.min(sc.daily.len());
+        let cuts = steps::step_cuts(&sc.daily[from..]);
+        let last = cuts.last().copied().unwrap_or(0);
+        let day_level = level::quantiles(&mut sc.buf, &sc.daily[from + last..], [0.5])[0];
+        let by_day = baseload::segment_spread(
+            &sc.daily[from..],
+            &cuts,
+            day_level,
+            &mut sc.buf,
+            &mut sc.tmp,
+        );
+        let from_n = from.min(sc.nights.len());
+        let night_level = level::quantiles(
+            &mut sc.buf,
+            &sc.nights[(from_n + last).min(sc.nights.len())..],
+            [0.5],
+        )[0];
+        let by_night = baseload::segment_spread(
+            &sc.nights[from_n..],
+            &cuts,
+            night_level,
+            &mut sc.buf,
+            &mut sc.tmp,
+        );
+        f.base_jitter_after = match (by_day.is_nan(), by_night.is_nan()) {
+            (true, _) => by_night,
+            (_, true) => by_day,
+            _ => by_day.min(by_night),
+        };
+        // Off days: by the daily floor, or by the night floor where solar lowers the first.
+        let low_by_day = baseload::low_days_share(&sc.daily, f.base_after_kw);
+        let low_by_night = baseload::low_days_share(&sc.nights, night_level);
+        f.low_days_share = match (low_by_day.is_nan(), low_by_night.is_nan()) {
+            (true, _) => low_by_night,
+            (_, true) => low_by_day,
+            _ => low_by_day.min(low_by_night),
+        };
     }
     f.snapbacks = baseload::snapbacks(kw, f.base_after_kw, hours) as f32;
     let onset_rel = if after_day > 0 {

@@ -234,6 +234,29 @@ mod tests {
     }
 
     #[test]
+    fn step_cuts_find_every_batch_of_devices_and_no_drift() {
+        // 0.3 kW household, then 3.3, 6.6 and 9.9 kW on days 5, 12 and 20 (2% noise).
+        let noise = |d: usize| 1.0 + 0.02 * ((d * 7 % 5) as f32 - 2.0) / 2.0;
+        let ramp: Vec<f32> = (0..30)
+            .map(|d| {
+                let kw = match d {
+                    0..=4 => 0.3,
+                    5..=11 => 3.6,
+                    12..=19 => 6.9,
+                    _ => 10.2,
+                };
+                kw * noise(d)
+            })
+            .collect();
+        assert_eq!(step_cuts(&ramp), vec![5, 12, 20]);
+        // Heating drifting down over the weeks, with day-to-day wander: no step up.
+        let drift: Vec<f32> = (0..30)
+            .map(|d| 2.6 - 0.04 * d as f32 + 0.1 * ((d * 3 % 4) as f32 - 1.5))
+            .collect();
+        assert!(step_cuts(&drift).is_empty(), "{:?}", step_cuts(&drift));
+    }
+
+    #[test]
     fn growth_rig_onset_is_the_first_step() {
         // 0.2 kW home; 1 device from day 5, 3 more from day 15: the bigger step is the growth.
         let daily: Vec<f32> = (0..30)
@@ -271,4 +294,33 @@ mod tests {
         );
         assert_eq!(device_fit(0.8).unwrap().0, "Avalon Mini 3");
     }
+}
+
+/// Most steps up a rig's floor is split at when its wander is measured: an onset and up to
+/// three later batches of devices (rigs grow in 2-4 steps).
+pub const MAX_STEPS: usize = 4;
+
+/// Day indices where `daily` steps up, found by binary segmentation: each segment is split at
+/// its best step up while that step is an onset ([`Step::is_onset`]) adding at least
+/// [`GROWTH_MIN_SHARE`] of the level before it, up to [`MAX_STEPS`] cuts, in day order. A
+/// rig's floor moves only at these; heating drifts between them (and mostly down as well as
+/// up), which no cut absorbs.
+pub fn step_cuts(daily: &[f32]) -> Vec<usize> {
+    let mut cuts: Vec<usize> = Vec::new();
+    let mut open = vec![(0usize, daily.len())];
+    while let Some((a, b)) = open.pop() {
+        if cuts.len() >= MAX_STEPS {
+            break;
+        }
+        let Some(s) = best_step(&daily[a..b]) else {
+            continue;
+        };
+        if s.is_onset() && s.size_kw() >= GROWTH_MIN_SHARE * s.before_kw.max(0.0) {
+            cuts.push(a + s.day);
+            open.push((a, a + s.day));
+            open.push((a + s.day, b));
+        }
+    }
+    cuts.sort_unstable();
+    cuts
 }

@@ -159,6 +159,15 @@ fn evidence_as(
         0.0
     };
     let w = cfg.partial_form_weight;
+    let step_ok = f.step_t.is_finite()
+        && f64::from(f.step_t) >= cfg.step_min_t
+        && f64::from(f.step_after_kw - f.step_before_kw) >= cfg.step_min_kw;
+    // The floor since the onset above the home's own floor before it.
+    let stepped_kw = if step_ok {
+        (base_after - finite_or(f.step_before_kw, 0.0).max(0.0)).max(0.0)
+    } else {
+        0.0
+    };
     // Load that moves with the peers' common day-to-day signal (the weather they share), by
     // as much as they do: heating. A rig under a household keeps the household's correlation
     // but only its share of the movement.
@@ -249,8 +258,12 @@ fn evidence_as(
         Form::Intermittent => w,
         Form::Curtailed => curtailed_w,
     };
-    let level = ramp(rig_kw, cfg.level_from_kw, cfg.level_full_kw)
+    let mut level = ramp(rig_kw, cfg.level_from_kw, cfg.level_full_kw)
         * (0.85 + 0.15 * ramp(rig_kw.max(1e-3).ln(), cfg.level_full_kw.ln(), 10f64.ln()));
+    if form == Form::Continuous && step_ok {
+        // A dated step up that stayed: its size above the home's own earlier floor.
+        level = level.max(0.85 * ramp(stepped_kw, cfg.step_level_from_kw, cfg.step_level_full_kw));
+    }
     let flat = match form {
         Form::Continuous if mean_after > 0.0 => {
             ramp(base_after / mean_after, cfg.flat_from, cfg.flat_full)
@@ -308,6 +321,16 @@ fn evidence_as(
     // Switching on and off is what an intermittent rig does: its floor jumps by design.
     let steady = match form {
         Form::Intermittent => 1.0,
+        // Around the clock: also on (nearly) every day.
+        Form::Continuous => {
+            (1.0 - ramp(jitter, cfg.jitter_from, cfg.jitter_full))
+                * (1.0
+                    - ramp(
+                        finite_or(f.low_days_share, 0.0),
+                        cfg.off_days_from,
+                        cfg.off_days_full,
+                    ))
+        }
         _ => 1.0 - ramp(jitter, cfg.jitter_from, cfg.jitter_full),
     };
     let moves = match form {
@@ -329,9 +352,6 @@ fn evidence_as(
     let trust = 1.0 - ramp(finite_or(f.estimated_share, 0.0), 0.05, 0.5);
     // Onset: the step of a continuous floor (the first one, when devices were added later), the
     // first "on" day of an intermittent rig, the first "on" night of a night-only one.
-    let step_ok = f.step_t.is_finite()
-        && f64::from(f.step_t) >= cfg.step_min_t
-        && f64::from(f.step_after_kw - f.step_before_kw) >= cfg.step_min_kw;
     let onset_slot = match form {
         Form::Continuous if step_ok => Some(f.onset_slot),
         Form::Intermittent => Some(f.first_on_slot),

@@ -102,6 +102,19 @@ pub struct ScoreConfig {
     pub profile_from_kw: f64,
     pub profile_share: f64,
     pub profile_span_kw: f64,
+    /// Size (kW) of a dated step up of a 24/7 floor above the home's own floor before it from
+    /// which it is evidence of a rig, and where fully. A home's floor does not jump by half a
+    /// kW overnight and stay flat (its always-on load is ~0.1-0.4 kW: routers, fridges, a
+    /// server); one small miner (an Avalon Mini 0.8 kW, a GPU rig from 0.6 kW) does. Below
+    /// `level_from_kw`/`level_full_kw` because the home's own earlier floor is a sharper
+    /// reference than its peers'.
+    pub step_level_from_kw: f64,
+    pub step_level_full_kw: f64,
+    /// Share of the days a 24/7 floor is off (below half its level) from which it stops being
+    /// read as around the clock, and where it no longer is: a rig is off only through its
+    /// outages (a day or two a month); a load switched by the day is judged as intermittent.
+    pub off_days_from: f64,
+    pub off_days_full: f64,
 }
 
 impl Default for ScoreConfig {
@@ -144,6 +157,10 @@ impl Default for ScoreConfig {
             profile_from_kw: 0.8,
             profile_share: 0.1,
             profile_span_kw: 2.0,
+            step_level_from_kw: 0.3,
+            step_level_full_kw: 0.6,
+            off_days_from: 0.12,
+            off_days_full: 0.3,
         }
     }
 }

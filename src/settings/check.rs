@@ -119,6 +119,8 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         ("household_floor_kw", s.household_floor_kw, "0.2"),
         ("profile_from_kw", s.profile_from_kw, "0.8"),
         ("profile_span_kw", s.profile_span_kw, "2.0"),
+        ("step_level_from_kw", s.step_level_from_kw, "0.3"),
+        ("step_level_full_kw", s.step_level_full_kw, "0.6"),
     ] {
         positive(&k(name), v, example)?;
     }
@@ -138,6 +140,8 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         ("schedule_crisp_from", s.schedule_crisp_from),
         ("schedule_crisp_full", s.schedule_crisp_full),
         ("profile_share", s.profile_share),
+        ("off_days_from", s.off_days_from),
+        ("off_days_full", s.off_days_full),
     ] {
         within(&k(name), v, 0.0, 1.0)?;
     }
@@ -171,6 +175,14 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         (
             ("level_from_kw", s.level_from_kw),
             ("level_full_kw", s.level_full_kw),
+        ),
+        (
+            ("step_level_from_kw", s.step_level_from_kw),
+            ("step_level_full_kw", s.step_level_full_kw),
+        ),
+        (
+            ("off_days_from", s.off_days_from),
+            ("off_days_full", s.off_days_full),
         ),
         (("flat_from", s.flat_from), ("flat_full", s.flat_full)),
         (

@@ -155,14 +155,15 @@ fn drop_on_a_written_regional_series_is_pinned() {
     check("drop", &got, DROP_PINS);
 }
 
-// Computed with main's binary at 37c5794 (the detection of issue 12; balance and drop as at
+// Run pins: the detection of issue 12 as of its latest scoring change (segmented floor wander,
+// off days, stepped small floors); balance and drop as at
 // 4429cb5, before the issue-8 refactoring) and unchanged by the refactoring.
 const RUN_PINS: &str = "\
-scores.csv ed481d521582d9b3
-suspects.csv 63a7ab51b628c54a
+scores.csv 2deb08c64320ec89
+suspects.csv eb46244dedb0fc26
 registered_miners.csv ebe5baa97dfce8cd
 data_quality.csv f7bafa2da96a3a26
-features.parquet 851067541b581903
+features.parquet 8696010cfafb4125
 feeders.csv a6fca55434c17e0d
 balance_daily.csv 78a8d70ff384b11a
 ";
