@@ -54,8 +54,12 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/n
 else
     echo "== virtual environment $venv (requirements unchanged)"
 fi
-# Kernel, IPython and matplotlib state inside the venv, not in the caller's home.
-export JUPYTER_PLATFORM_DIRS=1 IPYTHONDIR="$PWD/$venv/ipython" MPLCONFIGDIR="$PWD/$venv/matplotlib"
+# Jupyter, IPython and matplotlib state inside the venv, not in the caller's home: a kernel spec
+# or a profile of the caller's cannot change what runs.
+state=$(cd "$venv" && pwd)
+export JUPYTER_PLATFORM_DIRS=1 JUPYTER_DATA_DIR="$state/jupyter/data" \
+    JUPYTER_CONFIG_DIR="$state/jupyter/config" JUPYTER_RUNTIME_DIR="$state/jupyter/runtime" \
+    IPYTHONDIR="$state/ipython" MPLCONFIGDIR="$state/matplotlib"
 export PYTHONHASHSEED=0 MPLBACKEND=agg TZ=UTC
 
 # 2. Inputs.
