@@ -344,11 +344,17 @@ fn evidence_as(
             cfg.heating_corr_full,
         )
         .max(moves);
-    let peer = ramp(
+    let mut peer = ramp(
         finite_or(f.peer_tariff_ratio, 1.0),
         cfg.peer_from,
         cfg.peer_full,
     );
+    if form == Form::Continuous && step_ok {
+        // The home against its own floor before the step: the comparable premises closest
+        // to hand.
+        let before = finite_or(f.step_before_kw, 0.0).max(0.05);
+        peer = peer.max(ramp(base_after / before, cfg.peer_from, cfg.peer_full));
+    }
     let trust = 1.0 - ramp(finite_or(f.estimated_share, 0.0), 0.05, 0.5);
     // Onset: the step of a continuous floor (the first one, when devices were added later), the
     // first "on" day of an intermittent rig, the first "on" night of a night-only one.
