@@ -20,10 +20,12 @@
 //! (storage heaters draw the same shape). Shape terms are measured since the onset.
 //!
 //! score = level x (0.3 + 0.7 flat) x (0.1 + 0.9 steady) x (0.35 + 0.65 no_rhythm)
-//!         x not_heating x (0.75 + 0.25 peer) x trust, then moved towards the cluster evidence
-//!         by `cluster_weight`. The floors of the factors keep one weak term from vetoing strong
-//!         others. `level` keeps growing slowly past a device (up to 10 kW), so strong cases
-//!         do not tie.
+//!         x not_heating x (0.75 + 0.25 peer) x trust, then (24/7 form only) moved towards the
+//!         cluster evidence by `cluster_weight` (0 by default). The floors of the factors keep
+//!         one weak term from vetoing strong others. `level` keeps growing slowly past a device
+//!         (up to 10 kW), so strong cases do not tie. A 24/7 floor that stepped up inside the
+//!         window is also measured against the home's own floor before the step (`level` from
+//!         `step_level_from_kw`, `peer` as its ratio), and its days off count against `steady`.
 
 use crate::features::MeterFeatures;
 use crate::ingest::MeterInfo;
@@ -376,8 +378,11 @@ fn evidence_as(
         * not_heating
         * (0.75 + 0.25 * peer)
         * trust;
+    // The cluster's rig-likeness describes a 24/7 shape (a floor of a device, most of the load
+    // in it, no daily rhythm): evidence for that form only. A night-only, curtailed or
+    // intermittent rig sits in a household's cluster by design.
     let evidence_score = match cluster {
-        Some(c) if cfg.cluster_weight > 0.0 => {
+        Some(c) if cfg.cluster_weight > 0.0 && form == Form::Continuous => {
             (1.0 - cfg.cluster_weight) * base + cfg.cluster_weight * c * level
         }
         _ => base,
