@@ -430,6 +430,78 @@ pub fn snapbacks(kw: &[f32], floor_kw: f32, interval_hours: f32) -> u32 {
     count
 }
 
+/// How far a level that moves only at its steps wanders between them: the median absolute
+/// deviation of each value from the median of its segment (`series` split at `cuts`, indices
+/// into it), over `level`. Robust to a minority of outage days; unlike the day-to-day change
+/// ([`jitter`]) it sees a slow drift over weeks (heating following the season), and unlike the
+/// plain [`spread`] it is not inflated by the rig's own steps. Segments of under three values
+/// say nothing of wander and are left out. `NaN` under three values or at a level near zero.
+pub fn segment_spread(
+    series: &[f32],
+    cuts: &[usize],
+    level: f32,
+    buf: &mut Vec<f32>,
+    dev: &mut Vec<f32>,
+) -> f32 {
+    dev.clear();
+    let mut from = 0usize;
+    for &to in cuts.iter().chain(std::iter::once(&series.len())) {
+        let to = to.clamp(from, series.len());
+        let seg = &series[from..to];
+        from = to;
+        if seg.iter().filter(|v| !v.is_nan()).count() < 3 {
+            continue;
+        }
+        let med = super::level::quantiles(buf, seg, [0.5])[0];
+        dev.extend(seg.iter().filter(|v| !v.is_nan()).map(|v| (v - med).abs()));
+    }
+    if dev.len() < 3 || level.is_nan() || level <= 0.05 {
+        return f32::NAN;
+    }
+    let k = rank(0.5, dev.len());
+    *dev.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1 / level
+}
+
+/// Share of the days, from the first one the load held half of `level` for most of the day,
+/// on which it did not (more than half of the day's present slots below half of `level`): the
+/// days a load holding that level was off. By the day's majority, not its floor: an outage of
+/// a few hours empties a day's floor but leaves it on. A 24/7 rig is off only through outages of
+/// hours; once at its level a rig that adds devices never falls back below half of it; a load
+/// off on a fifth of its days or more switches by the day (a price-driven rig, a frost-
+/// protection cable on through cold nights and off on mild days). Days under
+/// [`MIN_DAY_COVERAGE`] are left out. `NaN` without such days or at a level near zero.
+pub fn low_days_share(kw: &[f32], days: &[std::ops::Range<usize>], level: f32) -> f32 {
+    if level.is_nan() || level <= 0.05 {
+        return f32::NAN;
+    }
+    let half = 0.5 * level;
+    let full = days.first().map_or(1, |r| r.len()).max(1) as f32;
+    let (mut started, mut valid, mut low) = (false, 0usize, 0usize);
+    for r in days {
+        let (mut n, mut below) = (0usize, 0usize);
+        for v in &kw[r.clone()] {
+            if !v.is_nan() {
+                n += 1;
+                below += usize::from(*v < half);
+            }
+        }
+        if (n as f32) < MIN_DAY_COVERAGE * full.max(r.len() as f32) {
+            continue;
+        }
+        let off = 2 * below > n;
+        started |= !off;
+        if started {
+            valid += 1;
+            low += usize::from(off);
+        }
+    }
+    if valid == 0 {
+        f32::NAN
+    } else {
+        low as f32 / valid as f32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -538,69 +610,25 @@ mod tests {
 
     #[test]
     fn low_days_share_counts_days_off_after_reaching_the_level() {
-        // A rig with one outage day: off 1 day of 30.
-        let mut rig = vec![3.3f32; 30];
-        rig[12] = 0.1;
-        assert!((low_days_share(&rig, 3.3) - 1.0 / 30.0).abs() < 1e-6);
+        // Half-hourly days; a 3.3 kW rig with a 4-hour outage on day 12: on every day.
+        let days: Vec<std::ops::Range<usize>> = (0..30).map(|d| d * 48..(d + 1) * 48).collect();
+        let mut rig = vec![3.3f32; 30 * 48];
+        rig[12 * 48..12 * 48 + 8].fill(0.1);
+        assert_eq!(low_days_share(&rig, &days, 3.3), 0.0);
+        // Off a whole day: 1 of 30.
+        rig[20 * 48..21 * 48].fill(0.1);
+        assert!((low_days_share(&rig, &days, 3.3) - 1.0 / 30.0).abs() < 1e-6);
         // A frost-protection cable on cold days only: on 2 days in 3 once it started.
-        let cable: Vec<f32> = (0..30)
-            .map(|d| if d < 4 || d % 3 == 0 { 0.2 } else { 1.8 })
-            .collect();
-        let s = low_days_share(&cable, 1.8);
+        let mut cable = vec![0.2f32; 30 * 48];
+        for d in (4..30).filter(|d| d % 3 != 0) {
+            cable[d * 48..(d + 1) * 48].fill(1.8);
+        }
+        let s = low_days_share(&cable, &days, 1.8);
         assert!((0.3..0.4).contains(&s), "{s}");
         // Days before the load first reached its level are not "off".
-        let stepped: Vec<f32> = (0..30).map(|d| if d < 20 { 0.2 } else { 3.3 }).collect();
-        assert_eq!(low_days_share(&stepped, 3.3), 0.0);
-        assert!(low_days_share(&stepped, 0.01).is_nan());
+        let mut stepped = vec![0.2f32; 30 * 48];
+        stepped[20 * 48..].fill(3.3);
+        assert_eq!(low_days_share(&stepped, &days, 3.3), 0.0);
+        assert!(low_days_share(&stepped, &days, 0.01).is_nan());
     }
-}
-
-/// How far a level that moves only at its steps wanders between them: the median absolute
-/// deviation of each value from the median of its segment (`series` split at `cuts`, indices
-/// into it), over `level`. Robust to a minority of outage days; unlike the day-to-day change
-/// ([`jitter`]) it sees a slow drift over weeks (heating following the season), and unlike the
-/// plain [`spread`] it is not inflated by the rig's own steps. Segments of under three values
-/// say nothing of wander and are left out. `NaN` under three values or at a level near zero.
-pub fn segment_spread(
-    series: &[f32],
-    cuts: &[usize],
-    level: f32,
-    buf: &mut Vec<f32>,
-    dev: &mut Vec<f32>,
-) -> f32 {
-    dev.clear();
-    let mut from = 0usize;
-    for &to in cuts.iter().chain(std::iter::once(&series.len())) {
-        let to = to.clamp(from, series.len());
-        let seg = &series[from..to];
-        from = to;
-        if seg.iter().filter(|v| !v.is_nan()).count() < 3 {
-            continue;
-        }
-        let med = super::level::quantiles(buf, seg, [0.5])[0];
-        dev.extend(seg.iter().filter(|v| !v.is_nan()).map(|v| (v - med).abs()));
-    }
-    if dev.len() < 3 || level.is_nan() || level <= 0.05 {
-        return f32::NAN;
-    }
-    let k = rank(0.5, dev.len());
-    *dev.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1 / level
-}
-
-/// Share of the days, from the first one that reached the load's present `level` (within
-/// 20%), whose floor fell below half of it: the days a load holding that level was off. A 24/7
-/// rig is off only through its outages (a day or two a month), and once at its last level a
-/// rig that adds devices never falls back below half of it; a load off on a fifth of its days
-/// or more switches by the day (a price-driven rig, a frost-protection cable on cold days
-/// only). `NaN` without valid days or at a level near zero.
-pub fn low_days_share(series: &[f32], level: f32) -> f32 {
-    if level.is_nan() || level <= 0.05 {
-        return f32::NAN;
-    }
-    let Some(from) = series.iter().position(|v| *v >= 0.8 * level) else {
-        return f32::NAN;
-    };
-    let valid = series[from..].iter().filter(|v| !v.is_nan()).count();
-    let low = series[from..].iter().filter(|v| **v < 0.5 * level).count();
-    low as f32 / valid.max(1) as f32
 }

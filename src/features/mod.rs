@@ -170,11 +170,22 @@ features! {
     /// Share of the daily off hours that fall in the local evening peak (15-22 h): where a
     /// time-of-use miner curtails; grow lights on 18/6 go dark whenever the grower chose.
     off_peak_share,
-    /// Share of the days, from the first one whose floor reached half the level since the onset
-    /// (`base_after_kw`), whose floor fell below half of it: the days the load was off. A 24/7
-    /// rig is off only through its outages; a load switched by the day is off on many.
+    /// Share of the days, from the first one the load held half its floor since the onset
+    /// (`base_after_kw`) for most of the day, spent mostly below it: the days the load was off.
+    /// A 24/7 rig is off only through its outages (hours); a load switched by the day is off on
+    /// many.
     low_days_share,
+    /// Share of present slots inside runs of at least [`FLATLINE_MIN_HOURS`] of exactly equal
+    /// readings above [`FLATLINE_MIN_KW`]: a stuck register or a block the meter-data system
+    /// filled with a mean. Measured load at that level always moves (1-3% noise on a rig,
+    /// voltage on a heater); such a block is not a measurement, whatever flag it carries.
+    flatline_share,
 }
+
+/// Shortest run of exactly equal readings (hours) that is a flat line, not a measurement.
+pub const FLATLINE_MIN_HOURS: f64 = 6.0;
+/// Level (kW) above which a flat line cannot be a meter's resolution steps on a small load.
+pub const FLATLINE_MIN_KW: f32 = 0.3;
 
 /// Minimum gap (kW) between the median and the 90th-percentile daily floor for "on" days to
 /// mean anything: a third of the smallest ASIC.
@@ -248,6 +259,7 @@ pub fn meter_features_in(
         f.last_slot = (v.offset + b) as f32;
         f.span_days = ((b + 1 - a) as f64 * m.grid.interval_hours() / 24.0) as f32;
     }
+    f.flatline_share = flatline_share(row, hours);
     f.cv = lv.cv;
     f.p10_kw = lv.p10_kw;
     f.p50_kw = lv.p50_kw;
@@ -414,14 +426,8 @@ pub fn meter_features_in(
             (_, true) => by_day,
             _ => by_day.min(by_night),
         };
-        // Off days: by the daily floor, or by the night floor where solar lowers the first.
-        let low_by_day = baseload::low_days_share(&sc.daily, f.base_after_kw);
-        let low_by_night = baseload::low_days_share(&sc.nights, night_level);
-        f.low_days_share = match (low_by_day.is_nan(), low_by_night.is_nan()) {
-            (true, _) => low_by_night,
-            (_, true) => low_by_day,
-            _ => low_by_day.min(low_by_night),
-        };
+        // Off days: days spent mostly below half the floor since the onset.
+        f.low_days_share = baseload::low_days_share(kw, days, f.base_after_kw);
     }
     f.snapbacks = baseload::snapbacks(kw, f.base_after_kw, hours) as f32;
     let onset_rel = if after_day > 0 {
@@ -536,6 +542,46 @@ fn peer_ratios(f: &mut [MeterFeatures], tariff: &[Option<u32>], feeder: &[Option
     }
 }
 
+/// Share of present slots of `row` (energy per slot) inside runs of at least
+/// [`FLATLINE_MIN_HOURS`] of bitwise-equal readings above [`FLATLINE_MIN_KW`] (`NaN` without
+/// present slots). Missing slots end a run.
+pub fn flatline_share(row: &[f32], interval_hours: f32) -> f32 {
+    let min_run = (FLATLINE_MIN_HOURS / f64::from(interval_hours))
+        .ceil()
+        .max(2.0) as usize;
+    let min_energy = FLATLINE_MIN_KW * interval_hours;
+    let (mut present, mut flat, mut run) = (0usize, 0usize, 0usize);
+    let mut prev = f32::NAN;
+    for &v in row {
+        if v.is_nan() {
+            if run >= min_run {
+                flat += run;
+            }
+            run = 0;
+            prev = f32::NAN;
+            continue;
+        }
+        present += 1;
+        if v.to_bits() == prev.to_bits() && v >= min_energy {
+            run += 1;
+        } else {
+            if run >= min_run {
+                flat += run;
+            }
+            run = 1;
+        }
+        prev = v;
+    }
+    if run >= min_run {
+        flat += run;
+    }
+    if present == 0 {
+        f32::NAN
+    } else {
+        flat as f32 / present as f32
+    }
+}
+
 /// Helpers for other stages' tests.
 #[cfg(test)]
 pub(crate) mod tests_support {
@@ -548,6 +594,26 @@ pub(crate) mod tests_support {
 mod tests {
     use super::*;
     use crate::grid::{LoadMatrix, TimeGrid};
+
+    #[test]
+    fn flatline_share_sees_stuck_blocks_not_noisy_rigs() {
+        // Half-hourly: 2 days of a 3 kW rig with 1% noise, then 1 day stuck at one reading.
+        let mut row: Vec<f32> = (0..96)
+            .map(|i| 1.5 * (1.0 + 0.01 * ((i * 37 % 11) as f32 - 5.0) / 5.0))
+            .collect();
+        row.extend(std::iter::repeat_n(1.5f32, 48));
+        let s = flatline_share(&row, 0.5);
+        assert!((s - 48.0 / 144.0).abs() < 0.01, "{s}");
+        // A household's small readings repeating at the meter's resolution are not a flat line.
+        let home = vec![0.05f32; 48];
+        assert_eq!(flatline_share(&home, 0.5), 0.0);
+        // Five hours of one value is not yet one; a gap ends a run.
+        let mut short = vec![1.0f32; 10];
+        short.push(f32::NAN);
+        short.extend(vec![1.0f32; 10]);
+        assert_eq!(flatline_share(&short, 0.5), 0.0);
+        assert!(flatline_share(&[f32::NAN; 4], 0.5).is_nan());
+    }
 
     fn matrix(meters: usize, days: usize, seed: u64) -> LoadMatrix {
         let grid = TimeGrid {

@@ -151,6 +151,35 @@ pub fn device_fit(kw: f32) -> Option<(&'static str, u32, f32)> {
         .map(|f| (f.0, f.2, f.3))
 }
 
+/// Most steps up a rig's floor is split at when its wander is measured: an onset and up to
+/// three later batches of devices (rigs grow in 2-4 steps).
+pub const MAX_STEPS: usize = 4;
+
+/// Day indices where `daily` steps up, found by binary segmentation: each segment is split at
+/// its best step up while that step is an onset ([`Step::is_onset`]) adding at least
+/// [`GROWTH_MIN_SHARE`] of the level before it, up to [`MAX_STEPS`] cuts, in day order. A
+/// rig's floor moves only at these; heating drifts between them (and mostly down as well as
+/// up), which no cut absorbs.
+pub fn step_cuts(daily: &[f32]) -> Vec<usize> {
+    let mut cuts: Vec<usize> = Vec::new();
+    let mut open = vec![(0usize, daily.len())];
+    while let Some((a, b)) = open.pop() {
+        if cuts.len() >= MAX_STEPS {
+            break;
+        }
+        let Some(s) = best_step(&daily[a..b]) else {
+            continue;
+        };
+        if s.is_onset() && s.size_kw() >= GROWTH_MIN_SHARE * s.before_kw.max(0.0) {
+            cuts.push(a + s.day);
+            open.push((a, a + s.day));
+            open.push((a + s.day, b));
+        }
+    }
+    cuts.sort_unstable();
+    cuts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,33 +323,4 @@ mod tests {
         );
         assert_eq!(device_fit(0.8).unwrap().0, "Avalon Mini 3");
     }
-}
-
-/// Most steps up a rig's floor is split at when its wander is measured: an onset and up to
-/// three later batches of devices (rigs grow in 2-4 steps).
-pub const MAX_STEPS: usize = 4;
-
-/// Day indices where `daily` steps up, found by binary segmentation: each segment is split at
-/// its best step up while that step is an onset ([`Step::is_onset`]) adding at least
-/// [`GROWTH_MIN_SHARE`] of the level before it, up to [`MAX_STEPS`] cuts, in day order. A
-/// rig's floor moves only at these; heating drifts between them (and mostly down as well as
-/// up), which no cut absorbs.
-pub fn step_cuts(daily: &[f32]) -> Vec<usize> {
-    let mut cuts: Vec<usize> = Vec::new();
-    let mut open = vec![(0usize, daily.len())];
-    while let Some((a, b)) = open.pop() {
-        if cuts.len() >= MAX_STEPS {
-            break;
-        }
-        let Some(s) = best_step(&daily[a..b]) else {
-            continue;
-        };
-        if s.is_onset() && s.size_kw() >= GROWTH_MIN_SHARE * s.before_kw.max(0.0) {
-            cuts.push(a + s.day);
-            open.push((a, a + s.day));
-            open.push((a + s.day, b));
-        }
-    }
-    cuts.sort_unstable();
-    cuts
 }

@@ -357,7 +357,15 @@ fn evidence_as(
         let before = finite_or(f.step_before_kw, 0.0).max(0.05);
         peer = peer.max(ramp(base_after / before, cfg.peer_from, cfg.peer_full));
     }
-    let trust = 1.0 - ramp(finite_or(f.estimated_share, 0.0), 0.05, 0.5);
+    // Readings that are not measurements: flagged estimates, and flat lines (a stuck register,
+    // a block filled with its mean) whatever their flag. An intermittent reading whose "on"
+    // days are the flat line has nothing else.
+    let flatline = finite_or(f.flatline_share, 0.0);
+    let flatline = match form {
+        Form::Intermittent if on_share > 0.0 => (flatline / on_share).min(1.0),
+        _ => flatline,
+    };
+    let trust = 1.0 - ramp(finite_or(f.estimated_share, 0.0).max(flatline), 0.05, 0.5);
     // Onset: the step of a continuous floor (the first one, when devices were added later), the
     // first "on" day of an intermittent rig, the first "on" night of a night-only one.
     let onset_slot = match form {

@@ -156,14 +156,14 @@ fn drop_on_a_written_regional_series_is_pinned() {
 }
 
 // Run pins: the detection of issue 12 as of its latest scoring change (segmented floor wander,
-// off days, stepped small floors, cluster evidence off by default); balance and drop as at
+// off days, stepped small floors, cluster evidence off, flat lines); balance and drop as at
 // 4429cb5, before the issue-8 refactoring) and unchanged by the refactoring.
 const RUN_PINS: &str = "\
-scores.csv 5f934b37f8a43e87
-suspects.csv 1d3bb28c8d213be7
+scores.csv ff758cc56cde7d2e
+suspects.csv 7ee58f0e61f0ebcb
 registered_miners.csv ebe5baa97dfce8cd
 data_quality.csv f7bafa2da96a3a26
-features.parquet 62d3fc7c9efcaea4
+features.parquet 29700973a82c6809
 feeders.csv a6fca55434c17e0d
 balance_daily.csv 78a8d70ff384b11a
 ";
