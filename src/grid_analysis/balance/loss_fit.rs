@@ -177,6 +177,8 @@ struct Problem<'a> {
     fixed_kw: f64,
     /// Scale floor of the Huber weights (kW).
     floor: f64,
+    /// The level before the first step is fitted (else held at its value).
+    free_first: bool,
 }
 
 impl Problem<'_> {
@@ -187,14 +189,20 @@ impl Problem<'_> {
         self.input_kw[s] - self.fixed_kw - (1.0 + p.a) * d - p.b * d * d
     }
 
-    /// Huber weights of the current errors (scale: the MAD, floored).
-    fn weights(&self, p: &Params) -> Vec<f64> {
+    /// Robust scale of the errors: 1.4826 x MAD, floored.
+    fn scale(&self, p: &Params) -> f64 {
         let e: Vec<f64> = (0..self.slots.len()).map(|j| self.error(p, j)).collect();
         let mut sorted = e.clone();
-        let scale = median_mut(&mut sorted)
+        median_mut(&mut sorted)
             .and_then(|m| mad(&e, m))
-            .map_or(self.floor, |d| (MAD_TO_SD * d).max(self.floor));
-        e.iter()
+            .map_or(self.floor, |d| (MAD_TO_SD * d).max(self.floor))
+    }
+
+    /// Huber weights of the current errors.
+    fn weights(&self, p: &Params) -> Vec<f64> {
+        let scale = self.scale(p);
+        (0..self.slots.len())
+            .map(|j| self.error(p, j))
             .map(|ej| {
                 let u = ej.abs() / (HUBER_K * scale);
                 if u <= 1.0 {
@@ -224,7 +232,7 @@ impl Problem<'_> {
                 if free_b {
                     row.push(sw * d * d);
                 }
-                for seg in 0..k {
+                for seg in usize::from(!self.free_first)..k {
                     row.push(if seg == self.seg[j] {
                         sw * (1.0 + p.a + 2.0 * p.b * d)
                     } else {
@@ -249,7 +257,7 @@ impl Problem<'_> {
                 p.b += d;
                 step = step.max(d.abs() * 100.0);
             }
-            for l in &mut p.levels {
+            for l in p.levels.iter_mut().skip(usize::from(!self.free_first)) {
                 let d = c.next().copied().unwrap_or(0.0);
                 *l += d;
                 step = step.max(d.abs() * 1e-3);
@@ -259,6 +267,97 @@ impl Problem<'_> {
             }
         }
         p
+    }
+
+    /// The fit under the bounds `a, b >= 0` and losses <= `budget` (kW summed over the fit
+    /// slots), from zero, with `k` levels. Returns the parameters and whether the budget binds.
+    fn bounded(&self, k: usize, budget: f64) -> (Params, bool) {
+        let n = self.slots.len() as f64;
+        let start = Params {
+            a: 0.0,
+            b: 0.0,
+            levels: vec![0.0; k],
+        };
+        // Unconstrained, then on the boundary of a, b >= 0 where the optimum leaves it.
+        let mut p = self.solve(start.clone(), true, true);
+        if p.a < 0.0 || p.b < 0.0 {
+            let only_b = self.solve(
+                Params {
+                    a: 0.0,
+                    ..start.clone()
+                },
+                false,
+                true,
+            );
+            let only_a = self.solve(
+                Params {
+                    b: 0.0,
+                    ..start.clone()
+                },
+                true,
+                false,
+            );
+            p = match (only_b.b >= 0.0, only_a.a >= 0.0) {
+                (true, true) => {
+                    // Compared on the robust (Huber) loss at the unconstrained fit's scale: a few
+                    // wild slots must not pick the shape.
+                    let scale = self.scale(&p);
+                    let cost = |q: &Params| -> f64 {
+                        (0..self.slots.len())
+                            .map(|j| {
+                                let u = self.error(q, j).abs() / (HUBER_K * scale);
+                                if u <= 1.0 {
+                                    u * u
+                                } else {
+                                    2.0 * u - 1.0
+                                }
+                            })
+                            .sum()
+                    };
+                    if cost(&only_b) <= cost(&only_a) {
+                        only_b
+                    } else {
+                        only_a
+                    }
+                }
+                (true, false) => only_b,
+                (false, true) => only_a,
+                (false, false) => self.solve(start.clone(), false, false),
+            };
+        }
+        // Losses may take at most `max_share` of the input over the fit slots: beyond it, the curve
+        // is scaled down to the bound and the levels refitted under it.
+        let losses = |q: &Params| -> f64 {
+            self.slots
+                .iter()
+                .zip(&self.seg)
+                .map(|(&s, &k)| {
+                    let d = (self.metered_kw[s] + q.levels[k]).max(0.0);
+                    self.fixed_kw + q.a * d + q.b * d * d
+                })
+                .sum()
+        };
+        let mut at_bound = false;
+        let total = losses(&p);
+        if total > budget {
+            let variable = total - self.fixed_kw * n;
+            let f = if variable > 0.0 {
+                ((budget - self.fixed_kw * n) / variable).max(0.0)
+            } else {
+                0.0
+            };
+            p = self.solve(
+                Params {
+                    a: p.a * f,
+                    b: p.b * f,
+                    levels: p.levels,
+                },
+                false,
+                false,
+            );
+            at_bound = true;
+        }
+        (p, at_bound)
     }
 }
 
@@ -271,6 +370,7 @@ pub fn fit_curve(
     cuts: &[usize],
     fixed_kw: f64,
     max_share: f64,
+    min_level_kw: f64,
 ) -> Result<CurveFit, NoFit> {
     let slots: Vec<usize> = (0..input_kw.len())
         .filter(|&s| fit[s] && input_kw[s].is_finite() && metered_kw[s].is_finite())
@@ -294,87 +394,25 @@ pub fn fit_curve(
         .map(|&s| cuts.iter().filter(|&&c| c <= s).count())
         .collect();
     let input_sum: f64 = slots.iter().map(|&s| input_kw[s]).sum();
-    let pr = Problem {
+    let mut pr = Problem {
         input_kw,
         metered_kw,
         slots,
         seg,
         fixed_kw,
         floor: 1e-4 * input_sum / n + 1e-3,
+        free_first: true,
     };
-    let start = Params {
-        a: 0.0,
-        b: 0.0,
-        levels: vec![0.0; cuts.len() + 1],
-    };
-    // Unconstrained, then on the boundary of a, b >= 0 where the optimum leaves it.
-    let mut p = pr.solve(start.clone(), true, true);
-    if p.a < 0.0 || p.b < 0.0 {
-        let only_b = pr.solve(
-            Params {
-                a: 0.0,
-                ..start.clone()
-            },
-            false,
-            true,
-        );
-        let only_a = pr.solve(
-            Params {
-                b: 0.0,
-                ..start.clone()
-            },
-            true,
-            false,
-        );
-        p = match (only_b.b >= 0.0, only_a.a >= 0.0) {
-            (true, true) => {
-                let cost = |q: &Params| -> f64 {
-                    (0..pr.slots.len()).map(|j| pr.error(q, j).powi(2)).sum()
-                };
-                if cost(&only_b) <= cost(&only_a) {
-                    only_b
-                } else {
-                    only_a
-                }
-            }
-            (true, false) => only_b,
-            (false, true) => only_a,
-            (false, false) => pr.solve(start.clone(), false, false),
-        };
+    let mut p = pr.bounded(cuts.len() + 1, max_share * input_sum);
+    // A hidden load before the first step is kept only when it is one the balance would report:
+    // a level below `min_level_kw` (or negative, which no hidden load is) trades a sliver of
+    // fit for a biased curve (the level and the curve's slope are nearly collinear, and errors
+    // of estimated readings, which move against the load, pull them apart).
+    if p.0.levels[0] < min_level_kw {
+        pr.free_first = false;
+        p = pr.bounded(cuts.len() + 1, max_share * input_sum);
     }
-    // Losses may take at most `max_share` of the input over the fit slots: beyond it, the curve
-    // is scaled down to the bound and the levels refitted under it.
-    let losses = |q: &Params| -> f64 {
-        pr.slots
-            .iter()
-            .zip(&pr.seg)
-            .map(|(&s, &k)| {
-                let d = (metered_kw[s] + q.levels[k]).max(0.0);
-                fixed_kw + q.a * d + q.b * d * d
-            })
-            .sum()
-    };
-    let mut at_bound = false;
-    let budget = max_share * input_sum;
-    let total = losses(&p);
-    if total > budget {
-        let variable = total - fixed_kw * n;
-        let f = if variable > 0.0 {
-            ((budget - fixed_kw * n) / variable).max(0.0)
-        } else {
-            0.0
-        };
-        p = pr.solve(
-            Params {
-                a: p.a * f,
-                b: p.b * f,
-                levels: p.levels,
-            },
-            false,
-            false,
-        );
-        at_bound = true;
-    }
+    let (p, at_bound) = p;
     Ok(CurveFit {
         curve: LossCurve {
             fixed_kw,
@@ -421,7 +459,7 @@ mod tests {
             };
             let input = forward(&truth, &m, &hidden);
             let fit = vec![true; n];
-            let got = fit_curve(&input, &m, &fit, &[onset], 0.0, 0.15).unwrap();
+            let got = fit_curve(&input, &m, &fit, &[onset], 0.0, 0.15, 1.0).unwrap();
             assert!((got.curve.linear - a).abs() < 1e-6, "{got:?}");
             assert!((got.curve.quadratic_per_kw - b).abs() < 1e-8, "{got:?}");
             assert!(got.levels[0].abs() < 1e-4 && (got.levels[1] - 6.6).abs() < 1e-4);
@@ -439,7 +477,7 @@ mod tests {
             quadratic_per_kw: 0.001,
         };
         let input = forward(&truth, &m, &vec![9.75; n]);
-        let got = fit_curve(&input, &m, &vec![true; n], &[], 0.0, 0.15).unwrap();
+        let got = fit_curve(&input, &m, &vec![true; n], &[], 0.0, 0.15, 1.0).unwrap();
         assert!((got.levels[0] - 9.75).abs() < 1e-3, "{got:?}");
         assert!((got.curve.linear - 0.03).abs() < 1e-4, "{got:?}");
     }
@@ -455,13 +493,13 @@ mod tests {
             quadratic_per_kw: 0.0,
         };
         let input = forward(&big, &m, &vec![0.0; n]);
-        let got = fit_curve(&input, &m, &vec![true; n], &[], 0.0, 0.15).unwrap();
+        let got = fit_curve(&input, &m, &vec![true; n], &[], 0.0, 0.15, 1.0).unwrap();
         assert!(got.at_bound, "{got:?}");
         let losses: f64 = m.iter().map(|&p| got.curve.losses_kw(p)).sum();
         assert!(losses <= 0.15 * input.iter().sum::<f64>() * (1.0 + 1e-9));
         // Input below the metered sum: no negative losses.
         let less: Vec<f64> = m.iter().map(|v| v * 0.98).collect();
-        let got = fit_curve(&less, &m, &vec![true; n], &[], 0.0, 0.15).unwrap();
+        let got = fit_curve(&less, &m, &vec![true; n], &[], 0.0, 0.15, 1.0).unwrap();
         assert!(got.curve.linear >= 0.0 && got.curve.quadratic_per_kw >= 0.0);
     }
 
@@ -479,7 +517,7 @@ mod tests {
         for s in (0..n).filter(|s| s % 50 == 7) {
             input[s] += if s % 100 == 7 { 15.0 } else { -15.0 };
         }
-        let got = fit_curve(&input, &m, &vec![true; n], &[], 0.0, 0.15).unwrap();
+        let got = fit_curve(&input, &m, &vec![true; n], &[], 0.0, 0.15, 1.0).unwrap();
         assert!((got.curve.linear - 0.03).abs() < 0.003, "{got:?}");
         assert!((got.curve.quadratic_per_kw - 0.001).abs() < 1e-4, "{got:?}");
     }
@@ -490,13 +528,13 @@ mod tests {
         let flat = vec![20.0; n];
         let input: Vec<f64> = flat.iter().map(|v| v * 1.04).collect();
         assert_eq!(
-            fit_curve(&input, &flat, &vec![true; n], &[], 0.0, 0.15),
+            fit_curve(&input, &flat, &vec![true; n], &[], 0.0, 0.15, 1.0),
             Err(NoFit::SteadyLoad)
         );
         let m: Vec<f64> = (0..n).map(load).collect();
         let few: Vec<bool> = (0..n).map(|s| s < 40).collect();
         assert_eq!(
-            fit_curve(&input, &m, &few, &[], 0.0, 0.15),
+            fit_curve(&input, &m, &few, &[], 0.0, 0.15, 1.0),
             Err(NoFit::TooFewSlots)
         );
     }

@@ -394,6 +394,7 @@ fn fit_losses(
                 &cuts,
                 cfg.loss.fixed_kw(),
                 cfg.loss_fit.max_share,
+                cfg.min_step_kw,
             ) {
                 Ok(f) => {
                     curve = f.curve;
