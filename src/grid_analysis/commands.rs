@@ -171,11 +171,15 @@ fn losses_summary(rep: &BalanceReport) -> String {
         .collect();
     shares.sort_by(f64::total_cmp);
     let n_fixed = rep.feeders.len() - shares.len();
-    let mut s = format!("technical losses fitted on {} feeders", shares.len());
+    let mut s = format!(
+        "technical losses fitted per feeder ({} of {})",
+        shares.len(),
+        rep.feeders.len()
+    );
     if let (Some(lo), Some(hi)) = (shares.first(), shares.last()) {
         let mid = shares[shares.len() / 2];
         s.push_str(&format!(
-            ": {:.1}% of input (median; {:.1}-{:.1}%)",
+            ": median {:.1}% of input, range {:.1}-{:.1}%",
             100.0 * mid,
             100.0 * lo,
             100.0 * hi

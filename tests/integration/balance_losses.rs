@@ -342,11 +342,35 @@ fn london_feeders_with_fitted_losses_flag_only_the_bypassed_rigs() {
                 &region,
                 &tmp.path().join(format!("{label}-out")),
                 "readings.csv",
+                &[],
             );
             let truth: Vec<(String, Option<Rig>)> =
                 (0..4).map(|k| (fs[k].id.clone(), rigs[k])).collect();
             report.push_str(&check(&rows, &truth, &label));
             assert!(text.contains("balance: 4 feeders, 2 flagged"), "{text}");
+            if label == "issue" {
+                // What the issue saw: the fixed model flags clean feeders on the same data.
+                let (fixed, _) = run_balance_args(
+                    &region,
+                    &tmp.path().join("issue-fixed"),
+                    "readings.csv",
+                    &["--fixed-losses"],
+                );
+                let false_flags: Vec<&str> = truth
+                    .iter()
+                    .filter(|(id, rig)| rig.is_none() && fixed[id]["flagged"] == "true")
+                    .map(|(id, _)| id.as_str())
+                    .collect();
+                writeln!(
+                    report,
+                    "issue, fixed model: clean feeders flagged {false_flags:?}"
+                )
+                .unwrap();
+                assert!(
+                    !false_flags.is_empty(),
+                    "the fixed model flags no clean feeder"
+                );
+            }
         }
     }
     eprintln!("{report}");
@@ -374,7 +398,7 @@ fn synth_regions_with_linear_or_quadratic_losses_flag_only_the_bypassed_rigs() {
                 quadratic,
             ],
         );
-        let (rows, _) = run_balance_args(&region, &dir.join("out"), "readings.parquet");
+        let (rows, _) = run_balance_args(&region, &dir.join("out"), "readings.parquet", &[]);
         let mut labels = csv::Reader::from_path(region.join("labels.csv")).unwrap();
         let h: Vec<String> = labels.headers().unwrap().iter().map(String::from).collect();
         let mut rigs: HashMap<String, (f64, Option<i64>)> = HashMap::new();

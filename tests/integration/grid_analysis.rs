@@ -92,18 +92,20 @@ fn inputs_with(region: &Path, readings: &str) -> Vec<String> {
 
 /// `gridsleuth balance` through the library; returns feeders.csv by feeder id and stdout.
 fn run_balance(region: &Path, out: &Path) -> (HashMap<String, Row>, String) {
-    run_balance_args(region, out, "readings.parquet")
+    run_balance_args(region, out, "readings.parquet", &[])
 }
 
-/// [`run_balance`] with the readings in `region/readings`.
+/// [`run_balance`] with the readings in `region/readings` and `extra` flags.
 pub fn run_balance_args(
     region: &Path,
     out: &Path,
     readings: &str,
+    extra: &[&str],
 ) -> (HashMap<String, Row>, String) {
     let o = arg(out);
     let mut argv: Vec<String> = vec!["balance".into()];
     argv.extend(inputs_with(region, readings));
+    argv.extend(extra.iter().map(|s| s.to_string()));
     argv.extend(["-o".to_string(), o]);
     let a = BalanceCli::try_parse_from(&argv).unwrap().a;
     let mut text = Vec::new();

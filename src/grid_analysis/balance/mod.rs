@@ -1,8 +1,10 @@
 //! Feeder energy balance: what a feeder delivers that its meters do not record.
 //!
 //! For each feeder and slot: input `I` (the feeder/substation meter), the sum of its customer
-//! meters `M` (read values, plus an estimate for each missing reading), the technical losses of a
-//! [`LossModel`], and the residual `R = I - losses - M` (kW). Per local day: the energies and the
+//! meters `M` (read values, plus an estimate for each missing reading), the technical losses of
+//! the feeder's [`LossCurve`] (fitted to its own data jointly with the residual's steps,
+//! [`loss_fit`]; the fixed [`LossModel`] when the data cannot carry a fit or when configured), and
+//! the residual `R = I - losses - M` (kW). Per local day: the energies and the
 //! mean residual. Then [`steps`] finds steps in the daily residual and judges them.
 //!
 //! Coverage: a missing meter reading is estimated from the same meter's own readings at the same
