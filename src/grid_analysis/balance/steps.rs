@@ -340,7 +340,7 @@ fn step_beside_load(
         .sum::<f64>()
         / n)
         .sqrt();
-    if !(sd > 0.0) {
+    if sd.is_nan() || sd <= 0.0 {
         return None;
     }
     let x: Vec<Vec<f64>> = idx
