@@ -16,7 +16,9 @@
 //! squares, Huber 1964, Holland & Welsch 1977), so slots spoiled by badly estimated missing
 //! readings or a rig's own outage do not pull the curve. Bounds: `a, b >= 0` (a coefficient
 //! that goes negative is held at 0 and the rest refitted), and losses at most `max_share` of
-//! the input (beyond it the curve is scaled down to the bound and the levels refitted).
+//! the input (beyond it the curve is scaled down to the bound and the levels refitted). The
+//! level before the first step is kept free only when it comes out at `min_level_kw` or more (a
+//! hidden load the balance would report); else it is held at 0 and the fit redone.
 //!
 //! Input: per-slot input and metered kW, which slots to fit on, the segment cuts (slot
 //! indices). Output: a [`CurveFit`] or why none is possible ([`NoFit`]).
