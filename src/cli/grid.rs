@@ -19,7 +19,8 @@ use crate::settings::{BalanceFlags, DropFlags};
 pub struct BalanceArgs {
     #[command(flatten)]
     pub ingest: IngestArgs,
-    /// Technical losses proportional to the load delivered (share) [default: 0.03].
+    /// Fixed loss model (used with --fixed-losses, and for a feeder with too little data to fit
+    /// its own curve): losses proportional to the load delivered (share) [default: 0.03].
     #[arg(long, value_name = "SHARE", help_heading = "Energy balance")]
     pub loss_share: Option<f64>,
     /// Load-squared (I^2 R) losses: the extra share at the feeder's mean load [default: 0.01].
@@ -29,6 +30,10 @@ pub struct BalanceArgs {
     /// model them [default: 0].
     #[arg(long, value_name = "KW", help_heading = "Energy balance")]
     pub loss_fixed_kw: Option<f64>,
+    /// Use the fixed loss model (--loss-share, --loss-quadratic, --loss-fixed-kw) on every
+    /// feeder instead of fitting each feeder's loss curve to its own data ([balance] loss_fit).
+    #[arg(long, help_heading = "Energy balance")]
+    pub fixed_losses: bool,
     /// Smallest residual step reported, kW [default: 1.0, about one Antminer S9].
     #[arg(long, value_name = "KW", help_heading = "Energy balance")]
     pub min_step_kw: Option<f64>,
@@ -54,6 +59,7 @@ impl BalanceArgs {
             loss_share: self.loss_share,
             loss_quadratic: self.loss_quadratic,
             loss_fixed_kw: self.loss_fixed_kw,
+            fixed_losses: self.fixed_losses,
             min_step_kw: self.min_step_kw,
             min_step_t: self.min_step_t,
             max_estimated_share: self.max_estimated_share,

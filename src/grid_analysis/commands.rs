@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::balance::output::{local_time, ranked, write_balance, ChartSelection};
-use super::balance::{balance, BalanceConfig, BalanceReport};
+use super::balance::{balance, BalanceConfig, BalanceReport, LossSource};
 use super::drop::aggregate::{daily_from_ingest, GroupBy};
 use super::drop::events::{read_events, read_holidays};
 use super::drop::load_series::{read_load, read_weather, LoadSeriesSpec, TimeLayout};
@@ -115,18 +115,11 @@ pub fn balance_text(rep: &BalanceReport) -> String {
         .into_iter()
         .filter(|f| f.finding.flagged)
         .collect();
-    let l = &rep.config.loss;
     let mut s = format!(
-        "balance: {} feeders, {} flagged (technical losses {:.1}% + {:.1}% at mean load{})\n",
+        "balance: {} feeders, {} flagged ({})\n",
         rep.feeders.len(),
         flagged.len(),
-        100.0 * l.share(),
-        100.0 * l.quadratic(),
-        if l.fixed_kw() > 0.0 {
-            format!(" + {:.1} kW", l.fixed_kw())
-        } else {
-            String::new()
-        }
+        losses_summary(rep)
     );
     for fb in &flagged {
         let f = &fb.finding;
@@ -142,12 +135,60 @@ pub fn balance_text(rep: &BalanceReport) -> String {
             "  {:<10} ~{:.1} kW hidden {when}, rig-likeness {:.2}{dev}\n",
             fb.feeder_id, f.hidden_kw, f.rig_likeness
         ));
+        s.push_str(&format!("             {}\n", fb.losses.text()));
         for c in f.candidates.iter().take(3) {
             s.push_str(&format!("             candidate {}\n", c.text(&rep.dates)));
         }
     }
     for n in &rep.notes {
         s.push_str(&format!("note: {n}\n"));
+    }
+    s
+}
+
+/// The loss models of a balance in a few words: how many feeders have a fitted curve and the
+/// range of their loss shares, and the fixed model where it is used.
+fn losses_summary(rep: &BalanceReport) -> String {
+    let l = &rep.config.loss;
+    let fixed = format!(
+        "{:.1}% + {:.1}% at mean load{}",
+        100.0 * l.share(),
+        100.0 * l.quadratic(),
+        if l.fixed_kw() > 0.0 {
+            format!(" + {:.1} kW", l.fixed_kw())
+        } else {
+            String::new()
+        }
+    );
+    if !rep.config.loss_fit.fit {
+        return format!("technical losses {fixed}");
+    }
+    let mut shares: Vec<f64> = rep
+        .feeders
+        .iter()
+        .filter(|f| f.losses.source != LossSource::FixedFallback && f.losses.share.is_finite())
+        .map(|f| f.losses.share)
+        .collect();
+    shares.sort_by(f64::total_cmp);
+    let n_fixed = rep.feeders.len() - shares.len();
+    let mut s = format!(
+        "technical losses fitted per feeder ({} of {})",
+        shares.len(),
+        rep.feeders.len()
+    );
+    if let (Some(lo), Some(hi)) = (shares.first(), shares.last()) {
+        let mid = shares[shares.len() / 2];
+        s.push_str(&format!(
+            ": median {:.1}% of input, range {:.1}-{:.1}%",
+            100.0 * mid,
+            100.0 * lo,
+            100.0 * hi
+        ));
+    }
+    if n_fixed > 0 {
+        s.push_str(&format!(
+            "; fixed model {fixed} on {n_fixed} (too little data)"
+        ));
     }
     s
 }

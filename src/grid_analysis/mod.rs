@@ -13,16 +13,16 @@
 //! - **Regional load drop** ([`mod@drop`]): daily regional load (a CSV,
 //!   [`drop::load_series`], or meter readings grouped by feeder or tariff,
 //!   [`drop::aggregate`]) normalised for weekday, holidays and temperature by a regression
-//!   fitted on the pre-event period ([`drop::model`], [`drop::regression`]); the change at each
+//!   fitted on the pre-event period ([`drop::model`], [`regression`]); the change at each
 //!   event ([`drop::events`]) in MW and % with a confidence interval under AR(1) errors
 //!   ([`drop::estimates`]), a difference-in-differences estimate against control regions, a
 //!   change-point date from the data and a verdict combining them. Output: [`DropReport`],
 //!   written by [`drop::output`] (`drop_estimates.csv`, `drop_daily.csv`, `drop.json`,
 //!   per-region charts).
 //!
-//! Imports run one way: [`commands`] -> `balance`, `drop` -> [`changepoint`] and this module's
-//! errors; inside `balance`, `mod.rs` -> `steps` -> `series`, `candidates`, `rig_shape`,
-//! `losses`; inside `drop`, `mod.rs` -> `model` -> `estimates`, `regression`, `load_series`.
+//! Imports run one way: [`commands`] -> `balance`, `drop` -> [`changepoint`], [`regression`]
+//! and this module's errors; inside `balance`, `mod.rs` -> `loss_fit`, `steps` -> `series`,
+//! `candidates`, `rig_shape`, `losses`; inside `drop`, `mod.rs` -> `model` -> `estimates`, `regression`, `load_series`.
 //! [`commands`] holds the two subcommands (`gridsleuth balance`, `gridsleuth drop`), their
 //! options ([`BalanceOptions`], [`DropOptions`], validated by `crate::settings`) and the call
 //! `run` makes when feeders are given.
@@ -34,6 +34,7 @@ pub mod balance;
 pub mod changepoint;
 pub mod commands;
 pub mod drop;
+pub mod regression;
 
 // The flat paths of before the split into `balance/` and `drop/`, kept for callers.
 pub use balance::output as balance_output;
@@ -41,7 +42,7 @@ pub use balance::steps as feeder_steps;
 pub use balance::{candidates, losses, rig_shape};
 pub use drop::model as drop_model;
 pub use drop::output as drop_output;
-pub use drop::{aggregate, events, load_series, regression};
+pub use drop::{aggregate, events, load_series};
 
 use std::path::{Path, PathBuf};
 

@@ -317,7 +317,7 @@ pub fn render_data(run: &RunData, opts: &ReportOptions) -> Result<ReportSummary,
 
 /// The index page's context.
 /// Flagged feeders of the energy balance (`feeders.csv` of the run directory, written by `run`
-/// when feeder data is given): id, hidden kW, since, rig-likeness, reasons, and a link to its
+/// when feeder data is given): id, hidden kW, since, rig-likeness, its loss curve, reasons, and a link to its
 /// chart when one was drawn. Missing or unreadable file: no section (the run had no
 /// feeders).
 fn balance_feeders(dir: &Path) -> Vec<Value> {
@@ -340,6 +340,25 @@ fn balance_feeders(dir: &Path) -> Vec<Value> {
     let get = |r: &csv::StringRecord, c: Option<usize>| {
         c.and_then(|c| r.get(c)).unwrap_or("").to_string()
     };
+    let (model, linear, quadratic, share) = (
+        col("loss_model"),
+        col("loss_linear"),
+        col("loss_quadratic_per_kw"),
+        col("loss_share"),
+    );
+    // "fitted: 3.0% x P + 0.00100/kW x P^2 = 3.6% of input" (empty for an older feeders.csv).
+    let losses = |r: &csv::StringRecord| -> String {
+        let num = |c| get(r, c).parse::<f64>().ok();
+        match (num(linear), num(quadratic), num(share)) {
+            (Some(a), Some(b), Some(s)) => format!(
+                "{}: {:.1}% x P + {b:.5}/kW x P\u{b2} = {:.1}% of input",
+                get(r, model).replace('_', " "),
+                100.0 * a,
+                100.0 * s
+            ),
+            _ => String::new(),
+        }
+    };
     let rows: Vec<csv::StringRecord> = rdr.records().filter_map(Result::ok).collect();
     // The chart names the balance gave every feeder (one safe file-name function).
     let names = FileNames::readable(rows.iter().map(|r| r.get(id).unwrap_or("")));
@@ -351,7 +370,8 @@ fn balance_feeders(dir: &Path) -> Vec<Value> {
             let href = dir.join(&chart).is_file().then(|| format!("../{chart}"));
             minijinja::context! {
                 feeder => feeder, kw => get(r, kw), since => get(r, date),
-                likeness => get(r, like), reasons => get(r, why), chart => href,
+                likeness => get(r, like), losses => losses(r), reasons => get(r, why),
+                chart => href,
             }
         })
         .collect()

@@ -61,6 +61,34 @@ pub fn share_upto(key: &str, v: f64, max: f64, example: &str) -> Result<f64, Set
     }
 }
 
+/// A count of at least 1.
+pub fn count_at_least_one(key: &str, v: usize, example: &str) -> Result<usize, SettingsError> {
+    if v >= 1 {
+        Ok(v)
+    } else {
+        Err(refuse(
+            key,
+            v,
+            "must be at least 1".into(),
+            format!("set {key} to e.g. {example}"),
+        ))
+    }
+}
+
+/// A share in (0, `max`].
+pub fn share_above_zero(key: &str, v: f64, max: f64, example: &str) -> Result<f64, SettingsError> {
+    if v.is_finite() && v > 0.0 && v <= max {
+        Ok(v)
+    } else {
+        Err(refuse(
+            key,
+            v,
+            format!("is not a share above 0 and at most {max}"),
+            format!("set {key} to a fraction, e.g. {example}"),
+        ))
+    }
+}
+
 /// A value in [lo, hi].
 fn within(key: &str, v: f64, lo: f64, hi: f64) -> Result<f64, SettingsError> {
     if v.is_finite() && (lo..=hi).contains(&v) {

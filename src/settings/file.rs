@@ -141,15 +141,26 @@ pub struct FeedersSection {
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BalanceSection {
-    /// Technical losses proportional to the load delivered (share, 0..=0.5).
+    /// The fixed loss model (`loss_share`, `loss_quadratic`; used when `loss_fit = false` and
+    /// as the fallback of a feeder with too little data): losses proportional to the load
+    /// delivered (share, 0..=0.3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss_share: Option<f64>,
-    /// Load-squared losses: the extra share at the feeder's mean load (0..=0.5).
+    /// Load-squared losses: the extra share at the feeder's mean load (0..=0.3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss_quadratic: Option<f64>,
     /// Constant no-load losses per feeder, kW (>= 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss_fixed_kw: Option<f64>,
+    /// Fit each feeder's loss curve (true), or use the fixed model above everywhere (false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_fit: Option<bool>,
+    /// Upper bound of fitted losses, share of the feeder's input (0..=0.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_fit_max_share: Option<f64>,
+    /// Fewest used days to fit a feeder's curve on; fewer: the fixed model (>= 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_fit_min_days: Option<u32>,
     /// Smallest residual step reported, kW (> 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_step_kw: Option<f64>,

@@ -9,6 +9,8 @@ pub struct BalanceFlags {
     pub loss_share: Option<f64>,
     pub loss_quadratic: Option<f64>,
     pub loss_fixed_kw: Option<f64>,
+    /// `--fixed-losses`: the fixed model on every feeder (no fit).
+    pub fixed_losses: bool,
     pub min_step_kw: Option<f64>,
     pub min_step_t: Option<f64>,
     pub max_estimated_share: Option<f64>,
@@ -155,6 +157,21 @@ pub(super) fn balance_from(
         "[balance] min_rig_likeness",
         d.min_rig_likeness,
     );
+    let fit = if flags.fixed_losses {
+        false
+    } else {
+        file.loss_fit.unwrap_or(d.loss_fit.fit)
+    };
+    let fit_share = layered(
+        None,
+        "",
+        file.loss_fit_max_share,
+        "[balance] loss_fit_max_share",
+        d.loss_fit.max_share,
+    );
+    let fit_days = file
+        .loss_fit_min_days
+        .map_or(d.loss_fit.min_days, |v| v as usize);
     let max_loss = crate::grid_analysis::losses::MAX_LOSS_SHARE;
     check::share_upto(&share.1, share.0, max_loss, "0.03 for 3%")?;
     check::share_upto(&quadratic.1, quadratic.0, max_loss, "0.01")?;
@@ -167,6 +184,8 @@ pub(super) fn balance_from(
     check::positive(&step_t.1, step_t.0, "a t statistic, e.g. 6")?;
     check::share_upto(&est.1, est.0, 1.0, "0.2")?;
     check::share_upto(&rig.1, rig.0, 1.0, "0.5")?;
+    check::share_above_zero(&fit_share.1, fit_share.0, max_loss, "0.15")?;
+    check::count_at_least_one("[balance] loss_fit_min_days", fit_days, "7")?;
     let loss =
         LossModel::new(share.0, quadratic.0, fixed.0).map_err(|e| SettingsError::Invalid {
             key: share.1.clone(),
@@ -174,6 +193,11 @@ pub(super) fn balance_from(
         })?;
     Ok(BalanceConfig {
         loss,
+        loss_fit: LossFitSettings {
+            fit,
+            max_share: fit_share.0,
+            min_days: fit_days,
+        },
         tz,
         min_step_kw: step_kw.0,
         min_step_t: step_t.0,

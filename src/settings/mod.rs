@@ -32,7 +32,7 @@ pub use values::{expand_inputs, parse_bound, parse_delimiter, parse_interval, pa
 
 use crate::app::{IngestCommandOptions, RunOptions};
 use crate::grid_analysis::aggregate::GroupBy;
-use crate::grid_analysis::balance::{BalanceConfig, LossModel};
+use crate::grid_analysis::balance::{BalanceConfig, LossFitSettings, LossModel};
 use crate::grid_analysis::drop::DropConfig;
 use crate::grid_analysis::load_series::{Layout, LoadSeriesSpec, LoadUnit, TimeLayout};
 use crate::grid_analysis::{BalanceOptions, ChartSelection, DropInput, DropOptions};
@@ -365,6 +365,9 @@ pub fn resolved_config(
             loss_share: Some(b.loss.share()),
             loss_quadratic: Some(b.loss.quadratic()),
             loss_fixed_kw: Some(b.loss.fixed_kw()),
+            loss_fit: Some(b.loss_fit.fit),
+            loss_fit_max_share: Some(b.loss_fit.max_share),
+            loss_fit_min_days: Some(b.loss_fit.min_days as u32),
             min_step_kw: Some(b.min_step_kw),
             min_step_t: Some(b.min_step_t),
             max_estimated_share: Some(b.max_day_estimated_share),
@@ -674,6 +677,7 @@ mod tests {
         };
         let r = run_options(&flags, &DetectFlags::default(), false).unwrap();
         let d = BalanceConfig::default();
+        assert_eq!(r.balance.loss_fit, d.loss_fit);
         assert_eq!(
             (
                 r.balance.loss.share(),

@@ -53,6 +53,10 @@ fn read_csv(path: &Path) -> Vec<Row> {
 
 /// A 400-meter region (30 days unless `extra` says) on 4 feeders of 100 meters, by
 /// `gridsleuth synth`.
+pub fn synth_region(dir: &Path, seed: &str, extra: &[&str]) -> PathBuf {
+    synth(dir, seed, extra)
+}
+
 fn synth(dir: &Path, seed: &str, extra: &[&str]) -> PathBuf {
     let out = dir.join("region");
     let o = arg(&out);
@@ -71,10 +75,14 @@ fn synth(dir: &Path, seed: &str, extra: &[&str]) -> PathBuf {
 }
 
 fn inputs(region: &Path) -> Vec<String> {
+    inputs_with(region, "readings.parquet")
+}
+
+fn inputs_with(region: &Path, readings: &str) -> Vec<String> {
     let p = |f: &str| arg(&region.join(f));
     vec![
         "-r".into(),
-        p("readings.parquet"),
+        p(readings),
         "--meters".into(),
         p("meters.csv"),
         "--feeders".into(),
@@ -84,9 +92,20 @@ fn inputs(region: &Path) -> Vec<String> {
 
 /// `gridsleuth balance` through the library; returns feeders.csv by feeder id and stdout.
 fn run_balance(region: &Path, out: &Path) -> (HashMap<String, Row>, String) {
+    run_balance_args(region, out, "readings.parquet", &[])
+}
+
+/// [`run_balance`] with the readings in `region/readings` and `extra` flags.
+pub fn run_balance_args(
+    region: &Path,
+    out: &Path,
+    readings: &str,
+    extra: &[&str],
+) -> (HashMap<String, Row>, String) {
     let o = arg(out);
     let mut argv: Vec<String> = vec!["balance".into()];
-    argv.extend(inputs(region));
+    argv.extend(inputs_with(region, readings));
+    argv.extend(extra.iter().map(|s| s.to_string()));
     argv.extend(["-o".to_string(), o]);
     let a = BalanceCli::try_parse_from(&argv).unwrap().a;
     let mut text = Vec::new();

@@ -16,6 +16,9 @@
 //!   (skipped with the reason when absent; `GRIDSLEUTH_REQUIRE_SHARED=1` makes that a failure).
 //! - `detection`: issue 12 on generated regions: a Sydney meter in UTC, 15/30/60-minute
 //!   meters, outages, a rig adding devices, a night rig among storage heaters, own spans.
+//! - `balance_losses`: fitted loss curves (issue 15): the devset's London feeders with the
+//!   issue's construction and loss-shape variants (skipped without `../shared/devset`), and
+//!   synth regions with linear-only and quadratic-only losses.
 //! - `cli`: help text, exit codes, the output files.
 //! - `pinned`: hashes of the outputs of `run`, `balance` and `drop`, unchanged by refactoring.
 //! - `stdout`: a closed pipe is success, a full disk is an error.
@@ -26,6 +29,7 @@
 mod support;
 
 mod bad_inputs;
+mod balance_losses;
 mod cli;
 mod detection;
 mod equivalence;

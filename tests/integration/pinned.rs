@@ -156,21 +156,23 @@ fn drop_on_a_written_regional_series_is_pinned() {
 }
 
 // Run pins: the detection of issue 12 as of its latest scoring change (segmented floor wander,
-// off days, stepped small floors, cluster evidence off, flat lines); balance and drop as at
-// 4429cb5, before the issue-8 refactoring) and unchanged by the refactoring.
+// off days, stepped small floors, cluster evidence off, flat lines); drop as at 4429cb5, before
+// the issue-8 refactoring, and unchanged by the refactoring; feeders.csv, balance_daily.csv and
+// balance.json re-pinned by issue 15 (each feeder's loss curve fitted: new columns, and the
+// sample feeder's rig measured as 18.2 kW instead of 17.4 kW under the fixed model).
 const RUN_PINS: &str = "\
 scores.csv ff758cc56cde7d2e
 suspects.csv 7ee58f0e61f0ebcb
 registered_miners.csv ebe5baa97dfce8cd
 data_quality.csv f7bafa2da96a3a26
 features.parquet 29700973a82c6809
-feeders.csv a6fca55434c17e0d
-balance_daily.csv 78a8d70ff384b11a
+feeders.csv c380576dc5fae788
+balance_daily.csv 3efa9bde7776e11a
 ";
 const BALANCE_PINS: &str = "\
-feeders.csv a6fca55434c17e0d
-balance_daily.csv 78a8d70ff384b11a
-balance.json 679a022aace7c3ad
+feeders.csv c380576dc5fae788
+balance_daily.csv 3efa9bde7776e11a
+balance.json cb4fae20805aba59
 data_quality.csv f7bafa2da96a3a26
 ";
 const DROP_PINS: &str = "\

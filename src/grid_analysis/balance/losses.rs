@@ -84,6 +84,22 @@ impl LossModel {
     /// Power delivered to customers per slot, solving `I = P + losses(P)` for `P` (the mean
     /// delivery is found by fixed-point iteration). `NaN` input stays `NaN`.
     pub fn delivered_kw(&self, input_kw: &[f64]) -> Vec<f64> {
+        let curve = self.curve(input_kw);
+        input_kw.iter().map(|&i| curve.delivered_kw(i)).collect()
+    }
+
+    /// This model as one feeder's [`LossCurve`]: the load-squared share is taken at the mean
+    /// delivery that solves `I = P + losses(P)` over the feeder's finite inputs.
+    pub fn curve(&self, input_kw: &[f64]) -> LossCurve {
+        let at = |mean: f64| LossCurve {
+            fixed_kw: self.fixed_kw,
+            linear: self.share,
+            quadratic_per_kw: if self.quadratic > 0.0 && mean > 0.0 {
+                self.quadratic / mean
+            } else {
+                0.0
+            },
+        };
         let a = 1.0 + self.share;
         let (sum, n) = input_kw
             .iter()
@@ -94,19 +110,12 @@ impl LossModel {
         } else {
             0.0
         };
-        let solve = |i: f64, mean: f64| {
-            let net = i - self.fixed_kw;
-            if self.quadratic <= 0.0 || mean <= 0.0 || net <= 0.0 {
-                return net / a;
-            }
-            let c = self.quadratic / mean;
-            (-a + (a * a + 4.0 * c * net).sqrt()) / (2.0 * c)
-        };
         for _ in 0..50 {
+            let c = at(mean);
             let next = input_kw
                 .iter()
                 .filter(|v| v.is_finite())
-                .map(|&i| solve(i, mean))
+                .map(|&i| c.delivered_kw(i))
                 .sum::<f64>()
                 / n.max(1) as f64;
             let done = (next - mean).abs() <= 1e-12 * mean.abs().max(1.0);
@@ -115,6 +124,38 @@ impl LossModel {
                 break;
             }
         }
-        input_kw.iter().map(|&i| solve(i, mean)).collect()
+        at(mean)
+    }
+}
+
+/// One feeder's loss curve in absolute terms: `losses(P) = fixed_kw + linear * P +
+/// quadratic_per_kw * P^2` (kW, `P` the power delivered to its customers in kW). Fitted per
+/// feeder ([`super::loss_fit`]), or the fixed [`LossModel`] at the feeder's mean load.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct LossCurve {
+    pub fixed_kw: f64,
+    pub linear: f64,
+    /// kW of losses per kW^2 delivered (the I^2 R term: `R / V^2` of the feeder).
+    pub quadratic_per_kw: f64,
+}
+
+impl LossCurve {
+    /// Losses (kW) when delivering `p_kw`.
+    pub fn losses_kw(&self, p_kw: f64) -> f64 {
+        self.fixed_kw + self.linear * p_kw + self.quadratic_per_kw * p_kw * p_kw
+    }
+
+    /// The power delivered when the feeder takes `input_kw`: the root of
+    /// `input = P + losses(P)` (`NaN` stays `NaN`; input below the no-load losses gives a
+    /// negative delivery, kept linear so it shows in the residual rather than vanishing).
+    pub fn delivered_kw(&self, input_kw: f64) -> f64 {
+        let a = 1.0 + self.linear;
+        let net = input_kw - self.fixed_kw;
+        let c = self.quadratic_per_kw;
+        if c <= 0.0 || net <= 0.0 {
+            return net / a;
+        }
+        // 2 net / (a + sqrt(a^2 + 4 c net)): the root without cancellation for small c.
+        2.0 * net / (a + (a * a + 4.0 * c * net).sqrt())
     }
 }

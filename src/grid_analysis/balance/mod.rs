@@ -1,8 +1,10 @@
 //! Feeder energy balance: what a feeder delivers that its meters do not record.
 //!
 //! For each feeder and slot: input `I` (the feeder/substation meter), the sum of its customer
-//! meters `M` (read values, plus an estimate for each missing reading), the technical losses of a
-//! [`LossModel`], and the residual `R = I - losses - M` (kW). Per local day: the energies and the
+//! meters `M` (read values, plus an estimate for each missing reading), the technical losses of
+//! the feeder's [`LossCurve`] (fitted to its own data jointly with the residual's steps,
+//! [`loss_fit`]; the fixed [`LossModel`] when the data cannot carry a fit or when configured), and
+//! the residual `R = I - losses - M` (kW). Per local day: the energies and the
 //! mean residual. Then [`steps`] finds steps in the daily residual and judges them.
 //!
 //! Coverage: a missing meter reading is estimated from the same meter's own readings at the same
@@ -26,6 +28,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 pub mod candidates;
+pub mod loss_fit;
 pub mod losses;
 pub mod output;
 pub mod rig_shape;
@@ -36,7 +39,10 @@ use super::GridAnalysisError;
 use crate::features::Calendar;
 use crate::grid::{LoadMatrix, TimeGrid};
 use crate::ingest::{Ingested, MeterTable};
-pub use losses::{LossModel, DEFAULT_LOSS_QUADRATIC, DEFAULT_LOSS_SHARE, MAX_LOSS_SHARE};
+pub use loss_fit::{FeederLosses, LossFitSettings, LossSource};
+pub use losses::{
+    LossCurve, LossModel, DEFAULT_LOSS_QUADRATIC, DEFAULT_LOSS_SHARE, MAX_LOSS_SHARE,
+};
 use series::Context;
 pub use series::{
     BalanceConfig, DayBalance, SlotSeries, SlotStatus, LATE_START_DAYS, MAX_SLOT_ESTIMATED_SHARE,
@@ -56,6 +62,8 @@ pub struct FeederBalance {
     /// window.
     pub late_meters: Vec<String>,
     pub slots: SlotSeries,
+    /// Its technical losses: the fitted curve, or the fixed model.
+    pub losses: FeederLosses,
     pub days: Vec<DayBalance>,
     /// Steps of the daily residual, in date order.
     pub steps: Vec<ResidualStep>,
@@ -292,8 +300,8 @@ fn feeder_balance(
     let input_kw: Vec<f64> = input_kwh.iter().map(|&v| f64::from(v) / hours).collect();
     let mut present: Vec<f64> = input_kw.iter().copied().filter(|v| v.is_finite()).collect();
     let outage_below = OUTAGE_SHARE * crate::stats::median_mut(&mut present).unwrap_or(f64::NAN);
-    let delivered = ctx.cfg.loss.delivered_kw(&input_kw);
     let mut slots = SlotSeries::default();
+    let mut metered_kw = Vec::with_capacity(n);
     for s in 0..n {
         let (i, r, e) = (input_kw[s], read[s] / hours, est[s] / hours);
         let status = if !i.is_finite() {
@@ -305,19 +313,13 @@ fn feeder_balance(
         } else {
             SlotStatus::Usable
         };
-        let residual = delivered[s] - r - e;
+        metered_kw.push(r + e);
         slots.input_kw.push(i as f32);
         slots.read_kw.push(r as f32);
         slots.estimated_kw.push(e as f32);
-        slots.losses_kw.push((i - delivered[s]) as f32);
-        slots.residual_kw.push(if status == SlotStatus::Usable {
-            residual as f32
-        } else {
-            f32::NAN
-        });
         slots.status.push(status);
     }
-    let days = day_balances(&slots, ctx, hours);
+    let (losses, days) = fit_losses(&mut slots, &input_kw, &metered_kw, ctx, hours);
     let (steps, finding) = judge(&slots, &days, rows, &unread_meters, &late_meters, ctx);
     FeederBalance {
         feeder_id: feeder_id.to_string(),
@@ -325,10 +327,127 @@ fn feeder_balance(
         unread_meters,
         late_meters,
         slots,
+        losses,
         days,
         steps,
         finding,
     }
+}
+
+/// Fills the losses and residual of `slots` with `curve`.
+fn apply_curve(slots: &mut SlotSeries, input_kw: &[f64], metered_kw: &[f64], curve: &LossCurve) {
+    slots.losses_kw.clear();
+    slots.residual_kw.clear();
+    for (s, (&i, &m)) in input_kw.iter().zip(metered_kw).enumerate() {
+        let p = curve.delivered_kw(i);
+        slots.losses_kw.push((i - p) as f32);
+        slots
+            .residual_kw
+            .push(if slots.status[s] == SlotStatus::Usable {
+                (p - m) as f32
+            } else {
+                f32::NAN
+            });
+    }
+}
+
+/// Rounds of fitting the curve and searching the residual's steps (the steps are the fit's
+/// segments): the search on the first fit's residual usually gives the final steps already.
+pub const FIT_ROUNDS: usize = 4;
+
+/// The feeder's loss curve (fitted jointly with the residual's steps, or the fixed model), its
+/// losses and residual written into `slots`, and the day balances under it.
+fn fit_losses(
+    slots: &mut SlotSeries,
+    input_kw: &[f64],
+    metered_kw: &[f64],
+    ctx: &Context<'_>,
+    hours: f64,
+) -> (FeederLosses, Vec<DayBalance>) {
+    let cfg = ctx.cfg;
+    let fixed = cfg.loss.curve(input_kw);
+    apply_curve(slots, input_kw, metered_kw, &fixed);
+    let mut days = day_balances(slots, ctx, hours);
+    let mut fallback = None;
+    let mut source = LossSource::Fixed;
+    let used_days = days.iter().filter(|d| d.used).count();
+    let mut curve = fixed;
+    if cfg.loss_fit.fit && used_days < cfg.loss_fit.min_days {
+        source = LossSource::FixedFallback;
+        fallback = Some(format!(
+            "only {used_days} days usable, the fit needs {}",
+            cfg.loss_fit.min_days
+        ));
+    } else if cfg.loss_fit.fit {
+        let mut fit_slot = vec![false; input_kw.len()];
+        for (d, r) in days.iter().zip(ctx.days) {
+            if d.used {
+                for s in r.clone() {
+                    fit_slot[s] = slots.status[s] == SlotStatus::Usable;
+                }
+            }
+        }
+        let mut cuts: Vec<usize> = Vec::new();
+        for _ in 0..FIT_ROUNDS {
+            match loss_fit::fit_curve(
+                input_kw,
+                metered_kw,
+                &fit_slot,
+                &cuts,
+                cfg.loss.fixed_kw(),
+                cfg.loss_fit.max_share,
+                cfg.min_step_kw,
+            ) {
+                Ok(f) => {
+                    curve = f.curve;
+                    source = if f.at_bound {
+                        LossSource::FittedAtBound
+                    } else {
+                        LossSource::Fitted
+                    };
+                }
+                Err(why) => {
+                    source = LossSource::FixedFallback;
+                    fallback = Some(why.text().to_string());
+                    curve = fixed;
+                    break;
+                }
+            }
+            apply_curve(slots, input_kw, metered_kw, &curve);
+            days = day_balances(slots, ctx, hours);
+            let next = steps::step_slots(slots, &days, ctx);
+            if next == cuts {
+                break;
+            }
+            cuts = next;
+        }
+        if source == LossSource::FixedFallback {
+            apply_curve(slots, input_kw, metered_kw, &fixed);
+            days = day_balances(slots, ctx, hours);
+        }
+    }
+    let (mut li, mut ll, mut lp, mut nslots) = (0.0, 0.0, 0.0, 0usize);
+    for (d, r) in days.iter().zip(ctx.days) {
+        if d.used {
+            li += d.input_kwh;
+            ll += d.losses_kwh;
+            for s in r.clone() {
+                if slots.status[s] == SlotStatus::Usable {
+                    lp += input_kw[s] - f64::from(slots.losses_kw[s]);
+                    nslots += 1;
+                }
+            }
+        }
+    }
+    let mean_delivered = lp / nslots.max(1) as f64;
+    let losses = FeederLosses {
+        curve,
+        source,
+        fallback,
+        share: if li > 0.0 { ll / li } else { f64::NAN },
+        quadratic_at_mean: curve.quadratic_per_kw * mean_delivered,
+    };
+    (losses, days)
 }
 
 /// Daily energies over usable slots, and whether each day is used.

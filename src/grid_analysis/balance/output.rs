@@ -31,7 +31,7 @@ pub enum ChartSelection {
 }
 
 /// `feeders.csv` header.
-pub const FEEDERS_HEADER: [&str; 30] = [
+pub const FEEDERS_HEADER: [&str; 37] = [
     "feeder_id",
     "flagged",
     "hidden_kw",
@@ -42,6 +42,7 @@ pub const FEEDERS_HEADER: [&str; 30] = [
     "step_time",
     "step_kw",
     "step_t",
+    "step_load_kw",
     "residual_before_kw",
     "residual_after_kw",
     "added_cv",
@@ -55,6 +56,12 @@ pub const FEEDERS_HEADER: [&str; 30] = [
     "estimated_mwh",
     "losses_mwh",
     "residual_mwh",
+    "loss_model",
+    "loss_linear",
+    "loss_quadratic_per_kw",
+    "loss_quadratic_at_mean",
+    "loss_fixed_kw",
+    "loss_share",
     "estimated_share",
     "meters",
     "unread_meters",
@@ -135,6 +142,7 @@ pub fn feeders_csv(rep: &BalanceReport) -> Result<Vec<u8>, csv::Error> {
             step.map_or(String::new(), |s| local_time(rep, s.at)),
             step.map_or(String::new(), |s| num(s.size_kw(), 2)),
             step.map_or(String::new(), |s| num(s.t, 1)),
+            step.map_or(String::new(), |s| num(s.load_kw, 2)),
             step.map_or(String::new(), |s| num(s.before_kw, 2)),
             step.map_or(String::new(), |s| num(s.after_kw, 2)),
             shape.map_or(String::new(), |s| num(s.cv, 3)),
@@ -148,6 +156,12 @@ pub fn feeders_csv(rep: &BalanceReport) -> Result<Vec<u8>, csv::Error> {
             num(sum(|d| d.estimated_kwh), 3),
             num(sum(|d| d.losses_kwh), 3),
             num(sum(|d| d.residual_kwh), 3),
+            fb.losses.source.name().to_string(),
+            num(fb.losses.curve.linear, 5),
+            num(fb.losses.curve.quadratic_per_kw, 7),
+            num(fb.losses.quadratic_at_mean, 5),
+            num(fb.losses.curve.fixed_kw, 3),
+            num(fb.losses.share, 4),
             num(f.estimated_share, 4),
             fb.meter_rows.len().to_string(),
             fb.unread_meters.len().to_string(),
@@ -252,6 +266,7 @@ pub fn balance_json(rep: &BalanceReport) -> serde_json::Value {
             "meters": fb.meter_rows.len(),
             "unread_meters": fb.unread_meters,
             "late_meters": fb.late_meters,
+            "losses": fb.losses,
             "finding": fb.finding,
             "steps": fb.steps,
         })).collect::<Vec<_>>(),
@@ -311,7 +326,10 @@ pub fn feeder_chart(rep: &BalanceReport, fb: &FeederBalance) -> Chart {
         ..Panel::default()
     };
     bottom.lines.push(Line {
-        name: "residual after technical losses".into(),
+        name: format!(
+            "residual after technical losses ({})",
+            fb.losses.source.name().replace('_', " ")
+        ),
         color: (170, 170, 200),
         width: 1,
         points: series(&fb.slots.residual_kw),
@@ -404,6 +422,7 @@ pub fn feeder_chart(rep: &BalanceReport, fb: &FeederBalance) -> Chart {
         100.0 * f.residual_share,
         100.0 * f.estimated_share
     ));
+    notes.push(fb.losses.text());
     if f.days_excluded > 0 {
         notes.push(format!(
             "grey: {} days left out (coverage)",

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use chrono_tz::Tz;
 
+use super::loss_fit::LossFitSettings;
 use super::losses::LossModel;
 use crate::features::Calendar;
 use crate::grid::LoadMatrix;
@@ -29,7 +30,10 @@ pub const OUTAGE_SHARE: f64 = 0.05;
 /// Settings of the balance and of the step search.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BalanceConfig {
+    /// The fixed loss model: every feeder's with `loss_fit.fit = false`, else the fallback of a
+    /// feeder whose data cannot carry a fit.
     pub loss: LossModel,
+    pub loss_fit: LossFitSettings,
     /// Zone of local days and hours.
     #[serde(serialize_with = "tz_name")]
     pub tz: Tz,
@@ -51,6 +55,7 @@ impl Default for BalanceConfig {
     fn default() -> Self {
         BalanceConfig {
             loss: LossModel::default(),
+            loss_fit: LossFitSettings::default(),
             tz: chrono_tz::UTC,
             min_step_kw: 1.0,
             min_step_t: 6.0,

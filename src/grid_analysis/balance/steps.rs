@@ -7,12 +7,21 @@
 //! minus the residual's mean profile by local hour before it, so a load-shaped residual left by
 //! an imperfect loss model does not count against the rig; the residual level before any step
 //! (a rig running since before the window) is judged on the residual itself.
+//!
+//! Each step is also judged against what load changes alone would produce: over the two
+//! segments around it, the residual is regressed on the metered load, its square and the step
+//! (slot by slot, so the load's daily swing pins down how the residual follows the load). What
+//! the step loses once the load terms stand beside it is the load-driven part
+//! ([`ResidualStep::load_kw`]): a residual that rises because a cold spell raised the load (an
+//! imperfect loss curve) is not a hidden load, while a bypassed rig's step does not depend on the
+//! load at all.
 
 use super::candidates::{candidates, Candidate};
 use super::rig_shape::{rig_shape, RigShape};
 use super::series::{Context, DayBalance, SlotSeries, SlotStatus};
 use crate::features::steps::device_fit;
-use crate::grid_analysis::changepoint::{refine_split, segment};
+use crate::grid_analysis::changepoint::{refine_split, segment, MeanShift};
+use crate::grid_analysis::regression::ols;
 
 /// Days on each side of a step.
 pub const MIN_SEGMENT_DAYS: usize = 2;
@@ -22,6 +31,9 @@ pub const MAX_STEPS: usize = 4;
 /// clocks and rounding), so a noiseless residual does not give an infinite t.
 pub const SD_FLOOR_KW: f64 = 0.05;
 pub const SD_FLOOR_SHARE: f64 = 0.002;
+/// A rise counts as a hidden load only if at least this share of it (and at least
+/// `min_step_kw`) is left once load changes are accounted for ([`ResidualStep::load_kw`]).
+pub const MIN_UNEXPLAINED_SHARE: f64 = 0.5;
 
 /// A step of the daily residual.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -38,11 +50,26 @@ pub struct ResidualStep {
     pub t: f64,
     /// Shape of the load the step added (for rises).
     pub shape: Option<RigShape>,
+    /// Change of the mean metered load at the step (kW, same segments).
+    pub metered_change_kw: f64,
+    /// The part of the step that load changes alone produce (kW): the step minus its size when
+    /// fitted beside the metered load and its square. 0 when that fit is not possible.
+    pub load_kw: f64,
 }
 
 impl ResidualStep {
     pub fn size_kw(&self) -> f64 {
         self.after_kw - self.before_kw
+    }
+    /// The step once load changes are accounted for.
+    pub fn unexplained_kw(&self) -> f64 {
+        self.size_kw() - self.load_kw
+    }
+    /// A rise that load changes alone explain (see [`MIN_UNEXPLAINED_SHARE`]).
+    pub fn moves_with_load(&self, min_step_kw: f64) -> bool {
+        let left = self.unexplained_kw();
+        self.size_kw() > 0.0
+            && (left < min_step_kw || left < MIN_UNEXPLAINED_SHARE * self.size_kw())
     }
 }
 
@@ -104,7 +131,6 @@ pub(crate) fn judge(
     late: &[String],
     ctx: &Context<'_>,
 ) -> (Vec<ResidualStep>, FeederFinding) {
-    let cfg = ctx.cfg;
     let used: Vec<&DayBalance> = days.iter().filter(|d| d.used).collect();
     let hours = ctx.matrix.grid.interval_hours();
     let (mut ikwh, mut rkwh) = (0.0, 0.0);
@@ -144,37 +170,17 @@ pub(crate) fn judge(
         candidates: Vec::new(),
         reasons: Vec::new(),
     };
-    let daily: Vec<f64> = days
-        .iter()
-        .map(|d| if d.used { d.mean_residual_kw } else { f64::NAN })
-        .collect();
-    let floor = SD_FLOOR_KW.max(SD_FLOOR_SHARE * mean_input_kw);
-    let shifts = segment(
-        &daily,
-        MIN_SEGMENT_DAYS,
-        cfg.min_step_t,
-        cfg.min_step_kw,
-        MAX_STEPS,
-        floor,
-    );
+    let found = search(slots, days, ctx);
+    let (daily, floor, shifts) = (found.daily, found.floor, found.shifts);
+    let at_slot = found.at_slot;
     let residual: Vec<f64> = slots.residual_kw.iter().map(|&v| f64::from(v)).collect();
-    let cuts: Vec<usize> = shifts.iter().map(|s| s.at).collect();
-    // Each step to its slot, then its levels re-measured between neighbouring steps' slots: a
-    // partial onset day would otherwise drag the level before up.
-    let at_slot: Vec<usize> = shifts
+    let metered: Vec<f64> = slots
+        .read_kw
         .iter()
-        .map(|sh| {
-            let lo = ctx.days[sh.at.saturating_sub(1)].start;
-            refine_split(&residual, lo, ctx.days[sh.at].end, sh.before, sh.after).unwrap_or(lo)
-        })
+        .zip(&slots.estimated_kw)
+        .map(|(r, e)| f64::from(*r) + f64::from(*e))
         .collect();
-    let mean_over = |r: std::ops::Range<usize>| {
-        let (s, n) = residual[r]
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-        (n > 0).then(|| s / n as f64)
-    };
+    let cuts: Vec<usize> = shifts.iter().map(|s| s.at).collect();
     let mut steps = Vec::with_capacity(shifts.len());
     for (k, sh) in shifts.iter().enumerate() {
         let prev = if k == 0 { 0 } else { cuts[k - 1] };
@@ -182,8 +188,13 @@ pub(crate) fn judge(
         let slot = at_slot[k];
         let from = if k == 0 { 0 } else { at_slot[k - 1] };
         let to = at_slot.get(k + 1).copied().unwrap_or(residual.len());
-        let before_kw = mean_over(from..slot).unwrap_or(sh.before);
-        let after_kw = mean_over(slot..to).unwrap_or(sh.after);
+        let before_kw = mean_over(&residual, from..slot).unwrap_or(sh.before);
+        let after_kw = mean_over(&residual, slot..to).unwrap_or(sh.after);
+        let metered_change_kw = mean_over(&metered, slot..to).unwrap_or(f64::NAN)
+            - mean_over(&metered, from..slot).unwrap_or(f64::NAN);
+        let around = used_slots(days, ctx, prev, next).filter(|&s| s >= from && s < to);
+        let load_kw = step_beside_load(&residual, &metered, around, slot)
+            .map_or(0.0, |d| (after_kw - before_kw) - d);
         let shape = (after_kw > before_kw).then(|| {
             let before = used_slots(days, ctx, prev, sh.at).filter(|&s| s < slot);
             let prof = hour_profile(&residual, &ctx.cal.hour, before);
@@ -205,6 +216,8 @@ pub(crate) fn judge(
             after_kw,
             t: sh.t,
             shape: shape.flatten(),
+            metered_change_kw,
+            load_kw,
         });
     }
     // The level before any step.
@@ -233,6 +246,113 @@ pub(crate) fn judge(
     }
     conclude(&mut f, &steps, rows, unread, late, ctx);
     (steps, f)
+}
+
+/// Mean of the finite values of `x[r]`.
+fn mean_over(x: &[f64], r: std::ops::Range<usize>) -> Option<f64> {
+    let (s, n) = x[r]
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| s / n as f64)
+}
+
+/// The residual's daily means (`NaN` on unused days), its noise floor, and its steps, each with
+/// the slot it starts on.
+pub(crate) struct Search {
+    pub daily: Vec<f64>,
+    pub floor: f64,
+    pub shifts: Vec<MeanShift>,
+    pub at_slot: Vec<usize>,
+}
+
+/// Binary segmentation of the daily mean residual, each step refined to its slot.
+pub(crate) fn search(slots: &SlotSeries, days: &[DayBalance], ctx: &Context<'_>) -> Search {
+    let cfg = ctx.cfg;
+    let (mut i_sum, mut n_usable) = (0.0, 0usize);
+    for s in 0..slots.status.len() {
+        if slots.status[s] == SlotStatus::Usable {
+            i_sum += f64::from(slots.input_kw[s]);
+            n_usable += 1;
+        }
+    }
+    let mean_input_kw = i_sum / n_usable.max(1) as f64;
+    let daily: Vec<f64> = days
+        .iter()
+        .map(|d| if d.used { d.mean_residual_kw } else { f64::NAN })
+        .collect();
+    let floor = SD_FLOOR_KW.max(SD_FLOOR_SHARE * mean_input_kw);
+    let shifts = segment(
+        &daily,
+        MIN_SEGMENT_DAYS,
+        cfg.min_step_t,
+        cfg.min_step_kw,
+        MAX_STEPS,
+        floor,
+    );
+    let residual: Vec<f64> = slots.residual_kw.iter().map(|&v| f64::from(v)).collect();
+    // Each step to its slot, then its levels re-measured between neighbouring steps' slots: a
+    // partial onset day would otherwise drag the level before up.
+    let at_slot: Vec<usize> = shifts
+        .iter()
+        .map(|sh| {
+            let lo = ctx.days[sh.at.saturating_sub(1)].start;
+            refine_split(&residual, lo, ctx.days[sh.at].end, sh.before, sh.after).unwrap_or(lo)
+        })
+        .collect();
+    Search {
+        daily,
+        floor,
+        shifts,
+        at_slot,
+    }
+}
+
+/// The slots where the residual's steps begin (the segments of the loss fit).
+pub(crate) fn step_slots(slots: &SlotSeries, days: &[DayBalance], ctx: &Context<'_>) -> Vec<usize> {
+    search(slots, days, ctx).at_slot
+}
+
+/// The step at `slot` fitted beside the metered load: least squares of the residual on
+/// `[1, m, m^2, after]` over `around` (`m` the metered load, centred and scaled). `None` when
+/// the fit is not possible (too few slots, or the step column collinear with the load).
+fn step_beside_load(
+    residual: &[f64],
+    metered: &[f64],
+    around: impl Iterator<Item = usize>,
+    slot: usize,
+) -> Option<f64> {
+    let idx: Vec<usize> = around
+        .filter(|&s| residual[s].is_finite() && metered[s].is_finite())
+        .collect();
+    let (n_before, n_after) = (
+        idx.iter().filter(|&&s| s < slot).count(),
+        idx.iter().filter(|&&s| s >= slot).count(),
+    );
+    if n_before < 8 || n_after < 8 {
+        return None;
+    }
+    let n = idx.len() as f64;
+    let mean = idx.iter().map(|&s| metered[s]).sum::<f64>() / n;
+    let sd = (idx
+        .iter()
+        .map(|&s| (metered[s] - mean).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    if sd.is_nan() || sd <= 0.0 {
+        return None;
+    }
+    let x: Vec<Vec<f64>> = idx
+        .iter()
+        .map(|&s| {
+            let m = (metered[s] - mean) / sd;
+            vec![1.0, m, m * m, if s >= slot { 1.0 } else { 0.0 }]
+        })
+        .collect();
+    let y: Vec<f64> = idx.iter().map(|&s| residual[s]).collect();
+    let fit = ols(&x, &y)?;
+    fit.kept[3].then(|| fit.beta[3])
 }
 
 /// Median residual per local hour over `slots` (`None` for hours never seen): robust, like
@@ -272,7 +392,9 @@ fn conclude(
     let rig_rises: Vec<usize> = rises
         .iter()
         .copied()
-        .filter(|&i| is_rig(steps[i].shape.as_ref(), min))
+        .filter(|&i| {
+            is_rig(steps[i].shape.as_ref(), min) && !steps[i].moves_with_load(cfg.min_step_kw)
+        })
         .collect();
     let largest = |v: &[usize]| {
         v.iter()
@@ -324,6 +446,13 @@ fn conclude(
         );
         if let Some(sh) = &st.shape {
             s.push_str(&shape_text(sh, min));
+        }
+        if st.moves_with_load(cfg.min_step_kw) {
+            s.push_str(&format!(
+                "; moved with the metered load ({:+.1} kW): load changes alone give {:.1} kW of \
+                 it, not a hidden load",
+                st.metered_change_kw, st.load_kw
+            ));
         }
         reasons.push(s);
     }

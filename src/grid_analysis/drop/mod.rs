@@ -26,7 +26,8 @@ pub mod events;
 pub mod load_series;
 pub mod model;
 pub mod output;
-pub mod regression;
+/// Shared with the feeder balance (its load test of a residual step).
+pub use super::regression;
 
 use super::GridAnalysisError;
 pub use estimates::{ChangePoint, DropConfig, Interval};

@@ -1,4 +1,5 @@
 //! Small dense least squares for daily load models (n up to a few thousand days, p up to ~20
+//! columns; also the feeder balance's load test of a residual step, a few thousand slots by four
 //! columns), and the variance of linear combinations of AR(1) errors.
 //!
 //! Input: design rows `&[Vec<f64>]` and a response `&[f64]`. Output: an [`OlsFit`] (coefficients,
