@@ -273,6 +273,7 @@ pub fn render_data(run: &RunData, opts: &ReportOptions) -> Result<ReportSummary,
         pngs += p;
         chart_errors += e;
     }
+    crate::output::atomic::barrier("report:pages");
     // Pages are written for the first `n_pages` suspects in the stored (rank) order.
     let paged: std::collections::HashSet<&str> = suspects[..n_pages]
         .iter()
@@ -306,6 +307,7 @@ pub fn render_data(run: &RunData, opts: &ReportOptions) -> Result<ReportSummary,
         .map_err(|e| terr("index.html", e))?;
     let p = out.join("index.html");
     std::fs::write(&p, html).map_err(|e| werr(&p, e))?;
+    crate::output::atomic::barrier("report:index");
     Ok(ReportSummary {
         index: p,
         suspects: suspects.len(),

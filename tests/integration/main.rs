@@ -25,6 +25,7 @@
 
 mod support;
 
+mod atomic_runs;
 mod bad_inputs;
 mod cli;
 mod detection;
