@@ -52,6 +52,19 @@ pub enum Outcome {
     Clean,
     /// Finished, but readings were quarantined: exit 1.
     Quarantined,
+    /// `nightly`: nothing new to score: exit 3.
+    NoNewData,
+}
+
+impl Outcome {
+    /// The process exit code.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Clean => 0,
+            Outcome::Quarantined => 1,
+            Outcome::NoNewData => 3,
+        }
+    }
 }
 
 /// A fatal error (exit 2).
