@@ -256,15 +256,17 @@ pub fn advance(
                 c.nights_flagged += 1;
                 let more_kw = p.max_kw > 0.0 && f.kw > p.max_kw * (1.0 + rules.escalate_share);
                 let more_dev = matches!((f.devices, p.max_devices), (Some(a), Some(b)) if a > b);
-                c.state = if p.state == State::Vanished {
-                    c.note = format!(
+                let again = if p.state == State::Vanished {
+                    c.vanished_on = None;
+                    format!(
                         "flagged again after vanishing on {}",
                         p.vanished_on.map(|d| d.to_string()).unwrap_or_default()
-                    );
-                    c.vanished_on = None;
-                    State::Persisting
-                } else if more_kw || more_dev {
-                    c.note = if more_dev {
+                    )
+                } else {
+                    String::new()
+                };
+                c.state = if more_kw || more_dev {
+                    let step = if more_dev {
                         format!(
                             "devices {} -> {}",
                             p.max_devices.unwrap_or(0),
@@ -273,8 +275,14 @@ pub fn advance(
                     } else {
                         format!("{:.1} kW -> {:.1} kW", p.max_kw, f.kw)
                     };
+                    c.note = [again, step]
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join("; ");
                     State::Escalating
                 } else {
+                    c.note = again;
                     State::Persisting
                 };
                 c.max_kw = p.max_kw.max(f.kw);

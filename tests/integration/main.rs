@@ -33,6 +33,7 @@ mod equivalence;
 mod eval;
 mod generated;
 mod grid_analysis;
+mod nightly;
 mod pinned;
 mod properties;
 mod report;
