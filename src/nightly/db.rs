@@ -181,13 +181,15 @@ pub struct DayRow {
     pub meters: i64,
     pub readings: i64,
     pub last_slot_meters: i64,
+    /// The landing file the block came from.
+    pub path: String,
 }
 
 /// Every day block of the files still in force, oldest file first (a later file's readings
 /// win where two overlap).
 pub fn day_blocks(conn: &Connection) -> rusqlite::Result<Vec<DayRow>> {
     let mut st = conn.prepare(
-        "SELECT d.file_id, d.day, d.block, d.meters, d.readings, d.last_slot_meters
+        "SELECT d.file_id, d.day, d.block, d.meters, d.readings, d.last_slot_meters, f.path
          FROM file_days d JOIN files f ON f.id = d.file_id
          WHERE f.status = 'ingested' ORDER BY d.day, d.file_id",
     )?;
@@ -199,6 +201,7 @@ pub fn day_blocks(conn: &Connection) -> rusqlite::Result<Vec<DayRow>> {
             meters: r.get(3)?,
             readings: r.get(4)?,
             last_slot_meters: r.get(5)?,
+            path: r.get(6)?,
         })
     })?;
     rows.collect()

@@ -267,6 +267,10 @@ pub fn run_nightly(
     })
 }
 
+/// A day block in force: (file order, block path relative to the state folder, meters, meters
+/// with a reading in the day's last slot, landing file).
+type Block = (i64, String, i64, i64, String);
+
 /// A landing file read tonight.
 struct NewFile {
     path: String,
@@ -508,15 +512,19 @@ fn night(opts: &NightlyOptions) -> Result<NightSummary, NightlyError> {
 
     // 3. Day blocks in force after tonight's files, the night and the window.
     let replaced: BTreeSet<i64> = new_files.iter().filter_map(|f| f.replaces).collect();
-    let mut days: BTreeMap<NaiveDate, Vec<(i64, String, i64, i64)>> = BTreeMap::new();
+    let mut days: BTreeMap<NaiveDate, Vec<Block>> = BTreeMap::new();
     for r in db::day_blocks(&conn).map_err(dberr)? {
         if replaced.contains(&r.file_id) {
             continue;
         }
         if let Some(d) = parse_day(&r.day) {
-            days.entry(d)
-                .or_default()
-                .push((r.file_id, r.block, r.meters, r.last_slot_meters));
+            days.entry(d).or_default().push((
+                r.file_id,
+                r.block,
+                r.meters,
+                r.last_slot_meters,
+                r.path,
+            ));
         }
     }
     for (k, f) in new_files.iter().enumerate() {
@@ -528,14 +536,15 @@ fn night(opts: &NightlyOptions) -> Result<NightSummary, NightlyError> {
                     rel.clone(),
                     b.ids.len() as i64,
                     b.last_slot_meters(),
+                    f.path.clone(),
                 ));
             }
         }
     }
-    let complete = |blocks: &Vec<(i64, String, i64, i64)>| {
+    let complete = |blocks: &Vec<Block>| {
         blocks
             .iter()
-            .any(|(_, _, m, last)| *m > 0 && *last as f64 >= opts.complete_share * *m as f64)
+            .any(|(_, _, m, last, _)| *m > 0 && *last as f64 >= opts.complete_share * *m as f64)
     };
     let newest = days
         .iter()
@@ -603,7 +612,7 @@ fn night(opts: &NightlyOptions) -> Result<NightSummary, NightlyError> {
             let mut bl = bl.clone();
             bl.sort();
             bl.into_iter()
-                .map(move |(_, rel, _, _)| (*d, state.join(rel)))
+                .map(move |(_, rel, _, _, _)| (*d, state.join(rel)))
         })
         .collect();
     let iv = interval.unwrap_or(1800);
@@ -618,7 +627,12 @@ fn night(opts: &NightlyOptions) -> Result<NightSummary, NightlyError> {
     let ing = window_ingested(matrix, native, &opts.run.ingest, &licensed)?;
     let t_ingest = t_ingest.elapsed();
     let mut run_opts = opts.run.clone();
-    run_opts.ingest.readings = blocks.iter().map(|(_, p)| p.clone()).collect();
+    // run.json and the report name the landing files behind the window's blocks.
+    let sources: BTreeSet<PathBuf> = days
+        .range(first..=night)
+        .flat_map(|(_, bl)| bl.iter().map(|b| PathBuf::from(&b.4)))
+        .collect();
+    run_opts.ingest.readings = sources.into_iter().collect();
     run_opts.ingest.feeders = Vec::new();
     let target = opts.runs.join(&night_s);
     let staged = StagedDir::begin(&target).map_err(|e| NightlyError::io(&target, e))?;

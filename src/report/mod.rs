@@ -21,6 +21,7 @@
 //! index lists every suspect and pages its table 100 rows at a time, so 5,000 suspects stay
 //! responsive.
 
+pub mod cases;
 pub mod data;
 pub mod evidence;
 pub mod filename;

@@ -329,9 +329,17 @@ fn ten_nights_of_cases_from_a_landing_folder() {
                      JOIN cases c USING (case_id) WHERE c.meter_id = ?1 ORDER BY n.night",
                 )
                 .unwrap();
-            let v: Vec<(String, String, Option<f64>, Option<i64>, f64)> = st
+            // night, state, kW, devices, max kW
+            let v: Vec<String> = st
                 .query_map([m], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    Ok(format!(
+                        "{} {} {:?} {:?} {}",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<f64>>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                        r.get::<_, f64>(4)?
+                    ))
                 })
                 .unwrap()
                 .map(Result::unwrap)
