@@ -367,7 +367,7 @@ pub fn advance(
             k += 1;
         }
         used_ids.insert(id.clone());
-        out.cases.push(CaseNight {
+        let mut c = CaseNight {
             case_id: id,
             meter_id: f.meter_id.clone(),
             onset: f.onset.clone(),
@@ -387,7 +387,23 @@ pub fn advance(
             closed_reason: None,
             no_access_on: None,
             note,
-        });
+        };
+        // A case visited the night it opened (a re-run of that night): its outcomes act now.
+        let outcomes = by_case.get(c.case_id.as_str()).cloned().unwrap_or_default();
+        if let Some(v) = outcomes
+            .iter()
+            .filter(|v| v.kind == OutcomeKind::NoAccess)
+            .map(|v| v.date)
+            .max()
+        {
+            c.no_access_on = Some(v);
+        }
+        if let Some(v) = outcomes.iter().find(|v| v.kind != OutcomeKind::NoAccess) {
+            c.state = State::Closed;
+            c.closed_on = Some(v.date);
+            c.closed_reason = Some(v.kind.as_str().to_string());
+        }
+        out.cases.push(c);
     }
     out.cases.sort_by(|a, b| {
         a.state
@@ -539,5 +555,21 @@ mod tests {
         // A visit dated after the night does not act yet.
         let n2b = advance(d("2024-03-05"), &n1.cases, &flags, &visits, &RULES);
         assert!(n2b.cases.iter().all(|c| c.state != State::Closed));
+    }
+
+    #[test]
+    fn a_case_visited_the_night_it_opened_is_closed_on_a_rerun_of_that_night() {
+        let v = [Visit {
+            case_id: Some("m1@2024-03-01".into()),
+            meter_id: "m1".into(),
+            date: d("2024-03-05"),
+            kind: OutcomeKind::MiningConfirmed,
+        }];
+        let n = advance(d("2024-03-05"), &[], &[flag("m1", 3.0, 1)], &v, &RULES);
+        assert_eq!(n.cases[0].state, State::Closed);
+        assert_eq!(
+            n.cases[0].closed_reason.as_deref(),
+            Some("mining_confirmed")
+        );
     }
 }

@@ -469,7 +469,11 @@ fn ten_nights_of_cases_from_a_landing_folder() {
     // The next re-run of the night applies them: both cases closed, the field record counts.
     let (code, json, err) = s.nightly(&["--rerun"]);
     assert!(code <= 1, "{err}");
-    assert!(json["cases"]["closed"].as_u64().unwrap() >= 2, "{json}");
+    let after_cases = std::fs::read_to_string(runs.join("latest/cases.csv")).unwrap();
+    assert!(
+        json["cases"]["closed"].as_u64().unwrap() >= 2,
+        "{json}\nvisited {open:?}\n{cases}\nafter:\n{after_cases}"
+    );
     let st = s.states(&last);
     assert_eq!(
         st.get(&open[1].1).map(String::as_str),
