@@ -11,6 +11,7 @@ use std::time::Instant;
 use crate::detect::DetectConfig;
 use crate::grid_analysis::BalanceConfig;
 use crate::ingest::{self, quality::write_quality_csv, IngestOptions, Ingested, QualityLog};
+use crate::output::atomic::{barrier, StagedDir};
 use crate::output::console::ConsoleError;
 use crate::output::run_dir;
 use crate::output::run_json::{
@@ -51,6 +52,19 @@ pub enum Outcome {
     Clean,
     /// Finished, but readings were quarantined: exit 1.
     Quarantined,
+    /// `nightly`: nothing new to score: exit 3.
+    NoNewData,
+}
+
+impl Outcome {
+    /// The process exit code.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Clean => 0,
+            Outcome::Quarantined => 1,
+            Outcome::NoNewData => 3,
+        }
+    }
 }
 
 /// A fatal error (exit 2).
@@ -140,14 +154,40 @@ fn write_ingest_outputs(
     Ok(report)
 }
 
+/// Loads into a staged folder: when nothing was usable, the folder (holding only
+/// `data_quality.csv`, the record of why) is committed before the error is returned.
+fn load_staged(opts: &IngestOptions, staged: StagedDir) -> Result<(Ingested, StagedDir), AppError> {
+    match load(opts, staged.path()) {
+        Ok(ing) => Ok((ing, staged)),
+        Err(e @ AppError::Ingest(ingest::IngestError::Empty { .. })) => {
+            let target = staged.target().to_path_buf();
+            staged.commit().map_err(|x| write_err(&target, x))?;
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Starts writing an output folder (see [`crate::output::atomic`]).
+pub fn begin_output(out: &Path) -> Result<StagedDir, AppError> {
+    StagedDir::begin(out).map_err(|e| write_err(out, e))
+}
+
+/// Puts a complete output folder in place.
+pub fn commit_output(staged: StagedDir) -> Result<(), AppError> {
+    let target = staged.target().to_path_buf();
+    staged.commit().map_err(|e| write_err(&target, e))
+}
+
 /// `gridsleuth ingest`.
 pub fn run_ingest(
     args: &IngestCommandOptions,
     quiet: bool,
     out: &mut dyn Write,
 ) -> Result<Outcome, AppError> {
-    let ing = load(&args.ingest, &args.out)?;
-    let report = write_ingest_outputs(&ing, &args.out, args.write_matrix)?;
+    let (ing, staged) = load_staged(&args.ingest, begin_output(&args.out)?)?;
+    let report = write_ingest_outputs(&ing, staged.path(), args.write_matrix)?;
+    commit_output(staged)?;
     if !quiet {
         let records: usize = quality_logs(&ing).iter().map(|l| l.issues().len()).sum();
         write!(out, "{}", report.text()).map_err(ConsoleError)?;
@@ -166,31 +206,36 @@ pub fn run_ingest(
     })
 }
 
-/// `gridsleuth run`.
-pub fn run_detect(
+/// What [`write_run`] produced.
+#[derive(Debug)]
+pub struct RunWritten {
+    pub report: IngestReport,
+    pub detection: crate::detect::Detection,
+    pub balance: Option<crate::grid_analysis::balance::BalanceReport>,
+    pub flagged: usize,
+}
+
+/// Detects on loaded readings and writes the run files into `dir` (the staged folder): the
+/// ingest outputs, scores.csv, suspects.csv, registered_miners.csv, features.parquet, the
+/// balance files when feeders are given, run.json and report_data/. Not the report itself.
+pub fn write_run(
+    ing: &Ingested,
     args: &RunOptions,
-    quiet: bool,
-    out: &mut dyn Write,
-) -> Result<Outcome, AppError> {
+    dir: &Path,
+    t_ingest: std::time::Duration,
+) -> Result<RunWritten, AppError> {
     let opts = &args.ingest;
     let dcfg = &args.detect;
-    if let Some(n) = args.threads {
-        // Only the first call configures the global pool; later ones keep it.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global();
-    }
-    let t0 = Instant::now();
-    let ing = load(opts, &args.out)?;
-    let t_ingest = t0.elapsed();
-    let report = write_ingest_outputs(&ing, &args.out, args.write_matrix)?;
-    let det = crate::detect::detect(&ing, dcfg)?;
-    let dir = &args.out;
+    let report = write_ingest_outputs(ing, dir, args.write_matrix)?;
+    barrier("run:ingest-outputs");
+    let det = crate::detect::detect(ing, dcfg)?;
     let t_write = Instant::now();
     let meters = ing.meters.as_ref().map(|(t, _)| t);
     let csv = |r: Result<Vec<u8>, csv::Error>, name: &str| -> Result<(), AppError> {
         let p = dir.join(name);
-        write_file(&p, &r.map_err(|e| write_err(&p, e))?)
+        write_file(&p, &r.map_err(|e| write_err(&p, e))?)?;
+        barrier(&format!("run:{name}"));
+        Ok(())
     };
     csv(run_dir::scores_csv(&ing.matrix, &det), "scores.csv")?;
     csv(
@@ -203,10 +248,11 @@ pub fn run_detect(
     )?;
     let fp = dir.join("features.parquet");
     run_dir::write_features_parquet(&ing.matrix, &det, &fp).map_err(|e| write_err(&fp, e))?;
+    barrier("run:features.parquet");
     // Feeder energy balance when feeders are given (bypassed rigs only the feeder sees).
     let t_balance = Instant::now();
     let balance =
-        crate::grid_analysis::balance_for_run(&ing, &args.balance, dir, &mut std::io::sink())?;
+        crate::grid_analysis::balance_for_run(ing, &args.balance, dir, &mut std::io::sink())?;
     let t_balance = t_balance.elapsed();
     let flagged = det.findings.iter().filter(|f| f.flagged).count();
     let mut timings: Vec<(&str, f64)> = vec![("ingest", t_ingest.as_secs_f64())];
@@ -262,7 +308,40 @@ pub fn run_detect(
         timings_secs: timings.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
     };
     write_file(&rj, &run_json.to_bytes().map_err(|e| write_err(&rj, e))?)?;
-    crate::report::write_report_data(dir, &ing, &det, opts.long.time.tz.name())?;
+    barrier("run:run.json");
+    crate::report::write_report_data(dir, ing, &det, opts.long.time.tz.name())?;
+    barrier("run:report_data");
+    Ok(RunWritten {
+        report,
+        detection: det,
+        balance,
+        flagged,
+    })
+}
+
+/// `gridsleuth run`.
+pub fn run_detect(
+    args: &RunOptions,
+    quiet: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, AppError> {
+    if let Some(n) = args.threads {
+        // Only the first call configures the global pool; later ones keep it.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+    let t0 = Instant::now();
+    let (ing, staged) = load_staged(&args.ingest, begin_output(&args.out)?)?;
+    let t_ingest = t0.elapsed();
+    let written = write_run(&ing, args, staged.path(), t_ingest)?;
+    let RunWritten {
+        report,
+        detection: det,
+        balance,
+        flagged,
+    } = written;
+    let target = &args.out;
     if !quiet {
         write!(out, "{}", report.text()).map_err(ConsoleError)?;
         writeln!(
@@ -290,12 +369,20 @@ pub fn run_detect(
             write!(out, "{}", crate::grid_analysis::commands::balance_text(b))
                 .map_err(ConsoleError)?;
         }
-        writeln!(out, "wrote {}", dir.display()).map_err(ConsoleError)?;
     }
     // The report reads the run directory, not the matrix: free it first.
     drop((ing, det, balance));
-    let rendered = crate::report::render(dir, &crate::report::ReportOptions::default())?;
+    let ropts = crate::report::ReportOptions {
+        title: Some(staged.name()),
+        ..crate::report::ReportOptions::default()
+    };
+    let mut rendered = crate::report::render(staged.path(), &ropts)?;
+    // Said where it will be, not where it was written.
+    rendered.index = target.join("report").join("index.html");
+    barrier("run:report");
+    commit_output(staged)?;
     if !quiet {
+        writeln!(out, "wrote {}", target.display()).map_err(ConsoleError)?;
         writeln!(out, "{}", rendered.text()).map_err(ConsoleError)?;
     }
     Ok(if report.any_quarantined() {

@@ -21,6 +21,7 @@
 //! - [`report`]: the inspector HTML; [`plot`]: charts.
 //! - [`grid_analysis`]: feeder energy balance and regional load drop.
 //! - [`synth`], [`eval`]: labelled synthetic regions and metrics against labels.
+//! - [`nightly`]: the scheduled run: landing folder, day cache, SQLite state, cases, outcomes.
 //! - [`app`]: `ingest` and `run` as library functions.
 //! - [`cli`]: the command line: argument definitions, dispatch, stdout and error reports.
 
@@ -33,6 +34,7 @@ pub mod features;
 pub mod grid;
 pub mod grid_analysis;
 pub mod ingest;
+pub mod nightly;
 pub mod output;
 pub mod plot;
 pub mod report;

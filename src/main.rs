@@ -1,11 +1,10 @@
 //! The `gridsleuth` binary: parse arguments, run, map the result to an exit code.
 //! 0 = clean, 1 = finished with quarantined readings, 2 = fatal error (printed with its causes
-//! and one fix line). A closed stdout pipe is not an error.
+//! and one fix line), 3 = nightly found no new data, 4 = another nightly holds the lock. A closed stdout pipe is not an error.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use gridsleuth::app::Outcome;
 use gridsleuth::cli::{self, Cli};
 
 fn main() -> ExitCode {
@@ -13,11 +12,10 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli::run(&cli, &mut out) {
-        Ok(Outcome::Clean) => ExitCode::from(0),
-        Ok(Outcome::Quarantined) => ExitCode::from(1),
+        Ok(o) => ExitCode::from(o.exit_code()),
         Err(e) => {
             eprint!("{}", cli::error_report(&e));
-            ExitCode::from(2)
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -22,8 +22,26 @@ pub enum CliError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     App(Box<AppError>),
+    #[error(transparent)]
+    Nightly(Box<crate::nightly::NightlyError>),
     #[error("cannot write to standard output\n  fix: check where the output is redirected (a full disk?)")]
     Stdout(#[source] io::Error),
+}
+
+impl From<crate::nightly::NightlyError> for CliError {
+    fn from(e: crate::nightly::NightlyError) -> Self {
+        CliError::Nightly(Box::new(e))
+    }
+}
+
+impl CliError {
+    /// The process exit code: 4 for a nightly refused by the lock, 2 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Nightly(e) => e.exit_code(),
+            _ => 2,
+        }
+    }
 }
 
 impl From<AppError> for CliError {
@@ -156,6 +174,28 @@ fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
             crate::eval::run_eval(&args.options(), quiet_out).map_err(AppError::from)?;
             Ok(Outcome::Clean)
         }
+        Command::Nightly(args) => {
+            let opts = settings::nightly_options(&args.flags())?;
+            // With --json the one JSON line is the whole of stdout.
+            let text_out: &mut dyn Write = if args.json { &mut sink } else { quiet_out };
+            let s = crate::nightly::run_nightly(&opts, text_out)?;
+            if args.json {
+                let line = serde_json::to_string(&s).unwrap_or_default();
+                writeln!(out, "{line}").map_err(CliError::Stdout)?;
+            }
+            Ok(match s.status {
+                crate::nightly::NightStatus::Scored => Outcome::Clean,
+                crate::nightly::NightStatus::ScoredWithQuarantine => Outcome::Quarantined,
+                crate::nightly::NightStatus::NoNewData => Outcome::NoNewData,
+            })
+        }
+        Command::Outcomes(args) => match &args.command {
+            super::nightly::OutcomesCommand::Import { file, config } => {
+                let opts = settings::outcomes_options(config, file)?;
+                let s = crate::nightly::outcomes::import(&opts, quiet_out)?;
+                Ok(outcome(!s.bad.is_empty()))
+            }
+        },
         Command::Config(args) => {
             // The resolved settings are this command's product: printed even with --quiet.
             let file = settings::resolved_config(&args.ingest.flags(), &args.detect_flags())?;

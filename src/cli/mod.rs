@@ -9,6 +9,7 @@
 
 pub mod dispatch;
 pub mod grid;
+pub mod nightly;
 pub mod tools;
 pub mod values;
 
@@ -23,7 +24,9 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  finished, every reading used
   1  finished, but some readings were quarantined (see data_quality.csv)
-  2  fatal error (bad option, missing file or column, unreadable input)";
+  2  fatal error (bad option, missing file or column, unreadable input)
+  3  nightly: no new data
+  4  nightly: another nightly holds the lock";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -115,6 +118,11 @@ Exit codes: 0 clean, 1 finished but load values were skipped, 2 fatal error.")]
     Synth(tools::SynthArgs),
     /// Score a run directory against labels (ROC AUC, precision@k, recall at fixed FPR ...).
     Eval(tools::EvalArgs),
+    /// Scheduled run: new landing files, a rolling window, cases carried over night to night.
+    #[command(after_help = nightly::NIGHTLY_HELP)]
+    Nightly(nightly::NightlyArgs),
+    /// Inspection outcomes for the nightly cases.
+    Outcomes(nightly::OutcomesArgs),
     /// Print the settings `run` would use (flags + config file + defaults) as a config file.
     #[command(after_help = "Examples:
   gridsleuth config --config data-samples/region.toml

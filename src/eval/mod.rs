@@ -87,7 +87,7 @@ pub fn run_eval(args: &EvalOptions, out: &mut dyn Write) -> Result<EvalReport, E
         serde_json::to_vec_pretty(&report).map_err(|e| EvalError::write(&eval_json, e))?;
     json.push(b'\n');
     for path in std::iter::once(&eval_json).chain(&args.json) {
-        std::fs::write(path, &json).map_err(|e| EvalError::write(path, e))?;
+        crate::output::atomic::write_file(path, &json).map_err(|e| EvalError::write(path, e))?;
     }
     out.write_all(report.text().as_bytes())
         .map_err(ConsoleError)?;

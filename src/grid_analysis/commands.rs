@@ -19,6 +19,7 @@ use super::drop::{analyse, DropConfig};
 use super::GridAnalysisError;
 use crate::ingest::quality::write_quality_csv;
 use crate::ingest::{self, IngestOptions, Ingested, QualityLog};
+use crate::output::atomic::StagedDir;
 use crate::output::console::ConsoleError;
 use crate::output::summary::IngestReport;
 
@@ -107,6 +108,43 @@ fn ingest_into(
     let json = serde_json::to_vec_pretty(&report).map_err(|e| GridAnalysisError::write(&jp, e))?;
     super::write_file(&jp, &json)?;
     Ok((ing, report))
+}
+
+/// Starts a staged output folder (see `crate::output::atomic`).
+fn begin_staged(dir: &Path) -> Result<StagedDir, GridAnalysisError> {
+    StagedDir::begin(dir).map_err(|e| GridAnalysisError::write(dir, e))
+}
+
+fn commit_staged(s: StagedDir) -> Result<(), GridAnalysisError> {
+    let t = s.target().to_path_buf();
+    s.commit().map_err(|e| GridAnalysisError::write(&t, e))
+}
+
+/// [`ingest_into`] the staged folder; when nothing was usable the folder (data_quality.csv, the
+/// record of why) is put in place before the error is returned.
+fn staged_ingest(
+    opts: &IngestOptions,
+    staged: StagedDir,
+) -> Result<(StagedDir, Ingested, IngestReport), GridAnalysisError> {
+    match ingest_into(opts, staged.path()) {
+        Ok((ing, rep)) => Ok((staged, ing, rep)),
+        Err(e @ GridAnalysisError::Ingest(ingest::IngestError::Empty { .. })) => {
+            commit_staged(staged)?;
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Paths under the staged folder, as they are named once it is in place.
+fn in_target(files: Vec<PathBuf>, tmp: &Path, target: &Path) -> Vec<PathBuf> {
+    files
+        .into_iter()
+        .map(|f| match f.strip_prefix(tmp) {
+            Ok(rest) => target.join(rest),
+            Err(_) => f,
+        })
+        .collect()
 }
 
 /// Summary lines of a balance: totals, then each flagged feeder, then the notes.
@@ -199,9 +237,11 @@ pub fn run_balance(
     out: &mut dyn Write,
 ) -> Result<CommandSummary, GridAnalysisError> {
     let dir = &opts.out;
-    let (ing, report) = ingest_into(&opts.ingest, dir)?;
+    let (staged, ing, report) = staged_ingest(&opts.ingest, begin_staged(dir)?)?;
+    let tmp = staged.path().to_path_buf();
     let rep = balance(&ing, &opts.balance)?;
-    let files = write_balance(&rep, dir, opts.charts, opts.write_slots)?;
+    let files = write_balance(&rep, &tmp, opts.charts, opts.write_slots)?;
+    commit_staged(staged)?;
     write!(out, "{}{}", report.text(), balance_text(&rep)).map_err(ConsoleError)?;
     writeln!(
         out,
@@ -211,7 +251,7 @@ pub fn run_balance(
     .map_err(ConsoleError)?;
     Ok(CommandSummary {
         quarantined: report.any_quarantined(),
-        files,
+        files: in_target(files, &tmp, dir),
     })
 }
 
@@ -247,6 +287,8 @@ pub fn run_drop(
 ) -> Result<CommandSummary, GridAnalysisError> {
     let cfg = &args.model;
     let mut ingest_quarantined = false;
+    let mut staged = begin_staged(&args.out)?;
+    let tmp = staged.path().to_path_buf();
     let (mut load, time, tz) = match &args.input {
         DropInput::Series(spec) => (read_load(spec)?, spec.time.clone(), spec.tz),
         DropInput::Meters {
@@ -254,7 +296,8 @@ pub fn run_drop(
             group_by,
         } => {
             // Readings go through ingest as for `run`: data_quality.csv and ingest.json too.
-            let (ing, report) = ingest_into(opts, &args.out)?;
+            let (s, ing, report) = staged_ingest(opts, staged)?;
+            staged = s;
             ingest_quarantined = report.any_quarantined();
             let tz = opts.long.time.tz;
             (daily_from_ingest(&ing, *group_by, tz), TimeLayout::Iso, tz)
@@ -276,7 +319,9 @@ pub fn run_drop(
         None => Vec::new(),
     };
     let rep = analyse(&load, &events, &holidays, cfg)?;
-    let files = write_drop(&rep, &load, &args.out, !args.charts)?;
+    let files = write_drop(&rep, &load, &tmp, !args.charts)?;
+    commit_staged(staged)?;
+    let files = in_target(files, &tmp, &args.out);
     let skipped: u64 = load.skipped.values().sum();
     writeln!(
         out,

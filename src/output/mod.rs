@@ -2,6 +2,7 @@
 //! data-quality CSV (in `ingest::quality`), and the matrix as Parquet for analysts. Writers return
 //! bytes or strings where practical so they are tested as text.
 
+pub mod atomic;
 pub mod console;
 pub mod matrix;
 

@@ -9,6 +9,7 @@
 //! Shared by the meter charts (`meter_*`) and the grid charts (`grid_charts`): every colour
 //! ([`palette`]), gap splitting ([`gaps`]) and the embedded font.
 
+pub mod case_history;
 pub mod gaps;
 pub mod grid_charts;
 pub mod meter_baseload;

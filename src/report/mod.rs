@@ -21,6 +21,7 @@
 //! index lists every suspect and pages its table 100 rows at a time, so 5,000 suspects stay
 //! responsive.
 
+pub mod cases;
 pub mod data;
 pub mod evidence;
 pub mod filename;
@@ -109,7 +110,23 @@ pub fn run_report(
     opts: &ReportOptions,
     out: &mut dyn Write,
 ) -> Result<ReportSummary, ReportError> {
-    let summary = render(run, opts)?;
+    // Rendered into a staged sibling of the report folder, swapped in once complete.
+    let target = opts.out.clone().unwrap_or_else(|| run.join("report"));
+    let staged =
+        crate::output::atomic::StagedDir::begin(&target).map_err(|e| ReportError::Write {
+            path: target.clone(),
+            source: e.into(),
+        })?;
+    let staged_opts = ReportOptions {
+        out: Some(staged.path().to_path_buf()),
+        ..opts.clone()
+    };
+    let mut summary = render(run, &staged_opts)?;
+    staged.commit().map_err(|e| ReportError::Write {
+        path: target.clone(),
+        source: e.into(),
+    })?;
+    summary.index = target.join("index.html");
     writeln!(out, "{}", summary.text()).map_err(ConsoleError)?;
     Ok(summary)
 }

@@ -306,6 +306,8 @@ pub struct SuspectContext {
     pub prev: Option<Link>,
     pub next: Option<Link>,
     pub window: String,
+    /// The meter's case and its history (nightly runs only).
+    pub case: Option<minijinja::Value>,
 }
 
 /// Metadata rows of a suspect page.

@@ -143,6 +143,7 @@ pub fn render_data(run: &RunData, opts: &ReportOptions) -> Result<ReportSummary,
         suspects.len().min(opts.max_pages)
     };
     let env = environment()?;
+    let nightly = super::cases::load(&run.dir);
     let title = opts.title.clone().unwrap_or_else(|| {
         run.dir
             .canonicalize()
@@ -257,6 +258,9 @@ pub fn render_data(run: &RunData, opts: &ReportOptions) -> Result<ReportSummary,
                 prev: i.checked_sub(1).and_then(link),
                 next: link(i + 1),
                 window: window.clone(),
+                case: nightly
+                    .as_ref()
+                    .and_then(|n| super::cases::suspect_section(n, &s.meter_id)),
             };
             let html = env
                 .get_template("suspect.html")
@@ -273,6 +277,7 @@ pub fn render_data(run: &RunData, opts: &ReportOptions) -> Result<ReportSummary,
         pngs += p;
         chart_errors += e;
     }
+    crate::output::atomic::barrier("report:pages");
     // Pages are written for the first `n_pages` suspects in the stored (rank) order.
     let paged: std::collections::HashSet<&str> = suspects[..n_pages]
         .iter()
@@ -293,12 +298,18 @@ pub fn render_data(run: &RunData, opts: &ReportOptions) -> Result<ReportSummary,
         .collect();
     let index = index_context(
         run,
-        &title,
-        &window,
+        (&title, &window),
         &rows,
         pages::feeder_rows(suspects, &href),
         n_pages,
         opts,
+        nightly.as_ref().map(|n| {
+            super::cases::index_section(n, &|m: &str| {
+                paged
+                    .contains(m)
+                    .then(|| format!("suspects/{}.html", names.stem(m)))
+            })
+        }),
     )?;
     let html = env
         .get_template("index.html")
@@ -306,6 +317,7 @@ pub fn render_data(run: &RunData, opts: &ReportOptions) -> Result<ReportSummary,
         .map_err(|e| terr("index.html", e))?;
     let p = out.join("index.html");
     std::fs::write(&p, html).map_err(|e| werr(&p, e))?;
+    crate::output::atomic::barrier("report:index");
     Ok(ReportSummary {
         index: p,
         suspects: suspects.len(),
@@ -379,12 +391,12 @@ fn balance_feeders(dir: &Path) -> Vec<Value> {
 
 fn index_context(
     run: &RunData,
-    title: &str,
-    window: &str,
+    (title, window): (&str, &str),
     rows: &[SuspectRow],
     feeders: Vec<FeederRow>,
     n_pages: usize,
     opts: &ReportOptions,
+    nightly: Option<Value>,
 ) -> Result<Value, ReportError> {
     let info = &run.run;
     let g = &info.grid;
@@ -508,5 +520,6 @@ fn index_context(
         n_over => run.registered.iter().filter(|r| r.over_contract).count(),
         datasets => datasets,
         quarantined => pages::thousands(quarantined as f64),
+        nightly => nightly,
     })
 }

@@ -293,6 +293,37 @@ pub fn cluster(c: &ClusterConfig, k_from_flag: bool) -> Result<(), SettingsError
     Ok(())
 }
 
+/// The `[nightly]` table's numbers.
+pub fn nightly(n: &super::file::NightlySection) -> Result<(), SettingsError> {
+    if let Some(w) = n.window_days {
+        within("[nightly] window_days", f64::from(w), 1.0, 366.0)?;
+    }
+    if let Some(k) = n.keep_runs {
+        within("[nightly] keep_runs", k as f64, 1.0, 1e6)?;
+    }
+    if let Some(k) = n.keep_vanished_nights {
+        within("[nightly] keep_vanished_nights", f64::from(k), 1.0, 366.0)?;
+    }
+    if let Some(v) = n.escalate_share {
+        positive("[nightly] escalate_share", v, "0.2")?;
+    }
+    if let Some(v) = n.suppress_share {
+        positive("[nightly] suppress_share", v, "0.25")?;
+    }
+    if let Some(v) = n.complete_share {
+        if v <= 0.0 {
+            return Err(refuse(
+                "[nightly] complete_share",
+                v,
+                "must be above 0".into(),
+                "set [nightly] complete_share to a fraction, e.g. 0.5".into(),
+            ));
+        }
+        share_upto("[nightly] complete_share", v, 1.0, "0.5")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,8 @@ pub struct ConfigFile {
     pub balance: BalanceSection,
     #[serde(default)]
     pub drop: DropSection,
+    #[serde(default)]
+    pub nightly: NightlySection,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -197,6 +199,45 @@ pub struct DropSection {
     /// A change-point this many days or fewer from the event agrees with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changepoint_tolerance: Option<u32>,
+}
+
+/// `gridsleuth nightly` (and `outcomes import`): the landing folder, the state folder, the
+/// rolling window, retention and the case rules. Ranges: see `settings::check::nightly`.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NightlySection {
+    /// Landing file patterns (globs), relative to the config file; any format `ingest` reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub landing: Option<Vec<String>>,
+    /// The state folder (database, day cache, lock, logs) [default: `state` beside the file].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<PathBuf>,
+    /// Where the dated run folders go [default: `STATE/runs`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs: Option<PathBuf>,
+    /// Days in the rolling window, ending at the newest complete day [default: 35; 1..=366].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_days: Option<u32>,
+    /// Run folders kept; older ones are removed [default: 30; >= 1].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_runs: Option<usize>,
+    /// Nights a vanished (or closed) case stays on the list [default: 7; >= 1].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_vanished_nights: Option<u32>,
+    /// A case escalates when its kW rises by more than this share of its maximum [default: 0.2].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalate_share: Option<f64>,
+    /// After a no-mining visit the meter stays suppressed while its kW is within this share of
+    /// the level then and no device was added [default: 0.25].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppress_share: Option<f64>,
+    /// A day is complete when its last interval has readings for this share of its meters
+    /// [default: 0.5].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complete_share: Option<f64>,
+    /// Unflagged meters whose scores are kept per night besides the suspects [default: 50].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_others: Option<usize>,
 }
 
 /// Whether timestamps label the start or the end of their interval.

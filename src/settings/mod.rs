@@ -18,16 +18,18 @@
 pub mod check;
 pub mod file;
 mod grid;
+mod nightly;
 pub mod values;
 
 use std::path::{Path, PathBuf};
 
 pub use file::{
     BalanceSection, ConfigFile, DropSection, FeedersSection, InputsSection, Nem12Section,
-    QualitySection, ReadingsSection, StampMark, TimeSection, WideSection,
+    NightlySection, QualitySection, ReadingsSection, StampMark, TimeSection, WideSection,
 };
 use grid::{balance_from, drop_from};
 pub use grid::{balance_options, drop_options, BalanceFlags, DropFlags};
+pub use nightly::{nightly_options, outcomes_options, NightlyFlags};
 pub use values::{expand_inputs, parse_bound, parse_delimiter, parse_interval, parse_tz};
 
 use crate::app::{IngestCommandOptions, RunOptions};
@@ -215,7 +217,7 @@ fn layered<T: Copy>(
 }
 
 /// The `[cluster]` and `[score]` tables with the detection flags applied, range-checked.
-fn detect_from(
+pub(crate) fn detect_from(
     args: &DetectFlags,
     file: &ConfigFile,
     tz: chrono_tz::Tz,
@@ -381,11 +383,12 @@ pub fn resolved_config(
             temperature: Some(d.temperature),
             changepoint_tolerance: Some(d.changepoint_tolerance),
         },
+        nightly: f.nightly.clone(),
     })
 }
 
 /// Flags + the loaded config file -> options for the ingest stage.
-fn ingest_from(
+pub(crate) fn ingest_from(
     args: &IngestFlags,
     src: &Sources,
     show_progress: bool,

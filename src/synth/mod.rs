@@ -29,7 +29,7 @@ mod write;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::ingest::ValueUnit;
@@ -294,12 +294,16 @@ impl SynthSummary {
 /// Runs `gridsleuth synth`: writes the files, prints the summary on `out`, returns it.
 pub fn run_synth(args: &SynthOptions, out: &mut dyn Write) -> Result<SynthSummary, SynthError> {
     let t0 = Instant::now();
-    let res = params::resolve(args)?;
-    let dir = res.out.clone();
-    std::fs::create_dir_all(&dir).map_err(|e| SynthError::Write {
-        path: dir.clone(),
-        source: e.into(),
-    })?;
+    let mut res = params::resolve(args)?;
+    // Written into a staged sibling folder, put in place once complete (output::atomic).
+    let target = res.out.clone();
+    let staged =
+        crate::output::atomic::StagedDir::begin(&target).map_err(|e| SynthError::Write {
+            path: target.clone(),
+            source: e.into(),
+        })?;
+    res.out = staged.path().to_path_buf();
+    let dir = target.clone();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build()
@@ -377,6 +381,12 @@ pub fn run_synth(args: &SynthOptions, out: &mut dyn Write) -> Result<SynthSummar
             })
         }
     };
+    // The files as they will be named once the folder is in place.
+    for f in &mut summary.files {
+        if let Ok(rest) = Path::new(f.as_str()).strip_prefix(staged.path()) {
+            *f = target.join(rest).display().to_string();
+        }
+    }
     summary.hidden_miners = summary
         .kinds
         .iter()
@@ -393,8 +403,13 @@ pub fn run_synth(args: &SynthOptions, out: &mut dyn Write) -> Result<SynthSummar
         path: json_path.clone(),
         source: e.into(),
     })?;
-    std::fs::write(&json_path, bytes).map_err(|e| SynthError::Write {
+    let staged_json = staged.path().join("synth.json");
+    std::fs::write(&staged_json, bytes).map_err(|e| SynthError::Write {
         path: json_path.clone(),
+        source: e.into(),
+    })?;
+    staged.commit().map_err(|e| SynthError::Write {
+        path: target.clone(),
         source: e.into(),
     })?;
     out.write_all(summary.text().as_bytes())

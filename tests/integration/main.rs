@@ -28,6 +28,7 @@
 
 mod support;
 
+mod atomic_runs;
 mod bad_inputs;
 mod balance_losses;
 mod cli;
@@ -36,6 +37,7 @@ mod equivalence;
 mod eval;
 mod generated;
 mod grid_analysis;
+mod nightly;
 mod pinned;
 mod properties;
 mod report;
