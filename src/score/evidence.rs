@@ -73,6 +73,7 @@ pub struct Evidence {
     pub not_heating: f64,
     pub peer: f64,
     pub trust: f64,
+    /// The cluster evidence, where it moved the score (`cluster_weight` > 0, the 24/7 form).
     pub cluster: Option<f64>,
     pub onset_in_window: bool,
     /// Slot where the rig started, when inside the window.
@@ -409,7 +410,8 @@ fn evidence_as(
         not_heating,
         peer,
         trust,
-        cluster,
+        // Kept only where it moved the score (a reason names it).
+        cluster: cluster.filter(|_| cfg.cluster_weight > 0.0 && form == Form::Continuous),
         onset_in_window,
         onset_slot,
         score,

@@ -162,8 +162,8 @@ fn drop_on_a_written_regional_series_is_pinned() {
 // sample feeder's rig measured as 18.2 kW instead of 17.4 kW under the fixed model).
 const RUN_PINS: &str = "\
 scores.csv ff758cc56cde7d2e
-suspects.csv 7ee58f0e61f0ebcb
-registered_miners.csv ebe5baa97dfce8cd
+suspects.csv a6cb2c398889a825
+registered_miners.csv fdcc28c9c8b4613f
 data_quality.csv f7bafa2da96a3a26
 features.parquet 29700973a82c6809
 feeders.csv c380576dc5fae788
