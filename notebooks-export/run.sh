@@ -15,7 +15,9 @@
 #    in out/notebooks/: `run` on data-samples/region.toml (with --write-matrix), `synth` of a
 #    four-feeder region with bypassed rigs (as the grid-analysis tests make it) and `balance` on
 #    it (with --write-slots), and `drop` on data-samples/drop (the README's command, plus the
-#    same over every region without controls for the difference-in-differences chart).
+#    same over every region without controls for the difference-in-differences chart), and a
+#    nightly state: 18 nights of `nightly` on `synth` output split into daily landing files, with
+#    four lists of visits imported by `outcomes import` (nightly_site below).
 # 3. Every *.ipynb in notebooks-export/ is executed (execute.py), in name order: a notebook added
 #    to the folder runs too; the inputs it needs are made in step 2.
 #
@@ -104,10 +106,71 @@ mkdir -p "$in/drop-regions-events"
 printf 'date,region,label\n2017-03-15,*,raid\n' >"$in/drop-regions-events/all.csv"
 drop data-samples/drop/zones_hourly_2017.csv "$in/drop-regions-events/all.csv" "$in/drop-regions" --no-charts
 
+# A nightly state (notebook 4): `synth` (160 meters, 24 days from 2024-03-01, seed 7, 12% rigs,
+# as the nightly tests make it) split into one landing file per UTC day; the first six days land
+# at once, then a day lands each night and `nightly` scores it (window 7 days: 18 nights); after
+# four of the nights, inspectors visit the five best-ranked open cases of meters not yet visited
+# (the outcome is synth's label: a rig is confirmed with its kW and devices; the first case of a
+# list is not reached, no_access) through `outcomes import`.
+nightly_site() {
+    local site=$1
+    "$bin" synth -q --meters 160 --days 24 --start 2024-03-01 --format csv --seed 7 \
+        --mining-share 0.12 --missing-share 0 --gap-meter-share 0 --estimated-meter-share 0 \
+        -o "$site/synth"
+    mkdir -p "$site/days" "$site/landing"
+    awk -F, -v dir="$site/days" 'NR > 1 { f = dir "/" substr($2, 1, 10) ".csv"
+        if (!(f in seen)) { seen[f] = 1; print "meter_id,timestamp,kwh" > f } print > f }' \
+        "$site/synth/readings.csv"
+    printf '[inputs]\nmeters = "synth/meters.csv"\n\n[time]\ntz = "UTC"\ninterval = "30m"\n\n[nightly]\nlanding = ["landing/*.csv"]\nstate = "state"\nwindow_days = 7\nkeep_runs = 30\nkeep_vanished_nights = 3\n' \
+        >"$site/site.toml"
+    local i d code
+    for i in $(seq 1 24); do
+        d=$(printf '2024-03-%02d' "$i")
+        cp "$site/days/$d.csv" "$site/landing/"
+        [ "$i" -ge 7 ] || continue
+        code=0
+        "$bin" nightly -q --config "$site/site.toml" || code=$?
+        [ "$code" -le 1 ] || { echo "error: nightly $d: exit $code" >&2; exit 1; }
+        case $i in
+            10 | 14 | 18 | 21)
+                "$venv/bin/python" - "$site" "$d" <<'EOF'
+import csv
+import sys
+from pathlib import Path
+
+site, night = Path(sys.argv[1]), sys.argv[2]
+truth = {r["meter_id"]: r for r in csv.DictReader(open(site / "synth/labels.csv"))}
+visited = set()
+for v in sorted(site.glob("visits-*.csv")):
+    visited |= {r["meter_id"] for r in csv.DictReader(open(v))}
+cases = [r for r in csv.DictReader(open(site / "state/runs/latest/cases.csv"))
+         if r["state"] in ("new", "persisting", "escalating") and r["meter_id"] not in visited]
+cases.sort(key=lambda r: (-float(r["score"] or 0), r["case_id"]))
+with open(site / f"visits-{night}.csv", "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(["case_id", "meter_id", "visit_date", "outcome", "found_kw", "devices", "notes"])
+    for i, r in enumerate(cases[:5]):
+        t = truth[r["meter_id"]]
+        if i == 0:
+            w.writerow([r["case_id"], r["meter_id"], night, "no_access", "", "", "nobody home"])
+        elif t["is_mining"] == "true":
+            w.writerow([r["case_id"], r["meter_id"], night, "mining_confirmed", t["rig_kw"],
+                        t["n_devices"], "rig found"])
+        else:
+            w.writerow([r["case_id"], r["meter_id"], night, "no_mining", "", "", "no rig"])
+EOF
+                "$bin" outcomes import -q "$site/visits-$d.csv" --config "$site/site.toml"
+                ;;
+        esac
+    done
+}
+nightly_site "$in/nightly"
+
 # Parameters of the notebooks (paths relative to notebooks-export/, where the kernel starts).
 export GRIDSLEUTH_RUN_DIR=../$in/run GRIDSLEUTH_BALANCE_DIR=../$in/balance \
     GRIDSLEUTH_DROP_DIR=../$in/drop GRIDSLEUTH_DROP_REGIONS_DIR=../$in/drop-regions \
-    GRIDSLEUTH_KNOWN_CHANGE_MW=-1.5
+    GRIDSLEUTH_KNOWN_CHANGE_MW=-1.5 \
+    GRIDSLEUTH_STATE_DIR=../$in/nightly/state
 
 # 3. Execute and export.
 if [ "$mode" = samples ]; then
