@@ -227,6 +227,9 @@ pub fn read_long_csv(
             Ok(false) => break,
             Err(e) => return Err(csv_err(path, &e, line_no.get())),
         }
+        if acc.failed() {
+            break; // over the memory budget: load() reports it
+        }
         let line = line_no.get();
         let loc = RowLoc {
             file: file_idx,

@@ -145,6 +145,9 @@ fn place_batches(
     let (scale, unit) = fmt.unit.scale();
     let value_col_name = acc.config().value_column;
     for (start, len, df) in rx {
+        if acc.failed() {
+            break; // over the memory budget: load() reports it
+        }
         let df = df?;
         let meters = df.column(c_meter).map_err(|e| perr(path, e))?;
         let meters = match meters.dtype() {
@@ -296,7 +299,7 @@ fn place_batches(
                     value_col_name,
                     meter,
                     Reason::NotFinite,
-                    format!("value {v}"),
+                    format!("value {}", crate::numfmt::compact(v)),
                     1,
                 ),
                 None => {

@@ -33,6 +33,8 @@ pub enum Reason {
     BadMetadata,
     DuplicateMetadata,
     TooFewReadings,
+    /// Far outside the dense span of the data or of its meter (1990, 2999 in a month of 2024).
+    StrayTimestamp,
 }
 
 impl Reason {
@@ -57,6 +59,7 @@ impl Reason {
             Reason::BadMetadata => "bad_metadata",
             Reason::DuplicateMetadata => "duplicate_metadata",
             Reason::TooFewReadings => "too_few_readings",
+            Reason::StrayTimestamp => "stray_timestamp",
         }
     }
 }
@@ -88,6 +91,11 @@ impl RowLoc {
     }
 }
 
+/// Records listed one by one for each reason; readings quarantined for the same reason beyond
+/// them are counted in one summary line of `data_quality.csv` (a file read with the wrong
+/// `--timestamp-format` must not hold 10^8 records in memory).
+pub const MAX_LISTED_PER_REASON: u64 = 50_000;
+
 /// One data-quality record (a line of `data_quality.csv`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Issue {
@@ -113,6 +121,9 @@ pub struct QualityLog {
     pub readings_used: u64,
     pub exact_duplicates: u64,
     quarantined: BTreeMap<Reason, u64>,
+    /// Records listed per reason, and readings quarantined beyond [`MAX_LISTED_PER_REASON`].
+    listed: BTreeMap<Reason, u64>,
+    unlisted: BTreeMap<Reason, u64>,
     /// Notes that reject nothing (e.g. metadata meters without readings), shown in the summary.
     pub notes: Vec<String>,
 }
@@ -133,6 +144,8 @@ impl QualityLog {
             readings_used: 0,
             exact_duplicates: 0,
             quarantined: BTreeMap::new(),
+            listed: BTreeMap::new(),
+            unlisted: BTreeMap::new(),
             notes: Vec::new(),
         }
     }
@@ -163,6 +176,12 @@ impl QualityLog {
         readings: u64,
     ) {
         *self.quarantined.entry(reason).or_default() += readings;
+        let listed = self.listed.entry(reason).or_default();
+        if *listed >= MAX_LISTED_PER_REASON {
+            *self.unlisted.entry(reason).or_default() += readings;
+            return;
+        }
+        *listed += 1;
         self.issues.push(Issue {
             file: loc.file,
             row: loc.row,
@@ -189,6 +208,11 @@ impl QualityLog {
 
     pub fn issues(&self) -> &[Issue] {
         &self.issues
+    }
+
+    /// Readings quarantined beyond the [`MAX_LISTED_PER_REASON`] records listed, per reason.
+    pub fn unlisted(&self) -> &BTreeMap<Reason, u64> {
+        &self.unlisted
     }
 
     /// `read == used + quarantined + exact duplicates`.
@@ -235,6 +259,22 @@ pub fn quality_csv(logs: &[&QualityLog]) -> Result<Vec<u8>, csv::Error> {
                 i.reason.as_str(),
                 &i.readings.to_string(),
                 &i.detail,
+            ])?;
+        }
+        for (reason, n) in &log.unlisted {
+            let detail = format!(
+                "{n} more readings quarantined as {reason}, not listed one by one (the first \
+                 {MAX_LISTED_PER_REASON} records are)"
+            );
+            w.write_record([
+                log.dataset,
+                "",
+                "",
+                "",
+                "",
+                reason.as_str(),
+                &n.to_string(),
+                &detail,
             ])?;
         }
     }

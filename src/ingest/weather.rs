@@ -113,7 +113,10 @@ pub fn read_weather(
                 "temperature_c",
                 "",
                 Reason::AbovePhysicalMax,
-                format!("{v} C is outside [{MIN_C}, {MAX_C}]"),
+                format!(
+                    "{} C is outside [{MIN_C}, {MAX_C}]",
+                    crate::numfmt::compact(v)
+                ),
                 1,
             ),
             Err(r) => q.reject(

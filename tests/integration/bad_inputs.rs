@@ -113,7 +113,7 @@ fn value_above_physical_max() {
     assert!(val(&ing.matrix, "M1", "2024-03-01T01:00:00Z").is_nan());
     let detail = &ing.quality.issues()[0].detail;
     assert!(
-        detail.contains("2001.0 kW") && detail.contains("--max-kw"),
+        detail.contains("1000.5 kWh in 30 min = 2001 kW average") && detail.contains("--max-kw"),
         "{detail}"
     );
     // The limit is --max-kw: 1000.5 kWh in 30 min = 2001 kW passes at 2001.
