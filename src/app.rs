@@ -149,7 +149,10 @@ pub fn run_ingest(
     let ing = load(&args.ingest, &args.out)?;
     let report = write_ingest_outputs(&ing, &args.out, args.write_matrix)?;
     if !quiet {
-        let records: usize = quality_logs(&ing).iter().map(|l| l.issues().len()).sum();
+        let records: usize = quality_logs(&ing)
+            .iter()
+            .map(|l| l.issues().len() + l.unlisted().len())
+            .sum();
         write!(out, "{}", report.text()).map_err(ConsoleError)?;
         writeln!(
             out,

@@ -318,6 +318,43 @@ mod tests {
     }
 
     #[test]
+    fn records_beyond_the_cap_are_counted_in_one_line() {
+        let mut q = QualityLog::default();
+        let f = q.add_file(Path::new("a.csv"));
+        let n = MAX_LISTED_PER_REASON + 5;
+        q.readings_read = n + 1;
+        for row in 0..n {
+            q.reject(
+                RowLoc { file: f, row },
+                "timestamp",
+                "M1",
+                Reason::BadTimestamp,
+                "x",
+                1,
+            );
+        }
+        q.reject(
+            RowLoc { file: f, row: 1 },
+            "kwh",
+            "M1",
+            Reason::Negative,
+            "-1",
+            1,
+        );
+        assert!(q.reconciles());
+        assert_eq!(q.issues().len() as u64, MAX_LISTED_PER_REASON + 1);
+        assert_eq!(q.unlisted().get(&Reason::BadTimestamp), Some(&5));
+        let csv = String::from_utf8(quality_csv(&[&q]).unwrap()).unwrap();
+        let last = csv.lines().last().unwrap();
+        assert!(
+            last.starts_with(
+                "readings,,,,,bad_timestamp,5,\"5 more readings quarantined as bad_timestamp"
+            ),
+            "{last}"
+        );
+    }
+
+    #[test]
     fn rowloc_packs_round_trip() {
         let l = RowLoc {
             file: 513,
