@@ -171,7 +171,9 @@ impl Accumulator {
         // window the dense span decides which are strays; a window says they are all real.
         if self.cfg.window.is_none() {
             self.quarantine_strays(&mut keep, interval);
+            self.far_len = 0;
         } else {
+            self.far_len = 0;
             for (k, &kept) in keep.iter().enumerate() {
                 if kept {
                     for p in std::mem::take(&mut self.meters[k].far) {

@@ -102,6 +102,8 @@ struct Pending {
     value: f64,
     estimated: bool,
     loc: u64,
+    /// `value` is already kWh (a reading taken back out of a row).
+    kwh: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -154,6 +156,8 @@ pub struct Accumulator {
     pub quality: QualityLog,
     /// Set when an allocation would exceed the budget: nothing more is placed.
     error: Option<BudgetError>,
+    /// Readings held in the meters' far lists (for the budget).
+    far_len: usize,
 }
 
 /// The result of [`Accumulator::finish`].
@@ -195,6 +199,7 @@ impl Accumulator {
             spans,
             quality: QualityLog::default(),
             error: None,
+            far_len: 0,
         }
     }
 
@@ -214,7 +219,9 @@ impl Accumulator {
             + PENDING * std::mem::size_of::<Pending>()
             + 2 * std::mem::size_of::<(Box<str>, u32)>()
             + 16;
-        (self.meters.len() * per_meter + self.arena.capacity() * 4) as u64
+        (self.meters.len() * per_meter
+            + self.far_len * std::mem::size_of::<Pending>()
+            + self.arena.capacity() * 4) as u64
     }
 
     pub fn config(&self) -> &AccumulatorConfig {
@@ -387,6 +394,7 @@ impl Accumulator {
             value,
             estimated,
             loc: loc.pack(),
+            kwh: false,
         };
         if self.meters[m].interval.is_some() {
             self.place(m, p);
@@ -466,6 +474,59 @@ impl Accumulator {
         self.place_with(m, p, false);
     }
 
+    /// Takes meter `m`'s readings out of its row (as kWh, with their estimated flags; their rows
+    /// are not known, only their file) and leaves the meter without a row.
+    fn evict_row(&mut self, m: usize) -> Vec<Pending> {
+        let meter = &self.meters[m];
+        let Some(r) = meter.row else {
+            return Vec::new();
+        };
+        let iv = i64::from(meter.interval.unwrap_or(1));
+        let mark = if self.cfg.stamps_mark_end { iv } else { 0 };
+        let loc = RowLoc {
+            file: RowLoc::unpack(meter.first_loc).file,
+            row: 0,
+        }
+        .pack();
+        let estimated: FxHashSet<i64> = meter.estimated.iter().copied().collect();
+        let phase = meter.phase;
+        let mut out = Vec::with_capacity(meter.used as usize);
+        for j in 0..r.len {
+            let c = r.start + j;
+            let v = self.arena[c];
+            if v.is_nan() {
+                continue;
+            }
+            let n = r.base + j as i64;
+            out.push(Pending {
+                stamp: Stamp::At(phase + n * iv + mark),
+                value: f64::from(v),
+                estimated: estimated.contains(&n),
+                loc,
+                kwh: true,
+            });
+            self.arena[c] = f32::NAN;
+        }
+        self.quality.readings_used -= out.len() as u64;
+        // The span new rows start with was this row's alone: the new row sets it.
+        let uiv = iv as u32;
+        if self.cfg.window.is_none()
+            && self.spans.get(&uiv)
+                == Some(&(phase + r.base * iv, phase + (r.base + r.len as i64) * iv))
+        {
+            self.spans.remove(&uiv);
+        }
+        let meter = &mut self.meters[m];
+        meter.row = None;
+        meter.used = 0;
+        meter.min_slot = i64::MAX;
+        meter.max_slot = i64::MIN;
+        meter.estimated.clear();
+        meter.last_t = i64::MIN / 2;
+        meter.last_n = 0;
+        out
+    }
+
     /// Whether native slot `n` lies far beyond meter `m`'s row: more than [`MIN_JUMP_SECS`] or
     /// the row's own length past either end.
     fn is_far(&self, m: usize, n: i64) -> bool {
@@ -486,7 +547,11 @@ impl Accumulator {
     /// Places a reading; `force` grows the row however far the reading lies (the far list's
     /// readings once they make a group, or once the dense span has taken them).
     fn place_with(&mut self, m: usize, p: Pending, force: bool) {
-        let kwh = p.value * self.meters[m].kwh_factor;
+        let kwh = if p.kwh {
+            p.value
+        } else {
+            p.value * self.meters[m].kwh_factor
+        };
         if kwh > self.meters[m].max_kwh {
             let iv = self.meters[m].interval.unwrap_or(1);
             let hours = f64::from(iv) / 3600.0;
@@ -535,15 +600,80 @@ impl Accumulator {
         if !force && self.is_far(m, n1) {
             let meter = &mut self.meters[m];
             meter.far.push(p);
-            if meter.far.len() >= FAR_PROMOTE {
-                // A group of its own: real readings (an outage, another month's file).
-                let far = std::mem::take(&mut meter.far);
-                for q in far {
-                    self.place_with(m, q, true);
-                }
+            let n_far = meter.far.len();
+            self.far_len += 1;
+            // Decided at 64 far readings, then each time their number doubles.
+            if n_far >= FAR_PROMOTE && n_far.is_power_of_two() {
+                self.decide_far_group(m);
             }
             return;
         }
+        self.place_near(m, p, n1, first, second, kwh);
+    }
+
+    /// A meter's far readings make a group (see [`FAR_PROMOTE`]): it takes the row's place when
+    /// the row holds fewer readings (a meter whose first readings were strays: a clock reset to
+    /// 1970), the row grows to take it when it is dense enough to be data (the rule of the dense
+    /// span, [`strays`]: another month of readings), else it waits for the end.
+    fn decide_far_group(&mut self, m: usize) {
+        let meter = &self.meters[m];
+        let mut ts: Vec<i64> = meter
+            .far
+            .iter()
+            .map(|p| match p.stamp {
+                Stamp::At(t) | Stamp::Ambiguous(t, _) => t,
+            })
+            .collect();
+        ts.sort_unstable();
+        ts.dedup();
+        let distinct = ts.len() as u64;
+        let iv = i64::from(meter.interval.unwrap_or(1));
+        let (row_lo, row_hi) = (
+            meter
+                .phase
+                .saturating_add(meter.min_slot.saturating_mul(iv)),
+            meter
+                .phase
+                .saturating_add(meter.max_slot.saturating_mul(iv)),
+        );
+        let (far_lo, far_hi) = (ts[0], ts[ts.len() - 1]);
+        let added = if far_hi < row_lo {
+            row_lo.saturating_sub(far_lo)
+        } else {
+            far_hi.saturating_sub(row_hi)
+        };
+        let per_day = 86_400.0 / iv.max(60) as f64;
+        let dense =
+            distinct as f64 >= strays::MIN_DENSITY * per_day * (added as f64 / 86_400.0).max(1.0);
+        if meter.used <= 2 * distinct {
+            let far = std::mem::take(&mut self.meters[m].far);
+            self.far_len -= far.len();
+            let evicted = self.evict_row(m);
+            let (first, rest) = bulk_first(far);
+            for q in first.into_iter().chain(rest) {
+                self.place_with(m, q, false);
+            }
+            self.far_len += evicted.len();
+            self.meters[m].far.extend(evicted);
+        } else if dense {
+            let far = std::mem::take(&mut self.meters[m].far);
+            self.far_len -= far.len();
+            for q in far {
+                self.place_with(m, q, true);
+            }
+        }
+    }
+
+    /// Places a reading near its meter's row (growing it as needed).
+    fn place_near(
+        &mut self,
+        m: usize,
+        p: Pending,
+        n1: i64,
+        first: i64,
+        second: Option<i64>,
+        kwh: f64,
+    ) {
         let loc = RowLoc::unpack(p.loc);
         // `+ 0.0` turns -0.0 into 0.0, so a `-0` reading equals a `0` one.
         let v = (kwh + 0.0) as f32;

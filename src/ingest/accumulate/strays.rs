@@ -122,16 +122,16 @@ impl Accumulator {
     fn meter_clusters(&self, m: &Meter) -> Vec<Cluster> {
         let iv = i64::from(m.interval.unwrap_or(1));
         let mark = if self.cfg.stamps_mark_end { iv } else { 0 };
-        let mut pieces: Vec<Cluster> = m
-            .far
-            .iter()
-            .map(|p| {
-                let t = t_of(p) - mark;
-                Cluster {
-                    lo: t,
-                    hi: t,
-                    count: 1,
-                }
+        // Far readings count once per instant (a stray day repeated 90 times is still a day).
+        let mut far: Vec<i64> = m.far.iter().map(|p| t_of(p) - mark).collect();
+        far.sort_unstable();
+        far.dedup();
+        let mut pieces: Vec<Cluster> = far
+            .into_iter()
+            .map(|t| Cluster {
+                lo: t,
+                hi: t,
+                count: 1,
             })
             .collect();
         if let (Some(r), true) = (m.row, m.used > 0 && m.min_slot <= m.max_slot) {
@@ -326,6 +326,11 @@ impl Accumulator {
             let phase = meter.phase;
             meter.estimated.retain(|&s| inside(phase + s * iv));
             if meter.used == 0 {
+                // Nothing of the row is kept: far readings kept start a row of their own
+                // instead of stretching this one over the years between.
+                meter.row = None;
+                meter.last_t = i64::MIN / 2;
+                meter.last_n = 0;
                 meter.min_slot = i64::MAX;
                 meter.max_slot = i64::MIN;
             } else {
@@ -395,6 +400,49 @@ mod tests {
         let all = merge(vec![c(0, 35, 840), c(3650, 3685, 840 * 3)]);
         assert_eq!(dense(&all, 24.0), Some((0, 1)));
         assert_eq!(dense(&[], 48.0), None);
+    }
+
+    fn push_half_hours(acc: &mut Accumulator, id: &str, start: i64, n: i64, row0: u64) {
+        for k in 0..n {
+            let loc = RowLoc {
+                file: 0,
+                row: row0 + k as u64,
+            };
+            acc.quality.readings_read += 1;
+            acc.push(
+                id,
+                Stamp::At(start + k * 1800),
+                0.5,
+                PushUnit::Kwh,
+                false,
+                loc,
+            );
+        }
+    }
+
+    #[test]
+    fn a_meter_whose_first_readings_are_strays_does_not_stretch_its_row() {
+        // A clock reset: M1's first 48 readings are dated 1970, then 30 days of 2024 follow
+        // (for M2 too). The 1970 block gives way when the 2024 readings outnumber it: the arena
+        // never spans 54 years, and the block ends quarantined.
+        let t2024 = 1_709_251_200;
+        let mut acc = Accumulator::new(AccumulatorConfig::default());
+        acc.quality.add_file(std::path::Path::new("r.csv"));
+        push_half_hours(&mut acc, "M1", 0, 48, 2);
+        push_half_hours(&mut acc, "M1", t2024, 1440, 50);
+        push_half_hours(&mut acc, "M2", t2024, 1440, 2000);
+        assert!(acc.arena.capacity() < 8 * 1440, "{}", acc.arena.capacity());
+        let f = acc.finish().unwrap();
+        assert!(f.quality.reconciles());
+        assert_eq!(f.matrix.grid.n_slots, 1440);
+        assert_eq!(f.matrix.grid.start, t2024);
+        assert_eq!(
+            f.quality
+                .quarantined_by_reason()
+                .get(&Reason::StrayTimestamp),
+            Some(&48)
+        );
+        assert_eq!(f.matrix.coverage(0).present, 1440);
     }
 
     #[test]
