@@ -189,7 +189,10 @@ pub fn run_ingest(
     let report = write_ingest_outputs(&ing, staged.path(), args.write_matrix)?;
     commit_output(staged)?;
     if !quiet {
-        let records: usize = quality_logs(&ing).iter().map(|l| l.issues().len()).sum();
+        let records: usize = quality_logs(&ing)
+            .iter()
+            .map(|l| l.issues().len() + l.unlisted().len())
+            .sum();
         write!(out, "{}", report.text()).map_err(ConsoleError)?;
         writeln!(
             out,

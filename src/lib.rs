@@ -17,6 +17,7 @@
 //! - [`grid`]: [`grid::LoadMatrix`] and [`grid::TimeGrid`].
 //! - [`features`], [`cluster`], [`score`], [`detect`]: per-meter features, clustering, scoring.
 //! - [`stats`]: median, quantiles, MAD, the evidence ramp (one empty-input rule).
+//! - [`numfmt`]: numbers in messages and `data_quality.csv`, compact (`1e300`, not 301 digits).
 //! - [`output`]: the run directory's files, summary text/JSON, matrix Parquet.
 //! - [`report`]: the inspector HTML; [`plot`]: charts.
 //! - [`grid_analysis`]: feeder energy balance and regional load drop.
@@ -35,6 +36,7 @@ pub mod grid;
 pub mod grid_analysis;
 pub mod ingest;
 pub mod nightly;
+pub mod numfmt;
 pub mod output;
 pub mod plot;
 pub mod report;

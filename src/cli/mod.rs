@@ -266,6 +266,11 @@ pub struct IngestArgs {
     #[arg(long, help_heading = "Data quality")]
     pub keep_unknown_meters: bool,
 
+    /// Memory that the grid and other input-sized data may take: 8G, 512M, or 60% of what this
+    /// process may use; beyond it the run stops with what is too large (exit 2) [default: 75%].
+    #[arg(long, value_name = "SIZE", help_heading = "Resources")]
+    pub memory_budget: Option<String>,
+
     /// Output directory (data_quality.csv, ingest.json, matrix.parquet).
     #[arg(
         short,
@@ -312,6 +317,7 @@ impl IngestArgs {
             max_kw: self.max_kw,
             allow_negative: self.allow_negative,
             keep_unknown_meters: self.keep_unknown_meters,
+            memory_budget: self.memory_budget.clone(),
             out: self.out.clone(),
             write_matrix: self.write_matrix,
         }

@@ -50,6 +50,9 @@ pub enum IngestError {
         /// The log of every rejected reading, so it can still be written out.
         quality: Box<super::quality::QualityLog>,
     },
+    /// An allocation the input asks for would exceed the memory budget.
+    #[error(transparent)]
+    OverBudget(#[from] super::budget::BudgetError),
     #[error("{0}")]
     Other(String),
 }

@@ -55,7 +55,14 @@ pub(crate) struct LineCounted {
     inner: BufReader<Box<dyn Read>>,
     line: Rc<Cell<u64>>,
     at_start: bool,
+    /// Bytes of the current line so far (a record is held whole: see [`MAX_LINE_BYTES`]).
+    line_bytes: usize,
 }
+
+/// The longest line read (64 MiB): a record is held in memory whole, so a file without line
+/// breaks (a binary file, a wrong delimiter of lines) must not become one allocation of its size.
+/// A wide export of 1440 one-minute columns is under 20 kB a line.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
 
 impl LineCounted {
     /// Wraps `input`; the returned counter reads the current 1-based line.
@@ -67,6 +74,7 @@ impl LineCounted {
                 inner,
                 line: Rc::clone(&line),
                 at_start: true,
+                line_bytes: 0,
             },
             line,
         )
@@ -81,12 +89,23 @@ impl Read for LineCounted {
         }
         if self.at_start {
             self.line.set(self.line.get() + 1);
+            self.line_bytes = 0;
         }
         let end = buf
             .iter()
             .position(|&b| b == b'\n')
             .map_or(buf.len(), |i| i + 1);
         let n = end.min(out.len());
+        self.line_bytes += n;
+        if self.line_bytes > MAX_LINE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "line longer than {} MiB (is this a text file with line breaks?)",
+                    MAX_LINE_BYTES >> 20
+                ),
+            ));
+        }
         out[..n].copy_from_slice(&buf[..n]);
         self.at_start = buf[n - 1] == b'\n';
         self.inner.consume(n);
@@ -226,6 +245,9 @@ pub fn read_long_csv(
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => return Err(csv_err(path, &e, line_no.get())),
+        }
+        if acc.failed() {
+            break; // over the memory budget: load() reports it
         }
         let line = line_no.get();
         let loc = RowLoc {

@@ -38,6 +38,10 @@ enum TimeCol {
 }
 
 /// Streams one Parquet file of long-form readings into `acc`.
+///
+/// The Parquet decoder (polars) trusts the file's metadata: a corrupt file whose column chunks
+/// point past its end makes it panic. That panic is caught and reported as an unreadable file
+/// (exit 2 with the fix), as for any other corrupt file; the fuzzer found it (fuzz/README.md).
 pub fn read_long_parquet(
     path: &Path,
     fmt: &LongFormat,
@@ -46,6 +50,30 @@ pub fn read_long_parquet(
 ) -> Result<(), IngestError> {
     let file_idx = acc.quality.add_file(path);
     let file = std::fs::File::open(path).map_err(|e| IngestError::open(path, e))?;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_opened(path, file, file_idx, fmt, acc, progress)
+    }))
+    .unwrap_or_else(|panic| {
+        let msg = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
+            .unwrap_or_else(|| "no message".into());
+        Err(perr(
+            path,
+            format!("the Parquet decoder failed on this file ({msg}); it is corrupt or cut short"),
+        ))
+    })
+}
+
+fn read_opened(
+    path: &Path,
+    file: std::fs::File,
+    file_idx: u32,
+    fmt: &LongFormat,
+    acc: &mut Accumulator,
+    progress: &Progress,
+) -> Result<(), IngestError> {
     let file_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader = ParquetReader::new(file);
     let schema = reader.schema().map_err(|e| perr(path, e))?;
@@ -64,6 +92,7 @@ pub fn read_long_parquet(
     let c_time = col(&fmt.time_col, "--time-col")?;
     let c_value = col(&fmt.value_col, "--value-col")?;
     let metadata = reader.get_metadata().map_err(|e| perr(path, e))?.clone();
+    check_pages(path, &metadata, &[&c_meter, &c_time, &c_value])?;
     let total_rows = metadata.num_rows;
     // Slices aligned to row groups, each at most BATCH_ROWS.
     // (row group, offset in it, rows, offset in the file)
@@ -110,6 +139,114 @@ pub fn read_long_parquet(
     })
 }
 
+/// Checks every page header of `columns` before polars decodes them: polars sizes its buffers
+/// from the value counts of a page header (a negative count becomes 2^64 - 1 values, an
+/// allocation of 2^61 bytes that aborts the process, as the fuzzer found). A count below zero or
+/// above its row group's rows, a negative or runaway page size, or a page running past its column
+/// chunk is a corrupt file. Only the headers are read (a few kB per page of about 1 MB).
+fn check_pages(
+    path: &Path,
+    metadata: &polars::io::parquet::read::FileMetadata,
+    columns: &[&str],
+) -> Result<(), IngestError> {
+    use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).map_err(|e| IngestError::open(path, e))?;
+    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let corrupt = |what: String| perr(path, format!("corrupt page header: {what}"));
+    let mut buf = Vec::new();
+    for (g, rg) in metadata.row_groups.iter().enumerate() {
+        let rows = rg.num_rows() as i64;
+        for name in columns {
+            let Some(idxs) = rg.columns_idxs_under_root_iter(name) else {
+                continue;
+            };
+            for &ci in idxs {
+                let Some(chunk) = rg.parquet_columns().get(ci) else {
+                    return Err(corrupt(format!("row group {g} lists a missing column")));
+                };
+                let range = chunk.byte_range();
+                if range.end > file_len || range.start > range.end {
+                    return Err(corrupt(format!(
+                        "column {name:?} of row group {g} lies at bytes {}..{}, past the end of the \
+                         file ({file_len} bytes)",
+                        range.start, range.end
+                    )));
+                }
+                let total = chunk.num_values();
+                let (mut pos, mut seen) = (range.start, 0i64);
+                while pos < range.end && seen < total {
+                    // A header is a few dozen bytes; statistics can make it longer.
+                    let mut header = None;
+                    for want in [8usize << 10, 1 << 20, 16 << 20] {
+                        let n = (range.end - pos).min(want as u64) as usize;
+                        buf.resize(n, 0);
+                        file.seek(SeekFrom::Start(pos))
+                            .and_then(|_| file.read_exact(&mut buf))
+                            .map_err(|e| perr(path, e))?;
+                        let mut cursor = std::io::Cursor::new(&buf[..]);
+                        let mut prot = TCompactInputProtocol::new(&mut cursor, n);
+                        if let Ok(h) =
+                            polars_parquet_format::PageHeader::read_from_in_protocol(&mut prot)
+                        {
+                            header = Some((h, cursor.position()));
+                            break;
+                        }
+                        if n < want {
+                            break; // the whole rest of the chunk did not hold a header
+                        }
+                    }
+                    let Some((h, header_len)) = header else {
+                        return Err(corrupt(format!(
+                            "column {name:?} of row group {g}: no readable page header at byte {pos}"
+                        )));
+                    };
+                    let values = [
+                        h.data_page_header.as_ref().map(|d| i64::from(d.num_values)),
+                        h.data_page_header_v2
+                            .as_ref()
+                            .map(|d| i64::from(d.num_values)),
+                        h.data_page_header_v2
+                            .as_ref()
+                            .map(|d| i64::from(d.num_rows)),
+                        h.data_page_header_v2
+                            .as_ref()
+                            .map(|d| i64::from(d.num_nulls)),
+                        h.dictionary_page_header
+                            .as_ref()
+                            .map(|d| i64::from(d.num_values)),
+                    ];
+                    let bad_count = values
+                        .iter()
+                        .flatten()
+                        .any(|&v| v < 0 || v > rows.max(total));
+                    let sizes_bad = h.compressed_page_size < 0
+                        || h.uncompressed_page_size < 0
+                        || pos + header_len + h.compressed_page_size as u64 > range.end;
+                    if bad_count || sizes_bad {
+                        return Err(corrupt(format!(
+                            "column {name:?} of row group {g}, page at byte {pos}: {} values, {} bytes \
+                             ({} uncompressed) in a row group of {rows} rows and a chunk ending at byte {}",
+                            values.iter().flatten().next().copied().unwrap_or(0),
+                            h.compressed_page_size,
+                            h.uncompressed_page_size,
+                            range.end
+                        )));
+                    }
+                    if let Some(d) = &h.data_page_header {
+                        seen += i64::from(d.num_values);
+                    }
+                    if let Some(d) = &h.data_page_header_v2 {
+                        seen += i64::from(d.num_values);
+                    }
+                    pos += header_len + h.compressed_page_size as u64;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn decode_slice(
     path: &Path,
     columns: &[String],
@@ -145,6 +282,9 @@ fn place_batches(
     let (scale, unit) = fmt.unit.scale();
     let value_col_name = acc.config().value_column;
     for (start, len, df) in rx {
+        if acc.failed() {
+            break; // over the memory budget: load() reports it
+        }
         let df = df?;
         let meters = df.column(c_meter).map_err(|e| perr(path, e))?;
         let meters = match meters.dtype() {
@@ -296,7 +436,7 @@ fn place_batches(
                     value_col_name,
                     meter,
                     Reason::NotFinite,
-                    format!("value {v}"),
+                    format!("value {}", crate::numfmt::compact(v)),
                     1,
                 ),
                 None => {

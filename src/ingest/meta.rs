@@ -90,6 +90,17 @@ fn parse_bool(s: &str) -> Option<bool> {
 
 /// Reads the meters file; returns the table and its quality log.
 pub fn read_meters(path: &Path) -> Result<(MeterTable, QualityLog), IngestError> {
+    read_meters_within(path, super::budget::MemoryBudget::default())
+}
+
+/// Bytes a meter's metadata takes, besides its strings.
+const META_ROW_BYTES: u64 = (std::mem::size_of::<MeterInfo>() + 64) as u64;
+
+/// [`read_meters`], refusing a file whose rows would exceed `budget`.
+pub fn read_meters_within(
+    path: &Path,
+    budget: super::budget::MemoryBudget,
+) -> Result<(MeterTable, QualityLog), IngestError> {
     let mut q = QualityLog::new("meters");
     let file = q.add_file(path);
     let (mut rdr, line_no) = line_reader(path, b',')?;
@@ -213,6 +224,14 @@ pub fn read_meters(path: &Path) -> Result<(MeterTable, QualityLog), IngestError>
         }
         seen.insert(id.clone(), line);
         q.readings_used += 1;
+        if rows.len().is_multiple_of(1 << 16) {
+            let bytes = rows.len() as u64 * (META_ROW_BYTES + 2 * id.len() as u64 + 64);
+            budget.check(
+                bytes,
+                || format!("{}: the metadata of {} meters", path.display(), rows.len()),
+                "check that this is the meters file (one row per meter), or raise --memory-budget",
+            )?;
+        }
         rows.push(MeterInfo {
             meter_id: id,
             address: text(c_addr),

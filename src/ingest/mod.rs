@@ -7,6 +7,7 @@
 //! interval, duplicates, range). Counts reconcile in each [`QualityLog`].
 
 pub mod accumulate;
+pub mod budget;
 pub mod error;
 pub mod long_csv;
 pub mod long_parquet;
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use chrono_tz::Tz;
 
 pub use accumulate::{Accumulator, AccumulatorConfig, PushUnit};
+pub use budget::{BudgetError, MemoryBudget};
 pub use error::IngestError;
 pub use meta::{MeterInfo, MeterTable};
 pub use quality::{QualityLog, Reason, RowLoc};
@@ -280,12 +282,23 @@ fn total_bytes(paths: &[PathBuf]) -> u64 {
         .sum()
 }
 
+fn finish_error(e: accumulate::FinishError, what: &str) -> IngestError {
+    match e {
+        accumulate::FinishError::NoData { quality } => IngestError::Empty {
+            what: what.into(),
+            quality,
+        },
+        accumulate::FinishError::OverBudget(b) => IngestError::OverBudget(b),
+        other => IngestError::Other(other.to_string()),
+    }
+}
+
 /// Runs the whole ingest stage.
 pub fn load(opts: &IngestOptions) -> Result<Ingested, IngestError> {
     let mut timings = Vec::new();
     let t0 = Instant::now();
     let meters = match &opts.meters {
-        Some(p) => Some(meta::read_meters(p)?),
+        Some(p) => Some(meta::read_meters_within(p, opts.acc.budget)?),
         None => None,
     };
     let mut cfg = opts.acc.clone();
@@ -298,15 +311,12 @@ pub fn load(opts: &IngestOptions) -> Result<Ingested, IngestError> {
     let progress = Progress::new(total_bytes(&opts.readings), opts.show_progress);
     for path in &opts.readings {
         read_one(path, opts.format, opts, &opts.long, &mut acc, &progress)?;
+        if let Some(e) = acc.take_error() {
+            return Err(IngestError::OverBudget(e));
+        }
     }
     progress.finish();
-    let finished = acc.finish().map_err(|e| match e {
-        accumulate::FinishError::NoData { quality } => IngestError::Empty {
-            what: "readings".into(),
-            quality,
-        },
-        other => IngestError::Other(other.to_string()),
-    })?;
+    let finished = acc.finish().map_err(|e| finish_error(e, "readings"))?;
     let mut quality = finished.quality;
     quality.sort();
     timings.push(("read_readings", t0.elapsed()));
@@ -341,14 +351,11 @@ pub fn load(opts: &IngestOptions) -> Result<Ingested, IngestError> {
                 &mut facc,
                 &Progress::hidden(),
             )?;
+            if let Some(e) = facc.take_error() {
+                return Err(IngestError::OverBudget(e));
+            }
         }
-        let f = facc.finish().map_err(|e| match e {
-            accumulate::FinishError::NoData { quality } => IngestError::Empty {
-                what: "feeders".into(),
-                quality,
-            },
-            other => IngestError::Other(other.to_string()),
-        })?;
+        let f = facc.finish().map_err(|e| finish_error(e, "feeders"))?;
         let mut q = f.quality;
         q.sort();
         Some(FeederLoad {

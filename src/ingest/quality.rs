@@ -33,6 +33,8 @@ pub enum Reason {
     BadMetadata,
     DuplicateMetadata,
     TooFewReadings,
+    /// Far outside the dense span of the data or of its meter (1990, 2999 in a month of 2024).
+    StrayTimestamp,
 }
 
 impl Reason {
@@ -57,6 +59,7 @@ impl Reason {
             Reason::BadMetadata => "bad_metadata",
             Reason::DuplicateMetadata => "duplicate_metadata",
             Reason::TooFewReadings => "too_few_readings",
+            Reason::StrayTimestamp => "stray_timestamp",
         }
     }
 }
@@ -88,6 +91,11 @@ impl RowLoc {
     }
 }
 
+/// Records listed one by one for each reason; readings quarantined for the same reason beyond
+/// them are counted in one summary line of `data_quality.csv` (a file read with the wrong
+/// `--timestamp-format` must not hold 10^8 records in memory).
+pub const MAX_LISTED_PER_REASON: u64 = 50_000;
+
 /// One data-quality record (a line of `data_quality.csv`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Issue {
@@ -113,6 +121,9 @@ pub struct QualityLog {
     pub readings_used: u64,
     pub exact_duplicates: u64,
     quarantined: BTreeMap<Reason, u64>,
+    /// Records listed per reason, and readings quarantined beyond [`MAX_LISTED_PER_REASON`].
+    listed: BTreeMap<Reason, u64>,
+    unlisted: BTreeMap<Reason, u64>,
     /// Notes that reject nothing (e.g. metadata meters without readings), shown in the summary.
     pub notes: Vec<String>,
 }
@@ -133,6 +144,8 @@ impl QualityLog {
             readings_used: 0,
             exact_duplicates: 0,
             quarantined: BTreeMap::new(),
+            listed: BTreeMap::new(),
+            unlisted: BTreeMap::new(),
             notes: Vec::new(),
         }
     }
@@ -163,6 +176,12 @@ impl QualityLog {
         readings: u64,
     ) {
         *self.quarantined.entry(reason).or_default() += readings;
+        let listed = self.listed.entry(reason).or_default();
+        if *listed >= MAX_LISTED_PER_REASON {
+            *self.unlisted.entry(reason).or_default() += readings;
+            return;
+        }
+        *listed += 1;
         self.issues.push(Issue {
             file: loc.file,
             row: loc.row,
@@ -189,6 +208,11 @@ impl QualityLog {
 
     pub fn issues(&self) -> &[Issue] {
         &self.issues
+    }
+
+    /// Readings quarantined beyond the [`MAX_LISTED_PER_REASON`] records listed, per reason.
+    pub fn unlisted(&self) -> &BTreeMap<Reason, u64> {
+        &self.unlisted
     }
 
     /// `read == used + quarantined + exact duplicates`.
@@ -237,6 +261,22 @@ pub fn quality_csv(logs: &[&QualityLog]) -> Result<Vec<u8>, csv::Error> {
                 &i.detail,
             ])?;
         }
+        for (reason, n) in &log.unlisted {
+            let detail = format!(
+                "{n} more readings quarantined as {reason}, not listed one by one (the first \
+                 {MAX_LISTED_PER_REASON} records are)"
+            );
+            w.write_record([
+                log.dataset,
+                "",
+                "",
+                "",
+                "",
+                reason.as_str(),
+                &n.to_string(),
+                &detail,
+            ])?;
+        }
     }
     w.flush()?;
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
@@ -274,6 +314,43 @@ mod tests {
         assert_eq!(
             csv,
             "dataset,file,row,column,meter_id,reason,readings,detail\nreadings,a.csv,7,kwh,M1,negative,1,-1\n"
+        );
+    }
+
+    #[test]
+    fn records_beyond_the_cap_are_counted_in_one_line() {
+        let mut q = QualityLog::default();
+        let f = q.add_file(Path::new("a.csv"));
+        let n = MAX_LISTED_PER_REASON + 5;
+        q.readings_read = n + 1;
+        for row in 0..n {
+            q.reject(
+                RowLoc { file: f, row },
+                "timestamp",
+                "M1",
+                Reason::BadTimestamp,
+                "x",
+                1,
+            );
+        }
+        q.reject(
+            RowLoc { file: f, row: 1 },
+            "kwh",
+            "M1",
+            Reason::Negative,
+            "-1",
+            1,
+        );
+        assert!(q.reconciles());
+        assert_eq!(q.issues().len() as u64, MAX_LISTED_PER_REASON + 1);
+        assert_eq!(q.unlisted().get(&Reason::BadTimestamp), Some(&5));
+        let csv = String::from_utf8(quality_csv(&[&q]).unwrap()).unwrap();
+        let last = csv.lines().last().unwrap();
+        assert!(
+            last.starts_with(
+                "readings,,,,,bad_timestamp,5,\"5 more readings quarantined as bad_timestamp"
+            ),
+            "{last}"
         );
     }
 

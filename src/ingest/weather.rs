@@ -106,14 +106,20 @@ pub fn read_weather(
         match parse_value(&rec[c_v], &nulls) {
             Ok(v) if (MIN_C..=MAX_C).contains(&v) => {
                 q.readings_used += 1;
-                points.push((t, v));
+                // Only points that can reach the grid are kept (the file may cover decades).
+                if t >= grid.start - MAX_GAP_SECS && t <= grid.end() + MAX_GAP_SECS {
+                    points.push((t, v));
+                }
             }
             Ok(v) => q.reject(
                 loc,
                 "temperature_c",
                 "",
                 Reason::AbovePhysicalMax,
-                format!("{v} C is outside [{MIN_C}, {MAX_C}]"),
+                format!(
+                    "{} C is outside [{MIN_C}, {MAX_C}]",
+                    crate::numfmt::compact(v)
+                ),
                 1,
             ),
             Err(r) => q.reject(

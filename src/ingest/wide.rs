@@ -114,6 +114,9 @@ pub fn read_wide(
         if rec.iter().all(|f| trim(f).is_empty()) {
             continue; // a blank line (or one of bare delimiters) holds no reading
         }
+        if acc.failed() {
+            break; // over the memory budget: load() reports it
+        }
         let line = line_no.get();
         let loc = RowLoc {
             file: file_idx,

@@ -10,14 +10,34 @@ use super::SettingsError;
 use crate::cluster::ClusterConfig;
 use crate::score::ScoreConfig;
 
-fn refuse(key: &str, v: impl std::fmt::Display, message: String, fix: String) -> SettingsError {
+fn refuse(key: &str, v: impl Compact, message: String, fix: String) -> SettingsError {
     SettingsError::OutOfRange {
         key: key.to_string(),
-        value: v.to_string(),
+        value: v.compact(),
         message,
         fix,
     }
 }
+
+/// A value as it is shown in a refusal: numbers compactly (`1e300`, not 301 digits).
+trait Compact {
+    fn compact(&self) -> String;
+}
+
+impl Compact for f64 {
+    fn compact(&self) -> String {
+        crate::numfmt::compact(*self)
+    }
+}
+
+macro_rules! compact_int {
+    ($($t:ty),*) => {$(impl Compact for $t {
+        fn compact(&self) -> String {
+            self.to_string()
+        }
+    })*};
+}
+compact_int!(usize, u32, u64, i64);
 
 /// A finite number > 0.
 pub fn positive(key: &str, v: f64, example: &str) -> Result<f64, SettingsError> {
@@ -113,7 +133,8 @@ fn ramp(table: &str, from: (&str, f64), full: (&str, f64)) -> Result<(), Setting
             full.1,
             format!(
                 "must be greater than {} ({}): the evidence is full only above where it starts",
-                from.0, from.1
+                from.0,
+                crate::numfmt::compact(from.1)
             ),
             format!("raise {} or lower {}", full.0, from.0),
         ))

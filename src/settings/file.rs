@@ -39,6 +39,18 @@ pub struct ConfigFile {
     pub drop: DropSection,
     #[serde(default)]
     pub nightly: NightlySection,
+    #[serde(default)]
+    pub limits: LimitsSection,
+}
+
+/// What the run may use.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Memory that input-sized allocations may take together: `8G`, `512M`, `60%` (of the
+    /// memory this process may use) [default: 75%].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_budget: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

@@ -24,8 +24,9 @@ pub mod values;
 use std::path::{Path, PathBuf};
 
 pub use file::{
-    BalanceSection, ConfigFile, DropSection, FeedersSection, InputsSection, Nem12Section,
-    NightlySection, QualitySection, ReadingsSection, StampMark, TimeSection, WideSection,
+    BalanceSection, ConfigFile, DropSection, FeedersSection, InputsSection, LimitsSection,
+    Nem12Section, NightlySection, QualitySection, ReadingsSection, StampMark, TimeSection,
+    WideSection,
 };
 use grid::{balance_from, drop_from};
 pub use grid::{balance_options, drop_options, BalanceFlags, DropFlags};
@@ -124,6 +125,8 @@ pub struct IngestFlags {
     pub max_kw: Option<f64>,
     pub allow_negative: bool,
     pub keep_unknown_meters: bool,
+    /// Memory budget (`8G`, `512M`, `60%`).
+    pub memory_budget: Option<String>,
     /// Output directory.
     pub out: PathBuf,
     pub write_matrix: bool,
@@ -384,6 +387,39 @@ pub fn resolved_config(
             changepoint_tolerance: Some(d.changepoint_tolerance),
         },
         nightly: f.nightly.clone(),
+        limits: LimitsSection {
+            memory_budget: Some(
+                args.memory_budget
+                    .clone()
+                    .or_else(|| f.limits.memory_budget.clone())
+                    .unwrap_or_else(|| DEFAULT_MEMORY_BUDGET.into()),
+            ),
+        },
+    })
+}
+
+/// The memory budget when none is given: a share of the memory this process may use.
+pub const DEFAULT_MEMORY_BUDGET: &str = "75%";
+
+/// `--memory-budget`, else `[limits] memory_budget`, else [`DEFAULT_MEMORY_BUDGET`].
+fn memory_budget(
+    args: &IngestFlags,
+    cfg: &ConfigFile,
+) -> Result<crate::ingest::MemoryBudget, SettingsError> {
+    let (text, key) = match (&args.memory_budget, &cfg.limits.memory_budget) {
+        (Some(v), _) => (v.as_str(), "--memory-budget"),
+        (None, Some(v)) => (v.as_str(), "[limits] memory_budget"),
+        (None, None) => (DEFAULT_MEMORY_BUDGET, "[limits] memory_budget"),
+    };
+    crate::ingest::budget::parse_budget(text).ok_or_else(|| SettingsError::OutOfRange {
+        key: key.into(),
+        value: format!("{text:?}"),
+        message: "is not a memory size".into(),
+        fix: format!(
+            "give bytes with a unit (8G, 512M, 1.5T) or a share of the memory this process may \
+             use (60%); this machine allows {}",
+            crate::ingest::budget::bytes_text(crate::ingest::budget::available_memory())
+        ),
     })
 }
 
@@ -547,9 +583,13 @@ pub(crate) fn ingest_from(
     if !(max_kw > 0.0 && max_kw.is_finite()) {
         return Err(invalid(
             "--max-kw",
-            format!("{max_kw} must be a positive number of kW"),
+            format!(
+                "{} must be a positive number of kW",
+                crate::numfmt::compact(max_kw)
+            ),
         ));
     }
+    let budget = memory_budget(args, cfg)?;
     let mark = args
         .timestamps_mark
         .or(cfg.time.timestamps_mark)
@@ -562,6 +602,7 @@ pub(crate) fn ingest_from(
         stamps_mark_end: mark == StampMark::End,
         known_meters: None,
         value_column: "kwh",
+        budget,
     };
     let feeder_format = LongFormat {
         meter_col: cfg

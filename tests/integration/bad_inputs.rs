@@ -113,7 +113,7 @@ fn value_above_physical_max() {
     assert!(val(&ing.matrix, "M1", "2024-03-01T01:00:00Z").is_nan());
     let detail = &ing.quality.issues()[0].detail;
     assert!(
-        detail.contains("2001.0 kW") && detail.contains("--max-kw"),
+        detail.contains("1000.5 kWh in 30 min = 2001 kW average") && detail.contains("--max-kw"),
         "{detail}"
     );
     // The limit is --max-kw: 1000.5 kWh in 30 min = 2001 kW passes at 2001.
@@ -610,4 +610,35 @@ fn fatal_other_bad_option_values() {
         &["-r", &f, "--nem12-tz", "Nowhere"],
         &["--nem12-tz", "Nowhere"],
     );
+}
+
+#[test]
+fn stray_timestamps_do_not_size_the_grid() {
+    let f = bad("stray_timestamp.csv");
+    let ing = check_quarantine(&Case {
+        argv: &["-r", &f],
+        counts: &[(R, 10, 8, 2, 0)],
+        reasons: &[(StrayTimestamp, 2)],
+        records: rows(
+            "stray_timestamp.csv",
+            &[2, 6],
+            "timestamp",
+            "M1",
+            StrayTimestamp,
+        ),
+    });
+    let g = ing.matrix.grid;
+    assert_eq!((g.start, g.n_slots), (ts("2024-03-01T00:00:00Z"), 4));
+    assert_eq!(ing.matrix.series("M1").unwrap(), [0.5f32, 0.6, 0.7, 0.8]);
+    let detail = &ing.quality.issues()[0].detail;
+    assert!(
+        detail.starts_with(
+            "2999-01-01T00:00:00Z far outside the bulk of the readings (2024-03-01 .. 2024-03-01)"
+        ) && detail.contains("set --start/--end"),
+        "{detail}"
+    );
+    // A window that includes them says they are real (and the grid is as long as it says).
+    let ing = load(&["-r", &f, "--start", "1990-01-01", "--end", "2024-03-02"]);
+    assert_eq!(counts(&ing.quality), (10, 9, 1, 0));
+    assert_eq!(reasons(&ing).get(&OutsideWindow), Some(&1));
 }

@@ -23,6 +23,8 @@
 //! - `pinned`: hashes of the outputs of `run`, `balance` and `drop`, unchanged by refactoring.
 //! - `stdout`: a closed pipe is success, a full disk is an error.
 //! - `settings`: `gridsleuth config`, range checks of the config file, the `[balance]` table.
+//! - `fuzz`: every crash the fuzzer found (`fuzz/regressions/`), its seeds and kept corpus.
+//! - `robust`: stray timestamps (identical scores with and without), the memory budget.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)]
 
@@ -35,12 +37,14 @@ mod cli;
 mod detection;
 mod equivalence;
 mod eval;
+mod fuzz;
 mod generated;
 mod grid_analysis;
 mod nightly;
 mod pinned;
 mod properties;
 mod report;
+mod robust;
 mod run;
 mod samples;
 mod settings;

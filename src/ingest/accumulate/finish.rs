@@ -13,6 +13,9 @@ pub const MAX_AUTO_INTERVAL_SECS: i64 = 3600;
 impl Accumulator {
     /// Builds the matrix. Consumes the accumulator.
     pub fn finish(mut self) -> Result<Finished, FinishError> {
+        if let Some(e) = self.error.take() {
+            return Err(e.into());
+        }
         // 1. Grid interval: configured, else the coarsest interval (up to an hour) among meters
         // resolved from PENDING readings, so a region that mixes meter generations (15, 30,
         // 60 min) keeps every meter: finer meters are summed into the coarser slots, and every
@@ -58,7 +61,31 @@ impl Accumulator {
                 if self.meters[m].interval.is_none() && !self.meters[m].pending.is_empty() {
                     self.resolve(m, Some(iv), true);
                 }
+                // A lone reading off the grid's lattice: no interval to place it on.
+                let pending = std::mem::take(&mut self.meters[m].pending);
+                if let Some(first) = pending.first() {
+                    let t = match first.stamp {
+                        Stamp::At(t) | Stamp::Ambiguous(t, _) => t,
+                    };
+                    let detail = format!(
+                        "{} is not on the grid's {}-minute lattice and one timestamp cannot tell this meter's interval; pass --interval",
+                        fmt_instant(t),
+                        iv / 60
+                    );
+                    let id = self.meters[m].id.clone();
+                    self.quality.reject(
+                        RowLoc::unpack(first.loc),
+                        "timestamp",
+                        &id,
+                        Reason::TooFewReadings,
+                        detail,
+                        pending.len() as u64,
+                    );
+                }
             }
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e.into());
         }
         let Some(interval) = interval.filter(|_| self.quality.readings_used > 0) else {
             // No meter had two distinct readings and no --interval was given: those readings
@@ -136,9 +163,32 @@ impl Accumulator {
                 &m.id.clone(),
                 Reason::WrongInterval,
                 detail,
-                m.used,
+                m.used + m.far.len() as u64,
             );
             self.quality.unuse(m.used);
+        }
+        // 4b. Readings held apart while reading (far beyond their meter's row): without a
+        // window the dense span decides which are strays; a window says they are all real.
+        if self.cfg.window.is_none() {
+            self.quarantine_strays(&mut keep, interval);
+            self.far_len = 0;
+        } else {
+            self.far_len = 0;
+            for (k, &kept) in keep.iter().enumerate() {
+                if kept {
+                    for p in std::mem::take(&mut self.meters[k].far) {
+                        self.place_with(k, p, true);
+                    }
+                }
+            }
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e.into());
+        }
+        if !keep.iter().any(|&k| k) {
+            return Err(FinishError::NoData {
+                quality: Box::new(self.quality),
+            });
         }
         let (grid_start, grid_end) = match self.cfg.window {
             Some((s, e)) => (s, e),
@@ -161,14 +211,26 @@ impl Accumulator {
         let n_slots_i = (grid_end - grid_start + iv - 1) / iv;
         let mut order: Vec<usize> = (0..self.meters.len()).filter(|&k| keep[k]).collect();
         order.sort_by(|&a, &b| self.meters[a].id.cmp(&self.meters[b].id));
-        if n_slots_i <= 0 || (order.len() as i128) * (n_slots_i as i128) > (isize::MAX as i128) / 8
-        {
-            return Err(FinishError::TooLarge {
-                meters: order.len(),
-                slots: n_slots_i,
+        if n_slots_i <= 0 {
+            return Err(FinishError::NoData {
+                quality: Box::new(self.quality),
             });
         }
-        let n_slots = n_slots_i as usize;
+        let cells = (order.len() as u128) * (n_slots_i as u128);
+        if cells > (isize::MAX as u128) / 8 {
+            return Err(FinishError::OverBudget(BudgetError {
+                what: format!(
+                    "a grid of {} meters x {n_slots_i} slots ({} .. {})",
+                    order.len(),
+                    fmt_instant(grid_start),
+                    fmt_instant(grid_end)
+                ),
+                needed: u64::MAX,
+                budget: self.cfg.budget.bytes,
+                fix: "narrow the window with --start/--end".into(),
+            }));
+        }
+        let n_slots = usize::try_from(n_slots_i).unwrap_or(usize::MAX);
         let grid = TimeGrid {
             start: grid_start,
             interval_secs: interval,
@@ -193,6 +255,33 @@ impl Accumulator {
                 (false, r) => r.is_none(),
             })
             && self.arena.len() == order.len() * n_slots;
+        // The matrix (a copy unless the rows are it), its estimated bits, and what is held.
+        let held = self.held_bytes();
+        let matrix_bytes = cells.saturating_mul(4);
+        let bits_bytes = if order.iter().any(|&k| !self.meters[k].estimated.is_empty()) {
+            cells / 8 + 8
+        } else {
+            0
+        };
+        let need =
+            u64::try_from(u128::from(held) + bits_bytes + if uniform { 0 } else { matrix_bytes })
+                .unwrap_or(u64::MAX);
+        self.cfg.budget.check(
+            need,
+            || {
+                format!(
+                    "a grid of {} meters x {} slots of {} min ({} .. {}, {} days)",
+                    order.len(),
+                    n_slots_i,
+                    interval / 60,
+                    fmt_instant(grid_start),
+                    fmt_instant(grid_end),
+                    (grid_end - grid_start) / 86_400
+                )
+            },
+            "narrow the window with --start/--end, split the meters into several runs, or raise \
+             --memory-budget",
+        )?;
         let values = if uniform {
             // target[arena row] = rank in id order; apply the permutation by cycles.
             let mut target = vec![0usize; order.len()];
@@ -203,7 +292,23 @@ impl Accumulator {
             permute_rows(&mut self.arena, n_slots, &mut target);
             std::mem::take(&mut self.arena)
         } else {
-            let mut out = vec![f32::NAN; order.len() * n_slots];
+            let len = order.len() * n_slots;
+            let mut out: Vec<f32> = Vec::new();
+            if out.try_reserve_exact(len).is_err() {
+                return Err(FinishError::OverBudget(BudgetError {
+                    what: format!(
+                        "a grid of {} meters x {n_slots} slots, which the system refused,",
+                        order.len()
+                    ),
+                    needed: need,
+                    budget: self.cfg.budget.bytes,
+                    fix:
+                        "lower --memory-budget to what the machine can give, or narrow the window \
+                          with --start/--end"
+                            .into(),
+                }));
+            }
+            out.resize(len, f32::NAN);
             let mut sum = vec![0f64; n_slots];
             let mut count = vec![0u16; n_slots];
             let mut partial_meters: Vec<(Box<str>, usize, i64)> = Vec::new();

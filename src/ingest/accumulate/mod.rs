@@ -20,12 +20,15 @@ use rustc_hash::{FxHashMap, FxHashSet};
 mod finish;
 mod interval;
 mod run;
+mod strays;
 
 use interval::{consecutive_interval, lattice_share, voted_interval};
 
+use super::budget::{BudgetError, MemoryBudget};
 use super::quality::{QualityLog, Reason, RowLoc};
 use super::time::Stamp;
 use crate::grid::{bitset, bitset_set, LoadMatrix, MatrixError, TimeGrid, UnixSecs};
+use crate::numfmt::{compact, compact32};
 
 /// Readings buffered per meter before its interval is inferred from time-ordered readings.
 pub const PENDING: usize = 8;
@@ -33,6 +36,20 @@ pub const PENDING: usize = 8;
 /// (8 random readings of a half-hourly meter all sit on the hourly lattice 1 time in 128, and
 /// 6 of 8 do 29% of the time; 58 of 64 essentially never).
 pub const PENDING_MAX: usize = 64;
+
+/// A reading this far (or farther, when the meter's row is longer) beyond its meter's row does
+/// not grow the row as it arrives: it waits in the meter's far list until the end, when the
+/// dense span of the data decides ([`strays`]). One stray timestamp (1990, 2999) must not size
+/// anything.
+pub const MIN_JUMP_SECS: i64 = 31 * 86_400;
+/// Far readings of one meter that make a group of their own: the row grows to take them (a
+/// meter with a long outage, files of two separate months). The budget bounds that growth.
+pub const FAR_PROMOTE: usize = 64;
+
+/// Earliest and latest instants accepted (0001-01-01 and 9999-12-31T23:59:59Z): beyond, a
+/// timestamp cannot be written back, and arithmetic on it is not safe.
+pub const MIN_INSTANT: i64 = -62_135_596_800;
+pub const MAX_INSTANT: i64 = 253_402_300_799;
 
 /// Unit of pushed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +77,8 @@ pub struct AccumulatorConfig {
     pub known_meters: Option<FxHashSet<Box<str>>>,
     /// Column names used in data-quality records.
     pub value_column: &'static str,
+    /// What the rows, meters and matrix may take together.
+    pub budget: MemoryBudget,
 }
 
 impl Default for AccumulatorConfig {
@@ -72,6 +91,7 @@ impl Default for AccumulatorConfig {
             stamps_mark_end: false,
             known_meters: None,
             value_column: "kwh",
+            budget: MemoryBudget::default(),
         }
     }
 }
@@ -82,6 +102,8 @@ struct Pending {
     value: f64,
     estimated: bool,
     loc: u64,
+    /// `value` is already kWh (a reading taken back out of a row).
+    kwh: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -102,6 +124,8 @@ struct Meter {
     phase: i64,
     row: Option<Row>,
     pending: Vec<Pending>,
+    /// Readings far beyond the row (see [`MIN_JUMP_SECS`]), decided at the end.
+    far: Vec<Pending>,
     /// Native slots (absolute numbers) holding estimated values.
     estimated: Vec<i64>,
     used: u64,
@@ -130,6 +154,10 @@ pub struct Accumulator {
     /// Union span (instants) of rows so far, per native interval: new rows start with it.
     spans: FxHashMap<u32, (i64, i64)>,
     pub quality: QualityLog,
+    /// Set when an allocation would exceed the budget: nothing more is placed.
+    error: Option<BudgetError>,
+    /// Readings held in the meters' far lists (for the budget).
+    far_len: usize,
 }
 
 /// The result of [`Accumulator::finish`].
@@ -149,10 +177,9 @@ pub enum FinishError {
     /// Nothing usable; the log says why for every reading.
     #[error("no usable readings")]
     NoData { quality: Box<QualityLog> },
-    #[error(
-        "grid too large: {meters} meters x {slots} slots; narrow the window with --start/--end"
-    )]
-    TooLarge { meters: usize, slots: i64 },
+    /// The rows, meters or matrix would exceed the memory budget.
+    #[error(transparent)]
+    OverBudget(#[from] BudgetError),
     #[error(transparent)]
     Matrix(#[from] MatrixError),
 }
@@ -171,7 +198,30 @@ impl Accumulator {
             arena: Vec::new(),
             spans,
             quality: QualityLog::default(),
+            error: None,
+            far_len: 0,
         }
+    }
+
+    /// Whether an allocation was refused by the budget (readers stop reading then).
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// The budget error, if any (taken: the accumulator is not used after it).
+    pub fn take_error(&mut self) -> Option<BudgetError> {
+        self.error.take()
+    }
+
+    /// Bytes held by the meters (structs, ids, index, pending readings) and the arena.
+    fn held_bytes(&self) -> u64 {
+        let per_meter = std::mem::size_of::<Meter>()
+            + PENDING * std::mem::size_of::<Pending>()
+            + 2 * std::mem::size_of::<(Box<str>, u32)>()
+            + 16;
+        (self.meters.len() * per_meter
+            + self.far_len * std::mem::size_of::<Pending>()
+            + self.arena.capacity() * 4) as u64
     }
 
     pub fn config(&self) -> &AccumulatorConfig {
@@ -205,6 +255,7 @@ impl Accumulator {
                     phase: 0,
                     row: None,
                     pending: Vec::with_capacity(PENDING),
+                    far: Vec::new(),
                     estimated: Vec::new(),
                     used: 0,
                     min_slot: i64::MAX,
@@ -217,6 +268,17 @@ impl Accumulator {
                     max_kwh: 0.0,
                 });
                 self.index.insert(id.into(), i);
+                if i.is_multiple_of(4096) {
+                    let held = self.held_bytes();
+                    if let Err(e) = self.cfg.budget.check(
+                        held,
+                        || format!("reading {} distinct meter ids", i + 1),
+                        "check --meter-col (a column of unique values such as a timestamp gives \
+                         one meter per row), or read fewer meters at once, or raise --memory-budget",
+                    ) {
+                        self.error.get_or_insert(e);
+                    }
+                }
                 i
             }
         };
@@ -235,7 +297,28 @@ impl Accumulator {
         estimated: bool,
         loc: RowLoc,
     ) {
+        if self.error.is_some() {
+            return;
+        }
         let col = self.cfg.value_column;
+        let (t_first, t_last) = match stamp {
+            Stamp::At(t) => (t, t),
+            Stamp::Ambiguous(a, b) => (a, b),
+        };
+        if t_first < MIN_INSTANT || t_last > MAX_INSTANT {
+            self.quality.reject(
+                loc,
+                "timestamp",
+                meter_id,
+                Reason::BadTimestamp,
+                format!(
+                    "{} seconds since 1970 is outside the years 0001 to 9999; check --timestamp-format",
+                    t_first
+                ),
+                1,
+            );
+            return;
+        }
         if meter_id.is_empty() {
             self.quality.reject(
                 loc,
@@ -253,7 +336,7 @@ impl Accumulator {
                 col,
                 meter_id,
                 Reason::NotFinite,
-                format!("value {value}"),
+                format!("value {}", compact(value)),
                 1,
             );
             return;
@@ -264,7 +347,10 @@ impl Accumulator {
                 col,
                 meter_id,
                 Reason::Negative,
-                format!("value {value}; use --allow-negative if the meter records net export"),
+                format!(
+                    "value {}; use --allow-negative if the meter records net export",
+                    compact(value)
+                ),
                 1,
             );
             return;
@@ -308,6 +394,7 @@ impl Accumulator {
             value,
             estimated,
             loc: loc.pack(),
+            kwh: false,
         };
         if self.meters[m].interval.is_some() {
             self.place(m, p);
@@ -362,7 +449,10 @@ impl Accumulator {
             PushUnit::Kw => hours,
         };
         meter.max_kwh = max_kwh;
-        for p in pending {
+        // The readings near most of the others first: a stray among the first readings (a 1990
+        // row at the top of a meter's sorted run) must not start the row.
+        let (first, rest) = bulk_first(pending);
+        for p in first.into_iter().chain(rest) {
             self.place(m, p);
         }
         true
@@ -381,16 +471,96 @@ impl Accumulator {
     }
 
     fn place(&mut self, m: usize, p: Pending) {
-        let kwh = p.value * self.meters[m].kwh_factor;
+        self.place_with(m, p, false);
+    }
+
+    /// Takes meter `m`'s readings out of its row (as kWh, with their estimated flags; their rows
+    /// are not known, only their file) and leaves the meter without a row.
+    fn evict_row(&mut self, m: usize) -> Vec<Pending> {
+        let meter = &self.meters[m];
+        let Some(r) = meter.row else {
+            return Vec::new();
+        };
+        let iv = i64::from(meter.interval.unwrap_or(1));
+        let mark = if self.cfg.stamps_mark_end { iv } else { 0 };
+        let loc = RowLoc {
+            file: RowLoc::unpack(meter.first_loc).file,
+            row: 0,
+        }
+        .pack();
+        let estimated: FxHashSet<i64> = meter.estimated.iter().copied().collect();
+        let phase = meter.phase;
+        let mut out = Vec::with_capacity(meter.used as usize);
+        for j in 0..r.len {
+            let c = r.start + j;
+            let v = self.arena[c];
+            if v.is_nan() {
+                continue;
+            }
+            let n = r.base + j as i64;
+            out.push(Pending {
+                stamp: Stamp::At(phase + n * iv + mark),
+                value: f64::from(v),
+                estimated: estimated.contains(&n),
+                loc,
+                kwh: true,
+            });
+            self.arena[c] = f32::NAN;
+        }
+        self.quality.readings_used -= out.len() as u64;
+        // The span new rows start with was this row's alone: the new row sets it.
+        let uiv = iv as u32;
+        if self.cfg.window.is_none()
+            && self.spans.get(&uiv)
+                == Some(&(phase + r.base * iv, phase + (r.base + r.len as i64) * iv))
+        {
+            self.spans.remove(&uiv);
+        }
+        let meter = &mut self.meters[m];
+        meter.row = None;
+        meter.used = 0;
+        meter.min_slot = i64::MAX;
+        meter.max_slot = i64::MIN;
+        meter.estimated.clear();
+        meter.last_t = i64::MIN / 2;
+        meter.last_n = 0;
+        out
+    }
+
+    /// Whether native slot `n` lies far beyond meter `m`'s row: more than [`MIN_JUMP_SECS`] or
+    /// the row's own length past either end.
+    fn is_far(&self, m: usize, n: i64) -> bool {
+        let meter = &self.meters[m];
+        let Some(r) = meter.row else { return false };
+        let iv = i64::from(meter.interval.unwrap_or(1));
+        let (lo, hi) = (r.base, r.base + r.len as i64);
+        let beyond = if n < lo {
+            lo - n
+        } else if n >= hi {
+            n - hi + 1
+        } else {
+            return false;
+        };
+        beyond > (MIN_JUMP_SECS / iv).max(r.len as i64)
+    }
+
+    /// Places a reading; `force` grows the row however far the reading lies (the far list's
+    /// readings once they make a group, or once the dense span has taken them).
+    fn place_with(&mut self, m: usize, p: Pending, force: bool) {
+        let kwh = if p.kwh {
+            p.value
+        } else {
+            p.value * self.meters[m].kwh_factor
+        };
         if kwh > self.meters[m].max_kwh {
             let iv = self.meters[m].interval.unwrap_or(1);
             let hours = f64::from(iv) / 3600.0;
             let detail = format!(
-                "{:.3} kWh in {} min = {:.1} kW average, above the {} kW maximum (--max-kw)",
-                kwh,
+                "{} kWh in {} min = {} kW average, above the {} kW maximum (--max-kw)",
+                compact(kwh),
                 iv / 60,
-                kwh / hours,
-                self.cfg.max_kw
+                compact(kwh / hours),
+                compact(self.cfg.max_kw)
             );
             let id = self.meters[m].id.clone();
             let loc = RowLoc::unpack(p.loc);
@@ -427,17 +597,98 @@ impl Accumulator {
                 .reject(loc, "timestamp", &id, Reason::OffInterval, detail, 1);
             return;
         };
+        if !force && self.is_far(m, n1) {
+            let meter = &mut self.meters[m];
+            meter.far.push(p);
+            let n_far = meter.far.len();
+            self.far_len += 1;
+            // Decided at 64 far readings, then each time their number doubles.
+            if n_far >= FAR_PROMOTE && n_far.is_power_of_two() {
+                self.decide_far_group(m);
+            }
+            return;
+        }
+        self.place_near(m, p, n1, first, second, kwh);
+    }
+
+    /// A meter's far readings make a group (see [`FAR_PROMOTE`]): it takes the row's place when
+    /// the row holds fewer readings (a meter whose first readings were strays: a clock reset to
+    /// 1970), the row grows to take it when it is dense enough to be data (the rule of the dense
+    /// span, [`strays`]: another month of readings), else it waits for the end.
+    fn decide_far_group(&mut self, m: usize) {
+        let meter = &self.meters[m];
+        let mut ts: Vec<i64> = meter
+            .far
+            .iter()
+            .map(|p| match p.stamp {
+                Stamp::At(t) | Stamp::Ambiguous(t, _) => t,
+            })
+            .collect();
+        ts.sort_unstable();
+        ts.dedup();
+        let distinct = ts.len() as u64;
+        let iv = i64::from(meter.interval.unwrap_or(1));
+        let (row_lo, row_hi) = (
+            meter
+                .phase
+                .saturating_add(meter.min_slot.saturating_mul(iv)),
+            meter
+                .phase
+                .saturating_add(meter.max_slot.saturating_mul(iv)),
+        );
+        let (far_lo, far_hi) = (ts[0], ts[ts.len() - 1]);
+        let added = if far_hi < row_lo {
+            row_lo.saturating_sub(far_lo)
+        } else {
+            far_hi.saturating_sub(row_hi)
+        };
+        let per_day = 86_400.0 / iv.max(60) as f64;
+        let dense =
+            distinct as f64 >= strays::MIN_DENSITY * per_day * (added as f64 / 86_400.0).max(1.0);
+        if meter.used <= 2 * distinct {
+            let far = std::mem::take(&mut self.meters[m].far);
+            self.far_len -= far.len();
+            let evicted = self.evict_row(m);
+            let (first, rest) = bulk_first(far);
+            for q in first.into_iter().chain(rest) {
+                self.place_with(m, q, false);
+            }
+            self.far_len += evicted.len();
+            self.meters[m].far.extend(evicted);
+        } else if dense {
+            let far = std::mem::take(&mut self.meters[m].far);
+            self.far_len -= far.len();
+            for q in far {
+                self.place_with(m, q, true);
+            }
+        }
+    }
+
+    /// Places a reading near its meter's row (growing it as needed).
+    fn place_near(
+        &mut self,
+        m: usize,
+        p: Pending,
+        n1: i64,
+        first: i64,
+        second: Option<i64>,
+        kwh: f64,
+    ) {
         let loc = RowLoc::unpack(p.loc);
         // `+ 0.0` turns -0.0 into 0.0, so a `-0` reading equals a `0` one.
         let v = (kwh + 0.0) as f32;
-        let cell = self.cell(m, n1);
+        let Some(cell) = self.cell(m, n1) else {
+            return;
+        };
         let target = if self.arena[cell].is_nan() {
             Some((cell, n1))
         } else if let Some(t2) = second {
             // Sequential DST policy: the second reading at a repeated local time is the later one.
             match self.native_slot(m, t2) {
                 Some(n2) => {
-                    let c2 = self.cell(m, n2);
+                    let Some(c2) = self.cell(m, n2) else {
+                        return;
+                    };
                     if self.arena[c2].is_nan() {
                         Some((c2, n2))
                     } else {
@@ -481,8 +732,10 @@ impl Accumulator {
         } else {
             let id = self.meters[m].id.clone();
             let detail = format!(
-                "{} already has {old} kWh; this row says {v} (first value kept)",
-                fmt_instant(t)
+                "{} already has {} kWh; this row says {} (first value kept)",
+                fmt_instant(t),
+                compact32(old),
+                compact32(v)
             );
             self.quality.reject(
                 loc,
@@ -496,16 +749,25 @@ impl Accumulator {
         None
     }
 
-    /// Arena index of native slot `n` of meter `m`, growing or moving its row as needed.
-    fn cell(&mut self, m: usize, n: i64) -> usize {
+    /// Arena index of native slot `n` of meter `m`, growing or moving its row as needed;
+    /// `None` when the growth would exceed the memory budget (the error is kept).
+    fn cell(&mut self, m: usize, n: i64) -> Option<usize> {
         let iv = self.meters[m].interval.unwrap_or(1);
         let ivl = i64::from(iv);
         let phase = self.meters[m].phase;
         match self.meters[m].row {
-            Some(r) if n >= r.base && n < r.base + r.len as i64 => r.start + (n - r.base) as usize,
+            Some(r) if n >= r.base && n < r.base + r.len as i64 => {
+                Some(r.start + (n - r.base) as usize)
+            }
             row => {
-                // The span new rows of this interval should cover (instants -> native slots).
-                let span = self.spans.get(&iv).copied();
+                // The span new rows of this interval should cover (instants -> native slots),
+                // unless this reading lies far from it.
+                let t = phase + n * ivl;
+                let span = self
+                    .spans
+                    .get(&iv)
+                    .copied()
+                    .filter(|&(s, e)| near_span(s, e, t, t + ivl));
                 let (mut lo, mut hi) = (n, n + 1);
                 if let Some((s, e)) = span {
                     lo = lo.min((s - phase).div_euclid(ivl));
@@ -526,6 +788,13 @@ impl Accumulator {
                     }
                 }
                 let new_len = (alloc_hi - lo) as usize;
+                let arena_len = match row {
+                    Some(r) if is_last => r.start + new_len,
+                    _ => self.arena.len() + new_len,
+                };
+                if !self.reserve_arena(arena_len, m, lo, alloc_hi) {
+                    return None;
+                }
                 let new_start = match row {
                     Some(r) if is_last => {
                         // Grow in place at the end of the arena, shifting right if it grew left.
@@ -555,14 +824,112 @@ impl Accumulator {
                     base: lo,
                 };
                 self.meters[m].row = Some(new);
+                // The span grows with rows near it only: a row that jumped far (a group of far
+                // readings) does not make every later row as long.
                 let (s, e) = (phase + lo * ivl, phase + hi * ivl);
-                let entry = self.spans.entry(iv).or_insert((s, e));
-                entry.0 = entry.0.min(s);
-                entry.1 = entry.1.max(e);
-                new.start + (n - lo) as usize
+                match self.spans.get_mut(&iv) {
+                    None => {
+                        self.spans.insert(iv, (s, e));
+                    }
+                    Some(entry) => {
+                        if near_span(entry.0, entry.1, s, e) {
+                            entry.0 = entry.0.min(s);
+                            entry.1 = entry.1.max(e);
+                        }
+                    }
+                }
+                Some(new.start + (n - lo) as usize)
             }
         }
     }
+
+    /// Makes room for an arena of `len` cells within the budget (capacity grows by doubling,
+    /// never past the budget); `false` with the error kept when it does not fit. `m` and its
+    /// native slots `lo..hi` name what asked.
+    fn reserve_arena(&mut self, len: usize, m: usize, lo: i64, hi: i64) -> bool {
+        if len <= self.arena.capacity() {
+            return true;
+        }
+        let others = self.held_bytes() - self.arena.capacity() as u64 * 4;
+        let need = others.saturating_add(len as u64 * 4);
+        let meter = &self.meters[m];
+        let iv = i64::from(meter.interval.unwrap_or(1));
+        let check = self.cfg.budget.check(
+            need,
+            || {
+                format!(
+                    "reading: the rows of {} meters so far ({} cells; meter {} spans {} .. {})",
+                    self.meters.len(),
+                    len,
+                    meter.id,
+                    fmt_instant(meter.phase + lo * iv),
+                    fmt_instant(meter.phase + hi * iv)
+                )
+            },
+            "narrow the window with --start/--end (a meter's row covers every slot from its first \
+             reading to its last), read fewer meters at once, or raise --memory-budget",
+        );
+        if let Err(e) = check {
+            self.error.get_or_insert(e);
+            return false;
+        }
+        let room = self.cfg.budget.room_for::<f32>(others).max(len);
+        let target = (self.arena.capacity().saturating_mul(2)).clamp(len, room);
+        let ok = self
+            .arena
+            .try_reserve_exact(target - self.arena.len())
+            .or_else(|_| self.arena.try_reserve_exact(len - self.arena.len()));
+        if ok.is_err() {
+            self.error.get_or_insert(BudgetError {
+                what: format!(
+                    "reading: the rows of {} meters so far ({len} cells), which the system refused,",
+                    self.meters.len()
+                ),
+                needed: need,
+                budget: self.cfg.budget.bytes,
+                fix: "lower --memory-budget to what the machine can give, or narrow the window \
+                      with --start/--end"
+                    .into(),
+            });
+            return false;
+        }
+        true
+    }
+}
+
+/// Whether instants `s..e` lie within [`MIN_JUMP_SECS`] (or the span's own length) of the span
+/// `lo..hi`.
+fn near_span(lo: i64, hi: i64, s: i64, e: i64) -> bool {
+    let allow = MIN_JUMP_SECS.max(hi - lo);
+    s >= lo - allow && e <= hi + allow
+}
+
+/// Splits readings into the largest group whose consecutive times (sorted) lie within
+/// [`MIN_JUMP_SECS`] of each other and the rest, each in arrival order (which decides between
+/// conflicting duplicates).
+fn bulk_first(pending: Vec<Pending>) -> (Vec<Pending>, Vec<Pending>) {
+    let t_of = |p: &Pending| match p.stamp {
+        Stamp::At(t) | Stamp::Ambiguous(t, _) => t,
+    };
+    let mut ts: Vec<i64> = pending.iter().map(t_of).collect();
+    ts.sort_unstable();
+    if ts.windows(2).all(|w| w[1] - w[0] <= MIN_JUMP_SECS) {
+        return (pending, Vec::new());
+    }
+    // Groups of the sorted times; the largest one (the earliest of equals).
+    let (mut best, mut start) = ((0usize, 0usize), 0usize);
+    for i in 1..=ts.len() {
+        if i == ts.len() || ts[i] - ts[i - 1] > MIN_JUMP_SECS {
+            if i - start > best.1 - best.0 {
+                best = (start, i);
+            }
+            start = i;
+        }
+    }
+    let (lo, hi) = (ts[best.0], ts[best.1 - 1]);
+    pending
+        .into_iter()
+        .partition(|p| (lo..=hi).contains(&t_of(p)))
 }
 
 /// `2024-03-31T01:30:00Z`.

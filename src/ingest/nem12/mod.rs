@@ -184,6 +184,9 @@ pub fn read_nem12(
         if rec.iter().all(|f| trim(f).is_empty()) {
             continue; // a blank line (or one of bare commas) is not a record
         }
+        if r.acc.failed() {
+            break; // over the memory budget: load() reports it
+        }
         let line = line_no.get();
         let kind = trim(rec.get(0).unwrap_or_default());
         if kind != b"400" {
