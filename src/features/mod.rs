@@ -421,11 +421,8 @@ pub fn meter_features_in(
             &mut sc.buf,
             &mut sc.tmp,
         );
-        f.base_jitter_after = match (by_day.is_nan(), by_night.is_nan()) {
-            (true, _) => by_night,
-            (_, true) => by_day,
-            _ => by_day.min(by_night),
-        };
+        // `f32::min` keeps the other value when one is NaN.
+        f.base_jitter_after = by_day.min(by_night);
         // Off days: days spent mostly below half the floor since the onset.
         f.low_days_share = baseload::low_days_share(kw, days, f.base_after_kw);
     }
