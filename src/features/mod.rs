@@ -296,6 +296,13 @@ pub fn meter_features_in(
         }
         let from = days.get(first_night_day).map_or(0, |r| r.start);
         f.on_block_excess = baseload::on_block_excess(kw, cal, from, &mut sc.hours, &mut sc.buf);
+        // The night floor's wander since the first "on" night: the nights before a rig's onset
+        // are the household's, not the rig's.
+        if first_night_day > 0 {
+            let since = &sc.nights[first_night_day..];
+            let level = level::quantiles(&mut sc.buf, since, [0.5])[0];
+            f.night_jitter = baseload::robust_jitter(since, level, &mut sc.tmp);
+        }
     }
     // Night energy since the first "on" night: its wander from night to night, and how it
     // moves with the peers' common signal (weather).

@@ -202,7 +202,12 @@ fn evidence_as(
                 cfg.night_jitter_from,
                 cfg.night_jitter_full,
             );
-        let moves = proxy_heat(f.night_peer_corr, f.night_peer_elasticity);
+        let moves = proxy_heat(f.night_peer_corr, f.night_peer_elasticity)
+            * ramp(
+                finite_or(f.night_mean_jitter, 1.0),
+                cfg.heating_wander_from,
+                cfg.heating_wander_full,
+            );
         // And the same at every hour of its night block (no immersion heater at the end of
         // the window, no charge tapering off as the core fills).
         let level_block = 1.0
@@ -309,7 +314,16 @@ fn evidence_as(
     // against a rig only a little (a shop's or a farm's schedule moves its floor too).
     let profile = finite_or(f.floor_profile_kw, 0.0);
     let uniform_from = cfg.profile_from_kw + cfg.profile_share * rig_kw;
-    let uniform = 1.0 - ramp(profile, uniform_from, uniform_from + cfg.profile_span_kw);
+    let mut uniform = 1.0 - ramp(profile, uniform_from, uniform_from + cfg.profile_span_kw);
+    if form == Form::Continuous && step_ok {
+        // A sharp dated step up: one load switched on, the same at every hour since; what
+        // varies by the hour is the household on top.
+        uniform = uniform.max(ramp(
+            finite_or(f.step_t, 0.0),
+            cfg.step_uniform_t_from,
+            cfg.step_uniform_t_full,
+        ));
+    }
     let no_rhythm = match form {
         Form::Continuous => (1.0 - rhythm * (1.0 - 0.6 * uniform)) * (0.4 + 0.6 * uniform),
         _ => 1.0,
@@ -336,9 +350,20 @@ fn evidence_as(
         }
         _ => 1.0 - ramp(jitter, cfg.jitter_from, cfg.jitter_full),
     };
+    // Heating moves its floor with the weather: a floor (or a night's energy) that does not
+    // wander is not following the peers' weather, whatever rides on top of it.
+    let wander = |j: f32| {
+        ramp(
+            finite_or(j, 1.0),
+            cfg.heating_wander_from,
+            cfg.heating_wander_full,
+        )
+    };
     let moves = match form {
-        Form::NightOnly => proxy_heat(f.night_peer_corr, f.night_peer_elasticity),
-        _ => proxy_heat(f.peer_corr, f.peer_elasticity),
+        Form::NightOnly => {
+            proxy_heat(f.night_peer_corr, f.night_peer_elasticity) * wander(f.night_mean_jitter)
+        }
+        _ => proxy_heat(f.peer_corr, f.peer_elasticity) * wander(f.base_jitter_after),
     };
     let not_heating = 1.0
         - ramp(
@@ -517,12 +542,22 @@ mod tests {
             score(&grow)
         );
         grow.on_block_excess = 0.05;
-        // Nights that move with the neighbours' weather, by as much: storage heating.
+        // Nights that move with the neighbours' weather, by as much: storage heating (which
+        // then wanders from night to night as the weather does).
         grow.night_peer_corr = 0.7;
         grow.night_peer_elasticity = 1.2;
+        grow.night_mean_jitter = 0.07;
         assert!(
             score(&grow) < 0.37,
             "night load following the weather {}",
+            score(&grow)
+        );
+        // The same correlation on nights that hardly wander (1%): the household's few watts on
+        // top of a constant load move with the weather, the load does not.
+        grow.night_mean_jitter = 0.01;
+        assert!(
+            score(&grow) > 0.5,
+            "steady night rig under a household {}",
             score(&grow)
         );
         // A household: floor 0.15 kW.
@@ -534,6 +569,36 @@ mod tests {
         home.night_floor_kw = 0.15;
         home.day_floor_kw = 0.15;
         assert!(score(&home) < 0.01, "household {}", score(&home));
+    }
+
+    #[test]
+    fn a_sharp_step_under_a_heated_home_is_a_rig() {
+        // A home whose heat pump runs on a schedule (its hourly floor spans 2.4 kW) and moves
+        // with the neighbours' weather; its floor jumped from 0.1 to 3.2 kW at one instant and
+        // has not wandered since (1%).
+        let mut f = rig();
+        f.base_after_kw = 3.2;
+        f.mean_after_kw = 4.7;
+        f.acf_day_after = 0.68;
+        f.diurnal_amp_after = 0.62;
+        f.floor_profile_kw = 2.4;
+        f.temp_corr = f32::NAN;
+        f.peer_corr = 0.74;
+        f.peer_elasticity = 0.7;
+        f.step_before_kw = 0.1;
+        f.step_after_kw = 3.15;
+        f.step_t = 180.0;
+        f.onset_slot = 400.0;
+        let stepped = score(&f);
+        assert!(stepped > 0.5, "stepped rig under heating {stepped}");
+        // The same floor without the step: its hourly profile counts against it.
+        let mut home = f.clone();
+        home.step_t = f32::NAN;
+        assert!(score(&home) < 0.6 * stepped, "no step {}", score(&home));
+        // A floor that wanders like heating (15% a day) and moves with the neighbours is
+        // heating even after a step.
+        f.base_jitter_after = 0.15;
+        assert!(score(&f) < 0.1, "stepped heating {}", score(&f));
     }
 
     #[test]

@@ -120,6 +120,17 @@ pub struct ScoreConfig {
     /// outages (a day or two a month); a load switched by the day is judged as intermittent.
     pub off_days_from: f64,
     pub off_days_full: f64,
+    /// Day-to-day wander of the floor (24/7 form) or of the nightly energy (night-only form)
+    /// under which moving with the peers' weather signal is not read as heating, and from where
+    /// it fully is. Heating follows the weather with its floor (heated homes wander 0.1-0.3 a
+    /// day); a rig's floor moves only by its 1-3% noise, whatever a household does on top.
+    pub heating_wander_from: f64,
+    pub heating_wander_full: f64,
+    /// t statistic of a 24/7 floor's step up from which the added load is read as the same at
+    /// every hour (one device switched on: the hourly profile on top is the household's), and
+    /// where fully. A heating season or a cold spell lifts the floor over days, not at once.
+    pub step_uniform_t_from: f64,
+    pub step_uniform_t_full: f64,
 }
 
 impl Default for ScoreConfig {
@@ -166,6 +177,10 @@ impl Default for ScoreConfig {
             step_level_full_kw: 0.6,
             off_days_from: 0.12,
             off_days_full: 0.3,
+            heating_wander_from: 0.03,
+            heating_wander_full: 0.06,
+            step_uniform_t_from: 15.0,
+            step_uniform_t_full: 40.0,
         }
     }
 }

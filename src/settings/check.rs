@@ -217,6 +217,10 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         ("night_jitter_full", s.night_jitter_full, "0.12"),
         ("on_block_excess_from", s.on_block_excess_from, "0.2"),
         ("on_block_excess_full", s.on_block_excess_full, "0.4"),
+        ("heating_wander_from", s.heating_wander_from, "0.03"),
+        ("heating_wander_full", s.heating_wander_full, "0.06"),
+        ("step_uniform_t_from", s.step_uniform_t_from, "15"),
+        ("step_uniform_t_full", s.step_uniform_t_full, "40"),
     ] {
         at_least_zero(&k(name), v, example)?;
     }
@@ -232,6 +236,14 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         (
             ("off_days_from", s.off_days_from),
             ("off_days_full", s.off_days_full),
+        ),
+        (
+            ("heating_wander_from", s.heating_wander_from),
+            ("heating_wander_full", s.heating_wander_full),
+        ),
+        (
+            ("step_uniform_t_from", s.step_uniform_t_from),
+            ("step_uniform_t_full", s.step_uniform_t_full),
         ),
         (("flat_from", s.flat_from), ("flat_full", s.flat_full)),
         (
