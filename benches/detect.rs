@@ -60,8 +60,8 @@ fn bench_kernels(c: &mut Criterion) {
     let days = cal.day_ranges();
     let row: Vec<f32> = m.row(67).iter().map(|v| v * 2.0).collect();
     let mut g = c.benchmark_group("kernel (one meter-month)");
-    let (mut buf, mut tmp, mut daily, mut nights) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut buf, mut tmp, mut daily, mut nights, mut days_kw) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     g.bench_function("level", |b| b.iter(|| level::level(&row, &mut buf)));
     g.bench_function("baseload", |b| {
         b.iter(|| {
@@ -71,6 +71,7 @@ fn bench_kernels(c: &mut Criterion) {
                 &days,
                 &mut daily,
                 &mut nights,
+                &mut days_kw,
                 &mut buf,
                 &mut tmp,
             )
@@ -83,6 +84,7 @@ fn bench_kernels(c: &mut Criterion) {
         &days,
         &mut daily,
         &mut nights,
+        &mut days_kw,
         &mut buf,
         &mut tmp,
     );

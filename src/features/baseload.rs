@@ -51,19 +51,23 @@ pub struct Baseload {
     pub days: usize,
 }
 
-/// Fills `daily` with each local day's floor and `night_by_day` with each night's level
-/// (`NaN` when under-covered) and returns the summary. `buf` and `tmp` are scratch.
+/// Fills `daily` with each local day's floor, `night_by_day` with each night's level and
+/// `day_by_day` with each day's floor of its day hours (`NaN` when under-covered) and returns
+/// the summary. `buf` and `tmp` are scratch.
+#[allow(clippy::too_many_arguments)]
 pub fn baseload(
     kw: &[f32],
     cal: &Calendar,
     days: &[std::ops::Range<usize>],
     daily: &mut Vec<f32>,
     night_by_day: &mut Vec<f32>,
+    day_by_day: &mut Vec<f32>,
     buf: &mut Vec<f32>,
     tmp: &mut Vec<f32>,
 ) -> Baseload {
     daily.clear();
     night_by_day.clear();
+    day_by_day.clear();
     let mut night = Vec::new();
     let mut day_floor = Vec::new();
     let full = cal.slots_per_day.max(1) as f32;
@@ -82,6 +86,7 @@ pub fn baseload(
         if (n_all as f32) < MIN_DAY_COVERAGE * full {
             daily.push(f32::NAN);
             night_by_day.push(f32::NAN);
+            day_by_day.push(f32::NAN);
             continue;
         }
         if rank(DAILY_FLOOR_Q, n_all) >= SMALL_RANK_MAX {
@@ -93,6 +98,7 @@ pub fn baseload(
             tmp.clear();
             tmp.extend(r.clone().filter(|&s| cal.is_day(s)).map(|s| kw[s]));
             let d = quantile_small(tmp, DAILY_FLOOR_Q, buf);
+            day_by_day.push(d);
             if !d.is_nan() {
                 day_floor.push(d);
             }
@@ -115,6 +121,7 @@ pub fn baseload(
             if n_day > 0 {
                 day_floor.push(di.get());
             }
+            day_by_day.push(if n_day > 0 { di.get() } else { f32::NAN });
         }
         if let Some(&n) = night_by_day.last() {
             if !n.is_nan() {
@@ -528,14 +535,15 @@ mod tests {
         let days = cal.day_ranges();
         for seed in 0..20 {
             let row = random_row(seed, grid.n_slots);
-            let (mut daily, mut nights, mut buf, mut tmp) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut daily, mut nights, mut days_kw, mut buf, mut tmp) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
             let b = baseload(
                 &row,
                 &cal,
                 &days,
                 &mut daily,
                 &mut nights,
+                &mut days_kw,
                 &mut buf,
                 &mut tmp,
             );

@@ -203,6 +203,7 @@ pub struct Scratch {
     tmp: Vec<f32>,
     daily: Vec<f32>,
     nights: Vec<f32>,
+    day_floors: Vec<f32>,
     daily_kw: Vec<f32>,
     night_kw: Vec<f32>,
     held: Vec<f32>,
@@ -275,6 +276,7 @@ pub fn meter_features_in(
         days,
         &mut sc.daily,
         &mut sc.nights,
+        &mut sc.day_floors,
         &mut sc.buf,
         &mut sc.tmp,
     );
@@ -287,14 +289,37 @@ pub fn meter_features_in(
     f.base_jitter = b.base_jitter;
     f.night_jitter = b.night_jitter;
     f.night_floor_kw = b.night_floor_kw;
+    f.day_floor_kw = b.day_floor_kw;
     let mut first_night_day = 0;
-    if b.night_floor_kw - b.day_floor_kw >= ON_LEVEL_MIN_KW {
-        let mid = (b.night_floor_kw + b.day_floor_kw) / 2.0;
-        if let Some(d) = sc.nights.iter().position(|x| *x > mid) {
+    // A night load that began at a dated step (and added devices later) while the day hours'
+    // floor stayed where it was: its level is the nights' since the last step, however late in
+    // the window it began.
+    let mut night_step = None;
+    if let (Some(s), growth) = steps::onset_and_growth(&sc.nights) {
+        let last = growth.map_or(s.day, |g| g.day);
+        let level_since = level::quantiles(&mut sc.buf, &sc.nights[last..], [0.5])[0];
+        let [day_before] = level::quantiles(&mut sc.buf, &sc.day_floors[..s.day], [0.5]);
+        let [day_after] = level::quantiles(&mut sc.buf, &sc.day_floors[s.day..], [0.5]);
+        if s.is_onset()
+            && level_since > f.night_floor_kw
+            && (day_after - day_before).abs() < 0.5 * s.size_kw()
+        {
+            f.night_floor_kw = level_since;
+            night_step = Some((s.day, last));
+        }
+    }
+    if f.night_floor_kw - f.day_floor_kw >= ON_LEVEL_MIN_KW {
+        let mid = (f.night_floor_kw + f.day_floor_kw) / 2.0;
+        let first = night_step
+            .map(|s| s.0)
+            .or_else(|| sc.nights.iter().position(|x| *x > mid));
+        if let Some(d) = first {
             f.first_night_slot = (v.offset + days[d].start) as f32;
             first_night_day = d;
         }
-        let from = days.get(first_night_day).map_or(0, |r| r.start);
+        // The block's shape at its present level (since devices were last added).
+        let block_day = night_step.map_or(first_night_day, |s| s.1);
+        let from = days.get(block_day).map_or(0, |r| r.start);
         f.on_block_excess = baseload::on_block_excess(kw, cal, from, &mut sc.hours, &mut sc.buf);
         // The night floor's wander since the first "on" night: the nights before a rig's onset
         // are the household's, not the rig's.
@@ -309,7 +334,6 @@ pub fn meter_features_in(
     let nights_on = &sc.night_kw[first_night_day.min(sc.night_kw.len())..];
     let night_level = level::quantiles(&mut sc.buf, nights_on, [0.5])[0];
     f.night_mean_jitter = baseload::robust_jitter(nights_on, night_level, &mut sc.tmp);
-    f.day_floor_kw = b.day_floor_kw;
     let r = rhythm::rhythm(kw, cal, 0);
     if lv.p90_kw - lv.p10_kw > 0.0 {
         let mid = (lv.p10_kw + lv.p90_kw) / 2.0;

@@ -393,9 +393,18 @@ impl Evidence {
         let floor_after = feat("base_after_kw");
         let kw: Vec<f32> = series.kwh.iter().map(|v| v / hours as f32).collect();
         let days = cal.day_ranges();
-        let (mut daily, mut nights) = (Vec::new(), Vec::new());
+        let (mut daily, mut nights, mut day_floors) = (Vec::new(), Vec::new(), Vec::new());
         let (mut buf, mut tmp) = (Vec::new(), Vec::new());
-        baseload::baseload(&kw, cal, &days, &mut daily, &mut nights, &mut buf, &mut tmp);
+        baseload::baseload(
+            &kw,
+            cal,
+            &days,
+            &mut daily,
+            &mut nights,
+            &mut day_floors,
+            &mut buf,
+            &mut tmp,
+        );
         let from = onset_day.unwrap_or(0);
         let since =
             |v: &[f32]| -> Vec<f64> { v.iter().skip(from).map(|&x| f64::from(x)).collect() };

@@ -196,9 +196,11 @@ fn evidence_as(
             cfg.night_without_weather_weight
         }
     } else {
+        // The night's energy, or its floor where a household's own night load (heating that
+        // cycles above it) moves the energy: storage heating's charge moves both.
         let steady_nights = 1.0
             - ramp(
-                finite_or(f.night_mean_jitter, 1.0),
+                finite_or(f.night_mean_jitter, 1.0).min(finite_or(f.night_jitter, 1.0)),
                 cfg.night_jitter_from,
                 cfg.night_jitter_full,
             );
