@@ -379,6 +379,14 @@ fn evidence_as(
         cfg.peer_from,
         cfg.peer_full,
     );
+    if form == Form::Continuous {
+        // Its floor against the tariff's floors: a device that never switches off.
+        peer = peer.max(ramp(
+            finite_or(f.peer_tariff_base_ratio, 1.0),
+            cfg.peer_floor_from,
+            cfg.peer_floor_full,
+        ));
+    }
     if form == Form::Continuous && step_ok {
         // The home against its own floor before the step: the comparable premises closest
         // to hand.
@@ -495,6 +503,7 @@ mod tests {
         shop.acf_day_after = 0.85;
         shop.diurnal_amp_after = 0.45;
         shop.peer_tariff_ratio = 1.2;
+        shop.peer_tariff_base_ratio = 1.2;
         shop.floor_profile_kw = 2.5;
         assert!(score(&shop) < 0.4, "shop {}", score(&shop));
         // The same pattern on a floor that is the same at every hour: a household living
@@ -601,6 +610,28 @@ mod tests {
         // heating even after a step.
         f.base_jitter_after = 0.15;
         assert!(score(&f) < 0.1, "stepped heating {}", score(&f));
+    }
+
+    #[test]
+    fn a_small_flat_floor_far_above_its_tariffs_counts_as_peer_evidence() {
+        // A 0.8 kW floor since the window start under a lively household: the home's mean is
+        // only 1.3x its tariff's, its floor 5x.
+        let mut f = rig();
+        f.base_kw = 0.8;
+        f.base_after_kw = 0.8;
+        f.base_p90_kw = 0.82;
+        f.mean_after_kw = 0.9;
+        f.night_floor_kw = 0.8;
+        f.day_floor_kw = 0.8;
+        f.peer_tariff_ratio = 1.3;
+        f.peer_tariff_base_ratio = 5.0;
+        let small = evidence(&f, None, None, &ScoreConfig::default());
+        assert!(small.peer > 0.99, "peer {}", small.peer);
+        // The same floor at its tariff's floor: no peer evidence.
+        f.peer_tariff_base_ratio = 1.1;
+        let common = evidence(&f, None, None, &ScoreConfig::default());
+        assert!(common.peer < 0.01, "peer {}", common.peer);
+        assert!(small.score > common.score + 0.1);
     }
 
     #[test]

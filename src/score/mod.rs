@@ -131,6 +131,12 @@ pub struct ScoreConfig {
     /// where fully. A heating season or a cold spell lifts the floor over days, not at once.
     pub step_uniform_t_from: f64,
     pub step_uniform_t_full: f64,
+    /// Floor relative to the median floor of the same tariff: evidence from the first ratio,
+    /// full at the second. A household's always-on load is ~0.1-0.3 kW (DOMAIN.md); a floor
+    /// several times its tariff's is a device running around the clock, whatever the home's
+    /// daily life adds to its mean (which keeps the mean's ratio low for a small rig).
+    pub peer_floor_from: f64,
+    pub peer_floor_full: f64,
 }
 
 impl Default for ScoreConfig {
@@ -181,6 +187,8 @@ impl Default for ScoreConfig {
             heating_wander_full: 0.06,
             step_uniform_t_from: 15.0,
             step_uniform_t_full: 40.0,
+            peer_floor_from: 2.0,
+            peer_floor_full: 4.0,
         }
     }
 }

@@ -170,6 +170,8 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         ("profile_span_kw", s.profile_span_kw, "2.0"),
         ("step_level_from_kw", s.step_level_from_kw, "0.3"),
         ("step_level_full_kw", s.step_level_full_kw, "0.6"),
+        ("peer_floor_from", s.peer_floor_from, "2.0"),
+        ("peer_floor_full", s.peer_floor_full, "4.0"),
     ] {
         positive(&k(name), v, example)?;
     }
@@ -263,6 +265,10 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
             ("heating_corr_full", s.heating_corr_full),
         ),
         (("peer_from", s.peer_from), ("peer_full", s.peer_full)),
+        (
+            ("peer_floor_from", s.peer_floor_from),
+            ("peer_floor_full", s.peer_floor_full),
+        ),
         (
             ("night_duty_from", s.night_duty_from),
             ("night_duty_full", s.night_duty_full),
