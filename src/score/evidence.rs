@@ -196,20 +196,13 @@ fn evidence_as(
             cfg.night_without_weather_weight
         }
     } else {
-        // The night's energy, or its floor where a household's own night load (heating that
-        // cycles above it) moves the energy: storage heating's charge moves both.
         let steady_nights = 1.0
             - ramp(
-                finite_or(f.night_mean_jitter, 1.0).min(finite_or(f.night_jitter, 1.0)),
+                finite_or(f.night_mean_jitter, 1.0),
                 cfg.night_jitter_from,
                 cfg.night_jitter_full,
             );
-        let moves = proxy_heat(f.night_peer_corr, f.night_peer_elasticity)
-            * ramp(
-                finite_or(f.night_mean_jitter, 1.0),
-                cfg.heating_wander_from,
-                cfg.heating_wander_full,
-            );
+        let moves = proxy_heat(f.night_peer_corr, f.night_peer_elasticity);
         // And the same at every hour of its night block (no immersion heater at the end of
         // the window, no charge tapering off as the core fills).
         let level_block = 1.0
@@ -362,9 +355,9 @@ fn evidence_as(
         )
     };
     let moves = match form {
-        Form::NightOnly => {
-            proxy_heat(f.night_peer_corr, f.night_peer_elasticity) * wander(f.night_mean_jitter)
-        }
+        // Storage heating that charges through the whole 00-06 window on cold nights keeps
+        // its night energy there steady: its nights are judged on the correlation alone.
+        Form::NightOnly => proxy_heat(f.night_peer_corr, f.night_peer_elasticity),
         _ => proxy_heat(f.peer_corr, f.peer_elasticity) * wander(f.base_jitter_after),
     };
     let not_heating = 1.0
@@ -553,22 +546,13 @@ mod tests {
             score(&grow)
         );
         grow.on_block_excess = 0.05;
-        // Nights that move with the neighbours' weather, by as much: storage heating (which
-        // then wanders from night to night as the weather does).
+        // Nights that move with the neighbours' weather, by as much: storage heating (even
+        // when a long charge keeps its 00-06 energy steady).
         grow.night_peer_corr = 0.7;
         grow.night_peer_elasticity = 1.2;
-        grow.night_mean_jitter = 0.07;
         assert!(
             score(&grow) < 0.37,
             "night load following the weather {}",
-            score(&grow)
-        );
-        // The same correlation on nights that hardly wander (1%): the household's few watts on
-        // top of a constant load move with the weather, the load does not.
-        grow.night_mean_jitter = 0.01;
-        assert!(
-            score(&grow) > 0.5,
-            "steady night rig under a household {}",
             score(&grow)
         );
         // A household: floor 0.15 kW.

@@ -120,10 +120,10 @@ pub struct ScoreConfig {
     /// outages (a day or two a month); a load switched by the day is judged as intermittent.
     pub off_days_from: f64,
     pub off_days_full: f64,
-    /// Day-to-day wander of the floor (24/7 form) or of the nightly energy (night-only form)
-    /// under which moving with the peers' weather signal is not read as heating, and from where
-    /// it fully is. Heating follows the weather with its floor (heated homes wander 0.1-0.3 a
-    /// day); a rig's floor moves only by its 1-3% noise, whatever a household does on top.
+    /// Day-to-day wander of a 24/7 floor under which moving with the peers' weather signal is
+    /// not read as heating, and from where it fully is. Heating follows the weather with its
+    /// floor (heated homes wander 0.1-0.3 a day); a rig's floor moves only by its 1-3% noise,
+    /// whatever a household does on top.
     pub heating_wander_from: f64,
     pub heating_wander_full: f64,
     /// t statistic of a 24/7 floor's step up from which the added load is read as the same at
