@@ -342,7 +342,21 @@ pub fn meter_features_in(
     if b.base_p90_kw - b.base_kw >= ON_LEVEL_MIN_KW {
         let mid = (b.base_kw + b.base_p90_kw) / 2.0;
         if let Some(d) = sc.daily.iter().position(|x| *x > mid) {
-            f.first_on_slot = (v.offset + days[d].start) as f32;
+            // The slot it came on: the first "on" day's floor dates the day after a rig
+            // switched on mid-day; from the day before, the first slot the load holds the
+            // midpoint between the two levels.
+            let on = steps::Step {
+                day: d,
+                before_kw: b.base_kw,
+                after_kw: b.base_p90_kw,
+                t: f32::INFINITY,
+            };
+            let slot = if d > 0 {
+                steps::onset_slot(kw, days, &on, hours)
+            } else {
+                days[d].start
+            };
+            f.first_on_slot = (v.offset + slot) as f32;
         }
         sc.tmp.clear();
         sc.tmp.extend(sc.daily.iter().copied().filter(|x| *x > mid));
@@ -364,7 +378,17 @@ pub fn meter_features_in(
     if maybe_held && held_all - b.base_kw >= ON_LEVEL_MIN_KW {
         let mid = (held_all + b.base_kw) / 2.0;
         let first_on = sc.held.iter().position(|x| *x > mid).unwrap_or(0);
-        f.first_held_slot = (v.offset + days.get(first_on).map_or(0, |r| r.start)) as f32;
+        f.first_held_slot = if first_on > 0 && first_on < days.len() {
+            let on = steps::Step {
+                day: first_on,
+                before_kw: b.base_kw,
+                after_kw: held_all,
+                t: f32::INFINITY,
+            };
+            (v.offset + steps::onset_slot(kw, days, &on, hours)) as f32
+        } else {
+            (v.offset + days.get(first_on).map_or(0, |r| r.start)) as f32
+        };
         let since = &sc.held[first_on..];
         f.held_kw = level::quantiles(&mut sc.buf, since, [0.5])[0];
         f.held_jitter = baseload::robust_jitter(since, f.held_kw, &mut sc.tmp);

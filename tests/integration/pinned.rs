@@ -165,7 +165,7 @@ scores.csv ff758cc56cde7d2e
 suspects.csv a6cb2c398889a825
 registered_miners.csv fdcc28c9c8b4613f
 data_quality.csv f7bafa2da96a3a26
-features.parquet b55b35e0fb0f934b
+features.parquet a131ce26827bbb79
 feeders.csv c380576dc5fae788
 balance_daily.csv 3efa9bde7776e11a
 ";
