@@ -43,6 +43,16 @@ pub struct RunOptions {
     /// Worker threads of the global pool (`None` = all cores; only the first call in a process
     /// configures it).
     pub threads: Option<usize>,
+    /// Score with this model (`run --model FILE`: read and checked against these settings by
+    /// `crate::settings`) instead of fitting one on the run's meters.
+    pub model: Option<ModelInput>,
+}
+
+/// A model given to `run`, and where it was read from.
+#[derive(Debug, Clone)]
+pub struct ModelInput {
+    pub path: PathBuf,
+    pub model: crate::model::Model,
 }
 
 /// How a finished command went (the exit status).
@@ -90,6 +100,8 @@ pub enum AppError {
     GridAnalysis(#[from] crate::grid_analysis::GridAnalysisError),
     #[error(transparent)]
     Console(#[from] ConsoleError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
 }
 
 fn write_err(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
@@ -231,7 +243,7 @@ pub fn write_run(
     let dcfg = &args.detect;
     let report = write_ingest_outputs(ing, dir, args.write_matrix)?;
     barrier("run:ingest-outputs");
-    let det = crate::detect::detect(ing, dcfg)?;
+    let det = crate::detect::detect_with(ing, dcfg, args.model.as_ref().map(|m| &m.model))?;
     let t_write = Instant::now();
     let meters = ing.meters.as_ref().map(|(t, _)| t);
     let csv = |r: Result<Vec<u8>, csv::Error>, name: &str| -> Result<(), AppError> {
@@ -314,11 +326,47 @@ pub fn write_run(
     barrier("run:run.json");
     crate::report::write_report_data(dir, ing, &det, opts.long.time.tz.name())?;
     barrier("run:report_data");
+    // The model scored with: `run --model DIR/model.json` scores any subset of these meters
+    // (or new ones on this grid) the same way.
+    det.model.write(&dir.join(crate::model::MODEL_FILE))?;
+    barrier("run:model.json");
     Ok(RunWritten {
         report,
         detection: det,
         balance,
         flagged,
+    })
+}
+
+/// `gridsleuth fit`: loads the readings and fits the model (peer levels and signals, the
+/// clustering, the settings) on every meter, then writes it to `args.out` (a file, atomically).
+/// Writes nothing else: scoring with it is `run --model`.
+pub fn run_fit(args: &RunOptions, quiet: bool, out: &mut dyn Write) -> Result<Outcome, AppError> {
+    if let Some(n) = args.threads {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+    let ing = ingest::load(&args.ingest)?;
+    let report = IngestReport::of(&ing);
+    let det = crate::detect::detect(&ing, &args.detect)?;
+    det.model.write(&args.out)?;
+    if !quiet {
+        write!(out, "{}", report.text()).map_err(ConsoleError)?;
+        writeln!(
+            out,
+            "fitted a model on {} meters ({} peer groups, {} clusters); wrote {}",
+            det.model.meters,
+            det.model.peer_groups.len(),
+            det.model.cluster.as_ref().map_or(0, |c| c.sizes.len()),
+            args.out.display()
+        )
+        .map_err(ConsoleError)?;
+    }
+    Ok(if report.any_quarantined() {
+        Outcome::Quarantined
+    } else {
+        Outcome::Clean
     })
 }
 

@@ -16,6 +16,8 @@
 //! - [`ingest`]: readers, time zones and DST, the streaming accumulator, data quality.
 //! - [`grid`]: [`grid::LoadMatrix`] and [`grid::TimeGrid`].
 //! - [`features`], [`cluster`], [`score`], [`detect`]: per-meter features, clustering, scoring.
+//! - [`model`]: everything a meter's score depends on beyond its own row (peer levels and
+//!   signals, the clustering, settings), fitted once and shared by shards and chunks.
 //! - [`stats`]: median, quantiles, MAD, the evidence ramp (one empty-input rule).
 //! - [`numfmt`]: numbers in messages and `data_quality.csv`, compact (`1e300`, not 301 digits).
 //! - [`output`]: the run directory's files, summary text/JSON, matrix Parquet.
@@ -35,6 +37,7 @@ pub mod features;
 pub mod grid;
 pub mod grid_analysis;
 pub mod ingest;
+pub mod model;
 pub mod nightly;
 pub mod numfmt;
 pub mod output;

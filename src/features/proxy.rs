@@ -90,11 +90,43 @@ impl DayProxy {
     }
 }
 
+/// A peer group: a feeder of at least [`MIN_PEERS`] meters (by segment id), else the meters of
+/// one time zone (zone id) and span (grid slots `lo..hi`: [`super::View`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GroupKey {
+    Feeder(u32),
+    Span { zone: u16, lo: usize, hi: usize },
+}
+
 /// Every peer group's proxy, and each meter's group (`None` without a group big enough).
 #[derive(Debug, Clone, Default)]
 pub struct Proxies {
     pub series: Vec<DayProxy>,
     pub group: Vec<Option<u32>>,
+    /// Every group of at least [`MIN_PEERS`] meters and its proxy (`None` when its days were
+    /// too few): what a model keeps so that a subset of the meters finds the same group.
+    pub groups: Vec<(GroupKey, Option<u32>)>,
+}
+
+/// Each meter's peer group when the groups are known (from a model): its feeder's when
+/// `feeder_group` knows its feeder, else its zone and span's. `None` without one.
+pub fn group_of(
+    ctx: &FeatureContext<'_>,
+    views: &[View],
+    of: &[u32],
+    i: usize,
+    feeder_group: &dyn Fn(u32) -> Option<Option<u32>>,
+    span_group: &dyn Fn(GroupKey) -> Option<u32>,
+) -> Option<u32> {
+    if let Some(g) = ctx.feeder[i].and_then(feeder_group) {
+        return g;
+    }
+    let v = &views[of[i] as usize];
+    span_group(GroupKey::Span {
+        zone: v.zone,
+        lo: v.offset,
+        hi: v.offset + v.len(),
+    })
 }
 
 /// Builds the proxies of a run: one pass over the matrix for the daily means.
@@ -172,11 +204,23 @@ pub fn peer_proxy(ctx: &FeatureContext<'_>, views: &[View], of: &[u32], parallel
     let mut out = Proxies {
         series: Vec::new(),
         group: vec![None; n],
+        groups: Vec::new(),
     };
-    for (_, ms) in members {
+    for ((kind, id), ms) in members {
         if ms.len() < MIN_PEERS {
             continue;
         }
+        let gkey = if kind == 0 {
+            GroupKey::Feeder(id)
+        } else {
+            let v = &views[id as usize];
+            GroupKey::Span {
+                zone: v.zone,
+                lo: v.offset,
+                hi: v.offset + v.len(),
+            }
+        };
+        out.groups.push((gkey, None));
         let days = |i: usize| &views[of[i] as usize].grid_day;
         let lo = ms.iter().filter_map(|&i| days(i).first()).min().copied();
         let hi = ms.iter().filter_map(|&i| days(i).last()).max().copied();
@@ -206,6 +250,9 @@ pub fn peer_proxy(ctx: &FeatureContext<'_>, views: &[View], of: &[u32], parallel
             continue;
         }
         let g = out.series.len() as u32;
+        if let Some(last) = out.groups.last_mut() {
+            last.1 = Some(g);
+        }
         out.series.push(DayProxy {
             first_day: lo,
             values,

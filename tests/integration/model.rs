@@ -1,0 +1,201 @@
+//! A model that shards share (issue 10): `gridsleuth fit` on the sample region, then
+//! `run --model` on three disjoint shards of its meters, concatenated, equals one `run` on all of
+//! them (every score, flag, estimate, onset and reason; ranks are each shard's own); a model of
+//! another format or other settings is refused.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use crate::support::*;
+
+const CONFIG: &str = "region.toml";
+
+/// The sample's CSV lines by meter (header, then each meter's lines in file order).
+fn lines_by_meter() -> (String, BTreeMap<String, Vec<String>>) {
+    let f = std::fs::File::open(sample("region/readings.csv.gz")).unwrap();
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(f)
+        .read_to_string(&mut text)
+        .unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().to_string();
+    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in lines.filter(|l| !l.is_empty()) {
+        let id = l.split(',').next().unwrap().to_string();
+        by.entry(id).or_default().push(l.to_string());
+    }
+    (header, by)
+}
+
+/// `scores.csv` rows by meter id, without the rank (a shard ranks its own meters).
+fn scores(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut r = csv::Reader::from_path(dir.join("scores.csv")).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let rank = header.iter().position(|h| h == "rank").unwrap();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            let row: Vec<String> = rec
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != rank)
+                .map(|(_, v)| v.to_string())
+                .collect();
+            (row[0].clone(), row)
+        })
+        .collect()
+}
+
+/// `suspects.csv` rows by meter id, without the rank.
+fn suspects(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut r = csv::Reader::from_path(dir.join("suspects.csv")).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let rank = header.iter().position(|h| h == "rank").unwrap();
+    let id = header.iter().position(|h| h == "meter_id").unwrap();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            let row: Vec<String> = rec
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != rank)
+                .map(|(_, v)| v.to_string())
+                .collect();
+            (rec[id].to_string(), row)
+        })
+        .collect()
+}
+
+fn run_ok(argv: &[&str]) -> String {
+    let (code, stdout, stderr) = run_raw(argv);
+    assert!(code == 0 || code == 1, "{argv:?}: exit {code}\n{stderr}");
+    stdout
+}
+
+#[test]
+fn three_shards_scored_with_one_model_equal_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| arg(&tmp.path().join(p));
+    let config = sample(CONFIG);
+    let (header, by) = lines_by_meter();
+    assert_eq!(by.len(), 200);
+    // Three disjoint shards (every third meter), each its own readings file.
+    for k in 0..3 {
+        let mut s = header.clone();
+        s.push('\n');
+        for (_, lines) in by.iter().skip(k).step_by(3) {
+            for l in lines {
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+        std::fs::write(tmp.path().join(format!("shard{k}.csv")), s).unwrap();
+    }
+    let q = ["-q", "--no-progress"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = q.iter().map(|s| s.to_string()).collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let call = |v: Vec<String>| {
+        let r: Vec<&str> = v.iter().map(String::as_str).collect();
+        run_ok(&r)
+    };
+    call(with(&["run", "--config", &config, "-o", &t("full")]));
+    call(with(&["fit", "--config", &config, "-o", &t("model.json")]));
+    for k in 0..3 {
+        call(with(&[
+            "run",
+            "--config",
+            &config,
+            "-r",
+            &t(&format!("shard{k}.csv")),
+            "--model",
+            &t("model.json"),
+            "-o",
+            &t(&format!("s{k}")),
+        ]));
+    }
+    let full = scores(&tmp.path().join("full"));
+    let mut shards: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut flagged: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for k in 0..3 {
+        let d = tmp.path().join(format!("s{k}"));
+        let s = scores(&d);
+        assert_eq!(s.len(), by.keys().skip(k).step_by(3).count());
+        shards.extend(s);
+        flagged.extend(suspects(&d));
+        // Each shard's run directory holds the model it scored with: the fitted one.
+        assert_eq!(
+            std::fs::read_to_string(d.join("model.json")).unwrap(),
+            std::fs::read_to_string(tmp.path().join("model.json")).unwrap()
+        );
+    }
+    assert_eq!(shards.len(), 200);
+    assert_eq!(full, shards, "scores.csv: one run vs three shards");
+    let full_suspects = suspects(&tmp.path().join("full"));
+    assert!(!full_suspects.is_empty(), "the sample has suspects");
+    assert_eq!(
+        full_suspects, flagged,
+        "suspects.csv: one run vs three shards"
+    );
+    // The model `fit` writes is the one a run fits on the same meters.
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("full/model.json")).unwrap(),
+        std::fs::read_to_string(tmp.path().join("model.json")).unwrap()
+    );
+}
+
+#[test]
+fn a_model_with_other_settings_or_format_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model.json");
+    let config = sample(CONFIG);
+    run_ok(&["fit", "-q", "--config", &config, "-o", &arg(&model)]);
+    let out = arg(&tmp.path().join("out"));
+    let m = arg(&model);
+    let (code, _, err) = run_raw(&[
+        "run",
+        "-q",
+        "--config",
+        &config,
+        "--model",
+        &m,
+        "--flag-threshold",
+        "0.7",
+        "-o",
+        &out,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("fitted with other settings")
+            && err.contains("[score] flag_threshold: model 0.5, this run 0.7"),
+        "{err}"
+    );
+    let (code, _, err) = run_raw(&[
+        "run",
+        "-q",
+        "--config",
+        &config,
+        "--model",
+        &m,
+        "--start",
+        "2024-03-02",
+        "--end",
+        "2024-03-10",
+        "-o",
+        &out,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("differs from the grid of the model"), "{err}");
+    let text = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(&model, text.replacen("\"format\": 1", "\"format\": 99", 1)).unwrap();
+    let (code, _, err) = run_raw(&["run", "-q", "--config", &config, "--model", &m, "-o", &out]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("model format 99"), "{err}");
+    assert!(
+        !tmp.path().join("out").exists(),
+        "nothing written on refusal"
+    );
+}
