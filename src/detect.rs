@@ -130,8 +130,70 @@ impl DetectConfig {
     }
 }
 
+/// What the stages read of a run besides the matrix: calendars and zones, each meter's
+/// metadata, tariff and feeder segments.
+#[derive(Debug)]
+pub(crate) struct Prepared<'a> {
+    pub calendar: Calendar,
+    pub zones: Vec<Tz>,
+    pub other_calendars: Vec<Calendar>,
+    pub meter_zone: Vec<u16>,
+    pub meta: Vec<Option<&'a MeterInfo>>,
+    pub tariff_names: Vec<String>,
+    pub tariff: Vec<Option<u32>>,
+    pub feeder_names: Vec<String>,
+    pub feeder: Vec<Option<u32>>,
+}
+
+impl<'a> Prepared<'a> {
+    pub fn of(ing: &'a Ingested, cfg: &DetectConfig) -> Self {
+        let m = &ing.matrix;
+        let default_tz = cfg.tz.unwrap_or(chrono_tz::UTC);
+        let calendar = Calendar::new(&m.grid, default_tz);
+        let meta: Vec<Option<&MeterInfo>> = (0..m.n_meters())
+            .map(|i| {
+                ing.meters
+                    .as_ref()
+                    .and_then(|(t, _)| t.get(&m.meter_ids()[i]))
+            })
+            .collect();
+        let (zones, meter_zone) = meter_zones(&meta, default_tz);
+        let other_calendars: Vec<Calendar> = zones[1..]
+            .iter()
+            .map(|z| Calendar::new(&m.grid, *z))
+            .collect();
+        let (tariff_names, tariff) = segments(&meta, |x| x.tariff.as_ref());
+        let (feeder_names, feeder) = segments(&meta, |x| x.feeder_id.as_ref());
+        Prepared {
+            calendar,
+            zones,
+            other_calendars,
+            meter_zone,
+            meta,
+            tariff_names,
+            tariff,
+            feeder_names,
+            feeder,
+        }
+    }
+
+    /// The feature kernels' context.
+    pub fn context<'b>(&'b self, ing: &'b Ingested) -> FeatureContext<'b> {
+        let mut cals: Vec<&Calendar> = vec![&self.calendar];
+        cals.extend(self.other_calendars.iter());
+        let mut ctx = FeatureContext::new(&ing.matrix, &self.calendar)
+            .with_zones(cals, self.meter_zone.clone());
+        if let Some((w, _)) = &ing.weather {
+            ctx = ctx.with_temperature(&w.temperature_c);
+        }
+        ctx.tariff = self.tariff.clone();
+        ctx.feeder = self.feeder.clone();
+        ctx
+    }
+}
+
 /// Whether a population of `n` meters is clustered.
-fn clusters_fit(n: usize, cfg: &ClusterConfig) -> bool {
+pub(crate) fn clusters_fit(n: usize, cfg: &ClusterConfig) -> bool {
     n >= cfg.k.max(2) * 4
 }
 
@@ -148,37 +210,25 @@ pub fn detect_with(
     cfg: &DetectConfig,
     model: Option<&Model>,
 ) -> Result<Detection, cluster::ClusterError> {
-    let m = &ing.matrix;
     let mut timings = Vec::new();
     let t = Instant::now();
-    let default_tz = cfg.tz.unwrap_or(chrono_tz::UTC);
-    let calendar = Calendar::new(&m.grid, default_tz);
-    let meta: Vec<Option<&MeterInfo>> = (0..m.n_meters())
-        .map(|i| {
-            ing.meters
-                .as_ref()
-                .and_then(|(t, _)| t.get(&m.meter_ids()[i]))
-        })
-        .collect();
-    let (zones, meter_zone) = meter_zones(&meta, default_tz);
-    let other_calendars: Vec<Calendar> = zones[1..]
-        .iter()
-        .map(|z| Calendar::new(&m.grid, *z))
-        .collect();
-    let mut cals: Vec<&Calendar> = vec![&calendar];
-    cals.extend(other_calendars.iter());
-    let mut ctx = FeatureContext::new(m, &calendar).with_zones(cals, meter_zone.clone());
-    if let Some((w, _)) = &ing.weather {
-        ctx = ctx.with_temperature(&w.temperature_c);
-    }
-    let (tariff_names, tariff) = segments(&meta, |x| x.tariff.as_ref());
-    let (feeder_names, feeder) = segments(&meta, |x| x.feeder_id.as_ref());
-    ctx.tariff = tariff;
-    ctx.feeder = feeder;
+    let m = &ing.matrix;
+    let p = Prepared::of(ing, cfg);
+    let Prepared {
+        calendar,
+        zones,
+        other_calendars,
+        meter_zone,
+        meta,
+        tariff_names,
+        feeder_names,
+        ..
+    } = &p;
+    let ctx = p.context(ing);
     let names = Names {
-        tariffs: &tariff_names,
-        feeders: &feeder_names,
-        zones: &zones,
+        tariffs: tariff_names,
+        feeders: feeder_names,
+        zones,
     };
     let (views, of) = ctx.views();
     let proxies = match model {
@@ -224,20 +274,27 @@ pub fn detect_with(
     };
     timings.push(("cluster", t.elapsed()));
     let t = Instant::now();
-    let all_cals: Vec<&Calendar> = std::iter::once(&calendar)
+    let all_cals: Vec<&Calendar> = std::iter::once(calendar)
         .chain(other_calendars.iter())
         .collect();
     let findings = score::score_all(
         &features,
         clusters.as_ref(),
-        &meta,
+        meta,
         &m.grid,
         &all_cals,
-        &meter_zone,
+        meter_zone,
         &cfg.score,
     );
     drop(all_cals);
     timings.push(("score", t.elapsed()));
+    let Prepared {
+        calendar,
+        zones,
+        other_calendars,
+        meter_zone,
+        ..
+    } = p;
     Ok(Detection {
         calendar,
         zones,

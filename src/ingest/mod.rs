@@ -170,6 +170,9 @@ pub struct IngestOptions {
     pub weather: Option<PathBuf>,
     pub weather_time: TimeSpec,
     pub show_progress: bool,
+    /// Parquet readings: read only these row groups of each file (one chunk of meters of a
+    /// streamed run, `crate::model::chunked`); `None` = all.
+    pub row_groups: Option<std::ops::Range<usize>>,
 }
 
 /// Feeder/substation load on the meters' grid.
@@ -265,7 +268,13 @@ fn read_one(
         f => f,
     };
     match format {
-        ReadingsFormat::Parquet => long_parquet::read_long_parquet(path, long, acc, progress),
+        ReadingsFormat::Parquet => long_parquet::read_long_parquet_groups(
+            path,
+            long,
+            acc,
+            progress,
+            opts.row_groups.clone(),
+        ),
         ReadingsFormat::Csv | ReadingsFormat::Auto => {
             long_csv::read_long_csv(path, long, acc, progress)
         }

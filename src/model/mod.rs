@@ -19,6 +19,8 @@
 //! The file is JSON ([`MODEL_FORMAT`] names its layout; a model of another format is refused).
 //! `NaN` is written as `null`.
 
+pub mod chunked;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -694,6 +694,7 @@ pub(crate) fn ingest_from(
             .or(cfg.inputs.weather.as_ref().map(rel)),
         weather_time: time,
         show_progress,
+        row_groups: None,
     })
 }
 

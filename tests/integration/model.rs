@@ -199,3 +199,105 @@ fn a_model_with_other_settings_or_format_is_refused() {
         "nothing written on refusal"
     );
 }
+
+/// The sample's readings as Parquet with `parts` row groups, each holding whole meters.
+fn parquet_in_row_groups(path: &Path, parts: usize) {
+    use polars::prelude::*;
+    let f = std::fs::File::open(sample("region/readings.parquet")).unwrap();
+    let df = ParquetReader::new(f).finish().unwrap();
+    let ids: Vec<String> = {
+        let col = df.column("meter_id").unwrap().str().unwrap().clone();
+        let mut v: Vec<String> = col.iter().flatten().map(String::from).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let per = ids.len().div_ceil(parts);
+    let out = std::fs::File::create(path).unwrap();
+    let mut w = ParquetWriter::new(out).batched(&df.schema()).unwrap();
+    for part in ids.chunks(per) {
+        let (lo, hi) = (part[0].as_str(), part[part.len() - 1].as_str());
+        let col = df.column("meter_id").unwrap().str().unwrap().clone();
+        let mask: BooleanChunked = col.iter().map(|v| v.map(|v| v >= lo && v <= hi)).collect();
+        let mut piece = df.filter(&mask).unwrap();
+        piece.rechunk_mut();
+        w.write_batch(&piece).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+#[test]
+fn four_chunks_equal_the_in_memory_run() {
+    use gridsleuth::model::chunked::{self, Chunks, ParquetChunks};
+    let tmp = tempfile::tempdir().unwrap();
+    let pq = tmp.path().join("readings.parquet");
+    parquet_in_row_groups(&pq, 8);
+    let rows = gridsleuth::ingest::long_parquet::row_group_rows(&pq).unwrap();
+    assert_eq!(rows.len(), 8, "one row group per 25 meters");
+    let flags = gridsleuth::settings::IngestFlags {
+        config: Some(sample(CONFIG).into()),
+        readings: vec![arg(&pq)],
+        start: Some("2024-03-01".into()),
+        end: Some("2024-03-15".into()),
+        ..Default::default()
+    };
+    let opts = gridsleuth::settings::run_options(
+        &flags,
+        &gridsleuth::settings::DetectFlags::default(),
+        false,
+    )
+    .unwrap();
+    let ing = gridsleuth::ingest::load(&opts.ingest).unwrap();
+    let det = gridsleuth::detect::detect(&ing, &opts.detect).unwrap();
+    // A budget of two row groups' readings: four chunks of 50 meters.
+    let mut chunks = ParquetChunks::plan(&opts.ingest, rows[0] + rows[1]).unwrap();
+    assert!(chunks.count() >= 4, "{} chunks", chunks.count());
+    let model = chunked::fit_chunked(&mut chunks, &opts.detect).unwrap();
+    assert_eq!(
+        String::from_utf8(model.to_bytes()).unwrap(),
+        String::from_utf8(det.model.to_bytes()).unwrap(),
+        "the model fitted in chunks is the in-memory run's"
+    );
+    let mut ids: Vec<String> = Vec::new();
+    let mut feats = Vec::new();
+    let mut findings = Vec::new();
+    let mut clusters = Vec::new();
+    chunked::detect_chunks(&mut chunks, &opts.detect, &model, &mut |_, ing, d| {
+        ids.extend(ing.matrix.meter_ids().iter().map(|s| s.to_string()));
+        feats.extend(d.features);
+        clusters.extend(d.clusters.map(|c| c.assignment).unwrap_or_default());
+        findings.extend(d.findings);
+        Ok(())
+    })
+    .unwrap();
+    let want: Vec<String> = ing
+        .matrix
+        .meter_ids()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(ids, want);
+    let bits = |v: &[gridsleuth::features::MeterFeatures]| -> Vec<u32> {
+        v.iter()
+            .flat_map(|f| f.values())
+            .map(f32::to_bits)
+            .collect()
+    };
+    assert_eq!(bits(&feats), bits(&det.features), "features");
+    assert_eq!(clusters, det.clusters.unwrap().assignment, "clusters");
+    assert_eq!(findings.len(), det.findings.len());
+    let key = |f: &gridsleuth::score::Finding| {
+        (
+            f.score.to_bits(),
+            f.flagged,
+            f.rig_kw.to_bits(),
+            f.onset.clone(),
+            f.reasons.clone(),
+            f.excess_kwh.to_bits(),
+        )
+    };
+    for (a, b) in findings.iter().zip(&det.findings) {
+        assert_eq!(key(a), key(b), "meter {}", want[b.meter]);
+    }
+    assert!(det.findings.iter().any(|f| f.flagged));
+}
