@@ -287,6 +287,10 @@ pub struct IngestArgs {
     /// process may use; beyond it the run stops with what is too large (exit 2) [default: 75%].
     #[arg(long, value_name = "SIZE", help_heading = "Resources")]
     pub memory_budget: Option<String>,
+    /// Parquet readings sorted by meter: read only row groups A..B (end exclusive) of each
+    /// file, a shard of whole meters (with `run --model`: score the shard with a fitted model).
+    #[arg(long, value_name = "A..B", help_heading = "Resources")]
+    pub row_groups: Option<String>,
 
     /// Output directory (data_quality.csv, ingest.json, matrix.parquet).
     #[arg(
@@ -335,6 +339,7 @@ impl IngestArgs {
             allow_negative: self.allow_negative,
             keep_unknown_meters: self.keep_unknown_meters,
             memory_budget: self.memory_budget.clone(),
+            row_groups: self.row_groups.clone(),
             out: self.out.clone(),
             write_matrix: self.write_matrix,
         }

@@ -262,19 +262,24 @@ fn read_one(
     long: &LongFormat,
     acc: &mut Accumulator,
     progress: &Progress,
+    row_groups: Option<std::ops::Range<usize>>,
 ) -> Result<(), IngestError> {
     let format = match format {
         ReadingsFormat::Auto => detect_format(path)?,
         f => f,
     };
+    if row_groups.is_some() && format != ReadingsFormat::Parquet {
+        return Err(IngestError::Read {
+            path: path.to_path_buf(),
+            message: "--row-groups reads a shard of a Parquet file; this file is not Parquet\n  \
+                      fix: convert the readings to Parquet sorted by meter, or leave out --row-groups"
+                .into(),
+        });
+    }
     match format {
-        ReadingsFormat::Parquet => long_parquet::read_long_parquet_groups(
-            path,
-            long,
-            acc,
-            progress,
-            opts.row_groups.clone(),
-        ),
+        ReadingsFormat::Parquet => {
+            long_parquet::read_long_parquet_groups(path, long, acc, progress, row_groups)
+        }
         ReadingsFormat::Csv | ReadingsFormat::Auto => {
             long_csv::read_long_csv(path, long, acc, progress)
         }
@@ -319,7 +324,15 @@ pub fn load(opts: &IngestOptions) -> Result<Ingested, IngestError> {
     let mut acc = Accumulator::new(cfg);
     let progress = Progress::new(total_bytes(&opts.readings), opts.show_progress);
     for path in &opts.readings {
-        read_one(path, opts.format, opts, &opts.long, &mut acc, &progress)?;
+        read_one(
+            path,
+            opts.format,
+            opts,
+            &opts.long,
+            &mut acc,
+            &progress,
+            opts.row_groups.clone(),
+        )?;
         if let Some(e) = acc.take_error() {
             return Err(IngestError::OverBudget(e));
         }
@@ -359,6 +372,7 @@ pub fn load(opts: &IngestOptions) -> Result<Ingested, IngestError> {
                 &opts.feeder_format,
                 &mut facc,
                 &Progress::hidden(),
+                None,
             )?;
             if let Some(e) = facc.take_error() {
                 return Err(IngestError::OverBudget(e));

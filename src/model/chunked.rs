@@ -163,8 +163,21 @@ impl<T: Ord + Clone> Interner<T> {
     }
 }
 
+/// What [`fit_chunked`] fitted.
+#[derive(Debug)]
+pub struct ChunkedFit {
+    pub model: Model,
+    /// Chunks read.
+    pub chunks: usize,
+    /// Whether any chunk quarantined readings (see `run` on the chunk for which).
+    pub quarantined: bool,
+}
+
 /// Pass 1: fits the model on every meter of `chunks`, holding one chunk's rows at a time.
-pub fn fit_chunked(chunks: &mut dyn Chunks, cfg: &DetectConfig) -> Result<Model, ChunkedError> {
+pub fn fit_chunked(
+    chunks: &mut dyn Chunks,
+    cfg: &DetectConfig,
+) -> Result<ChunkedFit, ChunkedError> {
     let default_tz = cfg.tz.unwrap_or(chrono_tz::UTC);
     let mut feats: Vec<MeterFeatures> = Vec::new();
     let (mut tariffs, mut feeders) = (Interner::<String>::default(), Interner::default());
@@ -177,9 +190,11 @@ pub fn fit_chunked(chunks: &mut dyn Chunks, cfg: &DetectConfig) -> Result<Model,
     let (mut grid, mut last_id) = (None, None);
     let mut temperature: Option<Vec<f32>> = None;
     let mut weather = false;
+    let mut quarantined = false;
     for k in 0..chunks.count() {
         let ing = chunks.load(k)?;
         check_chunk(k, &ing, &mut grid, &mut last_id)?;
+        quarantined |= crate::output::summary::IngestReport::of(&ing).any_quarantined();
         if k == 0 {
             weather = ing.weather.is_some();
             temperature = ing.weather.as_ref().map(|(w, _)| w.temperature_c.clone());
@@ -263,7 +278,7 @@ pub fn fit_chunked(chunks: &mut dyn Chunks, cfg: &DetectConfig) -> Result<Model,
     let proxies = proxy::assemble(n, members, &|i| &views[&span_of[i]].grid_day, &|i| {
         in_sample[i].then(|| norm[i].as_slice())
     });
-    Ok(Model::build(
+    let model = Model::build(
         cfg.model_settings(weather),
         grid,
         n,
@@ -275,7 +290,12 @@ pub fn fit_chunked(chunks: &mut dyn Chunks, cfg: &DetectConfig) -> Result<Model,
             zones: &zones,
         },
         cluster,
-    ))
+    );
+    Ok(ChunkedFit {
+        model,
+        chunks: chunks.count(),
+        quarantined,
+    })
 }
 
 /// Pass 2: scores every chunk with `model`, handing each chunk and its detection to `sink` in

@@ -129,6 +129,8 @@ pub struct IngestFlags {
     pub keep_unknown_meters: bool,
     /// Memory budget (`8G`, `512M`, `60%`).
     pub memory_budget: Option<String>,
+    /// Parquet row groups `A..B` to read (a shard of meters).
+    pub row_groups: Option<String>,
     /// Output directory.
     pub out: PathBuf,
     pub write_matrix: bool,
@@ -694,8 +696,31 @@ pub(crate) fn ingest_from(
             .or(cfg.inputs.weather.as_ref().map(rel)),
         weather_time: time,
         show_progress,
-        row_groups: None,
+        row_groups: args
+            .row_groups
+            .as_deref()
+            .map(|s| parse_row_groups("--row-groups", s))
+            .transpose()?,
     })
+}
+
+/// `A..B` (row groups A up to B, exclusive; A < B).
+fn parse_row_groups(key: &str, s: &str) -> Result<std::ops::Range<usize>, SettingsError> {
+    let bad = || SettingsError::OutOfRange {
+        key: key.into(),
+        value: s.into(),
+        message: "is not a range of row groups".into(),
+        fix: "give A..B with A < B, e.g. 0..100 (the first 100 row groups)".into(),
+    };
+    let (a, b) = s.split_once("..").ok_or_else(bad)?;
+    let (a, b): (usize, usize) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a >= b {
+        return Err(bad());
+    }
+    Ok(a..b)
 }
 
 #[cfg(test)]

@@ -252,7 +252,9 @@ fn four_chunks_equal_the_in_memory_run() {
     // A budget of two row groups' readings: four chunks of 50 meters.
     let mut chunks = ParquetChunks::plan(&opts.ingest, rows[0] + rows[1]).unwrap();
     assert!(chunks.count() >= 4, "{} chunks", chunks.count());
-    let model = chunked::fit_chunked(&mut chunks, &opts.detect).unwrap();
+    let model = chunked::fit_chunked(&mut chunks, &opts.detect)
+        .unwrap()
+        .model;
     assert_eq!(
         String::from_utf8(model.to_bytes()).unwrap(),
         String::from_utf8(det.model.to_bytes()).unwrap(),
@@ -300,4 +302,97 @@ fn four_chunks_equal_the_in_memory_run() {
         assert_eq!(key(a), key(b), "meter {}", want[b.meter]);
     }
     assert!(det.findings.iter().any(|f| f.flagged));
+}
+
+#[test]
+fn a_streamed_fit_and_row_group_shards_equal_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| arg(&tmp.path().join(p));
+    let pq = t("readings.parquet");
+    parquet_in_row_groups(Path::new(&pq), 8);
+    let config = sample(CONFIG);
+    let base = [
+        "-q",
+        "--no-progress",
+        "--config",
+        &config,
+        "-r",
+        &pq,
+        "--start",
+        "2024-03-01",
+        "--end",
+        "2024-03-15",
+    ];
+    let with = |cmd: &str, extra: &[&str]| {
+        let mut v = vec![cmd];
+        v.extend_from_slice(&base);
+        v.extend_from_slice(extra);
+        run_ok(&v)
+    };
+    with("run", &["-o", &t("full")]);
+    // 600 kB at 16 bytes a reading: two row groups (about 33,500 readings) a chunk.
+    let (code, stdout, stderr) = run_raw(&[
+        "fit",
+        "--no-progress",
+        "--config",
+        &config,
+        "-r",
+        &pq,
+        "--start",
+        "2024-03-01",
+        "--end",
+        "2024-03-15",
+        "--memory-budget",
+        "600K",
+        "-o",
+        &t("model.json"),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("streamed: 4 chunks"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("model.json")).unwrap(),
+        std::fs::read_to_string(tmp.path().join("full/model.json")).unwrap(),
+        "the streamed fit is the in-memory run's model"
+    );
+    let mut shards = BTreeMap::new();
+    let mut flagged = BTreeMap::new();
+    for k in [0, 2, 4, 6] {
+        let dir = format!("shard{k}");
+        let groups = format!("{k}..{}", k + 2);
+        with(
+            "run",
+            &[
+                "--model",
+                &t("model.json"),
+                "--row-groups",
+                &groups,
+                "-o",
+                &t(&dir),
+            ],
+        );
+        let s = scores(&tmp.path().join(&dir));
+        assert_eq!(s.len(), 50, "25 meters a row group");
+        shards.extend(s);
+        flagged.extend(suspects(&tmp.path().join(&dir)));
+    }
+    assert_eq!(scores(&tmp.path().join("full")), shards);
+    assert_eq!(suspects(&tmp.path().join("full")), flagged);
+    // --row-groups is for Parquet readings only.
+    let (code, _, err) = run_raw(&[
+        "run",
+        "-q",
+        "--config",
+        &config,
+        "--row-groups",
+        "0..2",
+        "-r",
+        &sample("region/readings.csv.gz"),
+        "-o",
+        &t("csv"),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--row-groups reads a shard of a Parquet file"),
+        "{err}"
+    );
 }
