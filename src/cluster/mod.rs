@@ -145,7 +145,7 @@ pub struct ClusterModel {
 #[serde(rename_all = "snake_case")]
 pub enum Fitted {
     Kmeans(KMeans<f64, linfa_nn::distance::L2Dist>),
-    Gmm(GaussianMixtureModel<f64>),
+    Gmm(Box<GaussianMixtureModel<f64>>),
 }
 
 impl Fitted {
@@ -210,7 +210,7 @@ impl ClusterModel {
                     .max_n_iterations(cfg.max_iterations)
                     .fit(&DatasetBase::from(fit_data.clone()));
                 match gmm {
-                    Ok(model) => Fitted::Gmm(model),
+                    Ok(model) => Fitted::Gmm(Box::new(model)),
                     Err(_) => kmeans(rng)?,
                 }
             }

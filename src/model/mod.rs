@@ -466,7 +466,7 @@ mod tests {
         let l = back.peer_levels(names);
         assert_eq!(l.tariff_base_kw.get(&Some(1)), Some(&0.2));
         assert_eq!(l.tariff_mean_kw.get(&None), Some(&0.4));
-        assert!(l.tariff_mean_kw.get(&Some(0)).is_none());
+        assert!(!l.tariff_mean_kw.contains_key(&Some(0)));
         assert!(l.feeder_mean_kw.is_empty());
     }
 

@@ -214,7 +214,7 @@ fn parquet_in_row_groups(path: &Path, parts: usize) {
     };
     let per = ids.len().div_ceil(parts);
     let out = std::fs::File::create(path).unwrap();
-    let mut w = ParquetWriter::new(out).batched(&df.schema()).unwrap();
+    let mut w = ParquetWriter::new(out).batched(df.schema()).unwrap();
     for part in ids.chunks(per) {
         let (lo, hi) = (part[0].as_str(), part[part.len() - 1].as_str());
         let col = df.column("meter_id").unwrap().str().unwrap().clone();
