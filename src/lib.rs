@@ -6,7 +6,7 @@
 //! (features, clustering, scoring, reports) read the matrix, never the files.
 //!
 //! The library stands without its command line: every command is a function taking a plain,
-//! validated options struct ([`app::run_ingest`], [`app::run_detect`],
+//! validated options struct ([`app::run_ingest`], [`app::run_detect`], [`app::run_fit`],
 //! [`grid_analysis::run_balance`], [`grid_analysis::run_drop`], [`report::render`],
 //! [`synth::run_synth`], [`eval::run_eval`]). [`settings`] is the one place flags and the config
 //! file become those options; only [`cli`] (and `main.rs`) knows the argument parser.
