@@ -43,6 +43,16 @@ pub struct RunOptions {
     /// Worker threads of the global pool (`None` = all cores; only the first call in a process
     /// configures it).
     pub threads: Option<usize>,
+    /// Score with this model (`run --model FILE`: read and checked against these settings by
+    /// `crate::settings`) instead of fitting one on the run's meters.
+    pub model: Option<ModelInput>,
+}
+
+/// A model given to `run`, and where it was read from.
+#[derive(Debug, Clone)]
+pub struct ModelInput {
+    pub path: PathBuf,
+    pub model: crate::model::Model,
 }
 
 /// How a finished command went (the exit status).
@@ -90,6 +100,10 @@ pub enum AppError {
     GridAnalysis(#[from] crate::grid_analysis::GridAnalysisError),
     #[error(transparent)]
     Console(#[from] ConsoleError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error(transparent)]
+    Chunked(#[from] crate::model::chunked::ChunkedError),
 }
 
 fn write_err(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AppError {
@@ -231,7 +245,7 @@ pub fn write_run(
     let dcfg = &args.detect;
     let report = write_ingest_outputs(ing, dir, args.write_matrix)?;
     barrier("run:ingest-outputs");
-    let det = crate::detect::detect(ing, dcfg)?;
+    let det = crate::detect::detect_with(ing, dcfg, args.model.as_ref().map(|m| &m.model))?;
     let t_write = Instant::now();
     let meters = ing.meters.as_ref().map(|(t, _)| t);
     let csv = |r: Result<Vec<u8>, csv::Error>, name: &str| -> Result<(), AppError> {
@@ -314,11 +328,95 @@ pub fn write_run(
     barrier("run:run.json");
     crate::report::write_report_data(dir, ing, &det, opts.long.time.tz.name())?;
     barrier("run:report_data");
+    // The model scored with: `run --model DIR/model.json` scores any subset of these meters
+    // (or new ones on this grid) the same way.
+    det.model.write(&dir.join(crate::model::MODEL_FILE))?;
+    barrier("run:model.json");
     Ok(RunWritten {
         report,
         detection: det,
         balance,
         flagged,
+    })
+}
+
+/// Bytes a reading takes while its chunk is ingested and detected (the accumulator's rows and
+/// index, the matrix, per-worker scratch): sizes the chunks of a streamed `fit` under the memory
+/// budget. Measured: a 1M-meter run of 1.44 G readings peaks at 7.0 GB, about 5 bytes a reading
+/// with its outputs; 16 leaves room for the page cache and other processes.
+pub const BYTES_PER_READING: u64 = 16;
+
+/// A streamed fit's chunks, when the readings (one Parquet file, no `--row-groups`) take more
+/// than the memory budget at [`BYTES_PER_READING`]; `None` when they fit in memory.
+fn fit_chunks(
+    opts: &IngestOptions,
+) -> Result<Option<crate::model::chunked::ParquetChunks>, AppError> {
+    let [path] = opts.readings.as_slice() else {
+        return Ok(None);
+    };
+    let parquet = matches!(opts.format, ingest::ReadingsFormat::Parquet)
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    if !parquet || opts.row_groups.is_some() {
+        return Ok(None);
+    }
+    let rows: usize = ingest::long_parquet::row_group_rows(path)?.iter().sum();
+    let budget = opts.acc.budget.bytes;
+    if (rows as u64).saturating_mul(BYTES_PER_READING) <= budget {
+        return Ok(None);
+    }
+    let max_rows = usize::try_from(budget / BYTES_PER_READING).unwrap_or(usize::MAX);
+    Ok(Some(crate::model::chunked::ParquetChunks::plan(
+        opts, max_rows,
+    )?))
+}
+
+/// `gridsleuth fit`: fits the model (peer levels and signals, the clustering, the settings) on
+/// every meter and writes it to `args.out` (a file, atomically). When the readings do not fit
+/// the memory budget, fits in a first pass over chunks of meters (`model::chunked`), with the
+/// same result. Writes nothing else: scoring with it is `run --model`.
+pub fn run_fit(args: &RunOptions, quiet: bool, out: &mut dyn Write) -> Result<Outcome, AppError> {
+    if let Some(n) = args.threads {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+    let (model, text, quarantined) = match fit_chunks(&args.ingest)? {
+        Some(mut chunks) => {
+            let f = crate::model::chunked::fit_chunked(&mut chunks, &args.detect)?;
+            let text = format!(
+                "streamed: {} chunks of row groups (the readings take more than the memory budget \
+                 of {} at {BYTES_PER_READING} bytes a reading)\n",
+                f.chunks,
+                ingest::budget::bytes_text(args.ingest.acc.budget.bytes)
+            );
+            (f.model, text, f.quarantined)
+        }
+        None => {
+            let ing = ingest::load(&args.ingest)?;
+            let report = IngestReport::of(&ing);
+            let det = crate::detect::detect(&ing, &args.detect)?;
+            (det.model, report.text(), report.any_quarantined())
+        }
+    };
+    model.write(&args.out)?;
+    if !quiet {
+        write!(out, "{text}").map_err(ConsoleError)?;
+        writeln!(
+            out,
+            "fitted a model on {} meters ({} peer groups, {} clusters); wrote {}",
+            model.meters,
+            model.peer_groups.len(),
+            model.cluster.as_ref().map_or(0, |c| c.sizes.len()),
+            args.out.display()
+        )
+        .map_err(ConsoleError)?;
+    }
+    Ok(if quarantined {
+        Outcome::Quarantined
+    } else {
+        Outcome::Clean
     })
 }
 

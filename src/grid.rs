@@ -15,7 +15,7 @@ pub type UnixSecs = i64;
 
 /// A regular time grid: `n_slots` slots of `interval_secs`, the first starting at `start`.
 /// A slot is labelled by its start instant (interval-beginning convention).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TimeGrid {
     pub start: UnixSecs,
     pub interval_secs: u32,

@@ -6,7 +6,7 @@
 //! (features, clustering, scoring, reports) read the matrix, never the files.
 //!
 //! The library stands without its command line: every command is a function taking a plain,
-//! validated options struct ([`app::run_ingest`], [`app::run_detect`],
+//! validated options struct ([`app::run_ingest`], [`app::run_detect`], [`app::run_fit`],
 //! [`grid_analysis::run_balance`], [`grid_analysis::run_drop`], [`report::render`],
 //! [`synth::run_synth`], [`eval::run_eval`]). [`settings`] is the one place flags and the config
 //! file become those options; only [`cli`] (and `main.rs`) knows the argument parser.
@@ -16,6 +16,8 @@
 //! - [`ingest`]: readers, time zones and DST, the streaming accumulator, data quality.
 //! - [`grid`]: [`grid::LoadMatrix`] and [`grid::TimeGrid`].
 //! - [`features`], [`cluster`], [`score`], [`detect`]: per-meter features, clustering, scoring.
+//! - [`model`]: everything a meter's score depends on beyond its own row (peer levels and
+//!   signals, the clustering, settings), fitted once and shared by shards and chunks.
 //! - [`stats`]: median, quantiles, MAD, the evidence ramp (one empty-input rule).
 //! - [`numfmt`]: numbers in messages and `data_quality.csv`, compact (`1e300`, not 301 digits).
 //! - [`output`]: the run directory's files, summary text/JSON, matrix Parquet.
@@ -35,6 +37,7 @@ pub mod features;
 pub mod grid;
 pub mod grid_analysis;
 pub mod ingest;
+pub mod model;
 pub mod nightly;
 pub mod numfmt;
 pub mod output;

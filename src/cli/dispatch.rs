@@ -150,6 +150,17 @@ fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
             let opts = settings::run_options(&args.ingest.flags(), &args.detect_flags(), progress)?;
             Ok(app::run_detect(&opts, cli.quiet, quiet_out)?)
         }
+        Command::Fit(args) => {
+            if args.model.is_some() {
+                return Err(settings::SettingsError::Invalid {
+                    key: "--model".into(),
+                    message: "fit writes a model (-o FILE); it does not read one".into(),
+                }
+                .into());
+            }
+            let opts = settings::run_options(&args.ingest.flags(), &args.detect_flags(), progress)?;
+            Ok(app::run_fit(&opts, cli.quiet, quiet_out)?)
+        }
         Command::Report(args) => {
             crate::report::run_report(&args.run, &args.options(), quiet_out)
                 .map_err(AppError::from)?;

@@ -82,6 +82,18 @@ registered_miners.csv, features.parquet, data_quality.csv, run.json.
 
 Exit codes: 0 clean, 1 finished but readings were quarantined, 2 fatal error.")]
     Run(RunArgs),
+    /// Fit the model a run scores with (peer levels and signals, clustering, settings) and
+    /// write it to -o FILE, for `run --model FILE` on shards of the meters.
+    #[command(after_help = "Examples:
+  gridsleuth fit --config data-samples/region.toml -o model.json
+  gridsleuth run --config data-samples/region.toml --model model.json -r shard-3.parquet -o out/shard-3
+
+Takes the flags of `run`; -o is the model file (JSON, written whole or not at all). A run with
+--model refuses a model of another format or fitted with other settings, and reads its
+readings onto the model's time grid.
+
+Exit codes: 0 clean, 1 finished but readings were quarantined, 2 fatal error.")]
+    Fit(RunArgs),
     /// Render the inspector report (static HTML) of a run directory again, without recomputing.
     #[command(after_help = "Examples:
   gridsleuth report --run out/sample
@@ -154,6 +166,10 @@ pub struct RunArgs {
     /// Worker threads for features and scoring [default: all cores].
     #[arg(long, help_heading = "Detection")]
     pub threads: Option<usize>,
+    /// Score with this model (written by `gridsleuth fit`, or a run's model.json) instead of
+    /// fitting one on these meters: any subset of the meters scores as in the whole run.
+    #[arg(long, value_name = "FILE", help_heading = "Detection")]
+    pub model: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -165,6 +181,7 @@ impl RunArgs {
             cluster_method: self.cluster_method.clone(),
             flag_threshold: self.flag_threshold,
             threads: self.threads,
+            model: self.model.clone(),
         }
     }
 }
@@ -270,6 +287,10 @@ pub struct IngestArgs {
     /// process may use; beyond it the run stops with what is too large (exit 2) [default: 75%].
     #[arg(long, value_name = "SIZE", help_heading = "Resources")]
     pub memory_budget: Option<String>,
+    /// Parquet readings sorted by meter: read only row groups A..B (end exclusive) of each
+    /// file, a shard of whole meters (with `run --model`: score the shard with a fitted model).
+    #[arg(long, value_name = "A..B", help_heading = "Resources")]
+    pub row_groups: Option<String>,
 
     /// Output directory (data_quality.csv, ingest.json, matrix.parquet).
     #[arg(
@@ -318,6 +339,7 @@ impl IngestArgs {
             allow_negative: self.allow_negative,
             keep_unknown_meters: self.keep_unknown_meters,
             memory_budget: self.memory_budget.clone(),
+            row_groups: self.row_groups.clone(),
             out: self.out.clone(),
             write_matrix: self.write_matrix,
         }

@@ -105,7 +105,8 @@ pub fn rig_likeness(x: &[f64; 8]) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Clusters {
     pub assignment: Vec<usize>,
-    /// Per cluster: rig-likeness of its centroid and size.
+    /// Per cluster: rig-likeness of its centroid and size (of the population the clustering
+    /// was fitted on).
     pub rig_likeness: Vec<f64>,
     pub sizes: Vec<usize>,
     /// Per cluster, the median of its members' inputs (for run.json and reports).
@@ -126,99 +127,161 @@ pub enum ClusterError {
     Fit(String),
 }
 
-/// Standardises, fits on a seeded sample, assigns everyone.
-pub fn cluster(features: &[MeterFeatures], cfg: &ClusterConfig) -> Result<Clusters, ClusterError> {
-    let n = features.len();
-    let raw: Vec<[f64; 8]> = features.iter().map(inputs).collect();
-    let robust = Robust::fit(&raw);
-    let z: Vec<[f64; 8]> = raw.iter().map(|x| robust.transform(x)).collect();
-    let k = cfg.k.clamp(1, n.max(1));
-    let mut rng = Xoshiro256Plus::seed_from_u64(cfg.seed);
-    let fit_rows: Vec<usize> = if n > cfg.max_fit_meters {
-        let mut v = sample(&mut rng, n, cfg.max_fit_meters).into_vec();
-        v.sort_unstable();
-        v
-    } else {
-        (0..n).collect()
-    };
-    let to_array = |rows: &mut dyn Iterator<Item = &[f64; 8]>, len: usize| {
-        Array2::from_shape_vec((len, 8), rows.flat_map(|r| r.iter().copied()).collect())
-            .map_err(|e| ClusterError::Fit(e.to_string()))
-    };
-    let fit_data = to_array(&mut fit_rows.iter().map(|&i| &z[i]), fit_rows.len())?;
-    let all = to_array(&mut z.iter(), n)?;
-    let kmeans = |rng: Xoshiro256Plus| -> Result<(Vec<usize>, Array2<f64>), ClusterError> {
-        let model = KMeans::params_with_rng(k, rng)
-            .n_runs(cfg.n_runs.max(1))
-            .max_n_iterations(cfg.max_iterations)
-            .tolerance(1e-4)
-            .fit(&DatasetBase::from(fit_data.clone()))
-            .map_err(|e| ClusterError::Fit(e.to_string()))?;
-        let assigned = model.predict(&all);
-        Ok((assigned.to_vec(), model.centroids().clone()))
-    };
-    let (assignment, centroids_z, method) = match cfg.method {
-        ClusterMethod::Kmeans => {
-            let (a, c) = kmeans(rng)?;
-            (a, c, ClusterMethod::Kmeans)
+/// The fitted clustering: what assigns any meter to a cluster without the others (the
+/// standardisation, the fitted KMeans or mixture) and what describes each cluster (fitted on
+/// the whole population: rig-likeness, size and median inputs of its members).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ClusterModel {
+    pub robust: Robust<8>,
+    pub fitted: Fitted,
+    pub rig_likeness: Vec<f64>,
+    pub sizes: Vec<usize>,
+    /// Per cluster, the median of its members' raw inputs (`None` for a column without any).
+    pub centroids: Vec<[Option<f64>; 8]>,
+}
+
+/// The fitted model of [`ClusterMethod`] that ran (`gmm` may fall back to `kmeans`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fitted {
+    Kmeans(KMeans<f64, linfa_nn::distance::L2Dist>),
+    Gmm(Box<GaussianMixtureModel<f64>>),
+}
+
+impl Fitted {
+    fn method(&self) -> ClusterMethod {
+        match self {
+            Fitted::Kmeans(_) => ClusterMethod::Kmeans,
+            Fitted::Gmm(_) => ClusterMethod::Gmm,
         }
-        ClusterMethod::Gmm => {
-            let gmm = GaussianMixtureModel::params_with_rng(k, rng.clone())
-                .n_runs(cfg.n_runs.max(1) as u64)
+    }
+    fn predict(&self, z: &Array2<f64>) -> Vec<usize> {
+        match self {
+            Fitted::Kmeans(m) => m.predict(z).to_vec(),
+            Fitted::Gmm(m) => m.predict(z).to_vec(),
+        }
+    }
+}
+
+fn to_array(
+    rows: &mut dyn Iterator<Item = &[f64; 8]>,
+    len: usize,
+) -> Result<Array2<f64>, ClusterError> {
+    Array2::from_shape_vec((len, 8), rows.flat_map(|r| r.iter().copied()).collect())
+        .map_err(|e| ClusterError::Fit(e.to_string()))
+}
+
+impl ClusterModel {
+    /// Standardises, fits on a seeded sample, assigns everyone and describes the clusters.
+    pub fn fit(features: &[MeterFeatures], cfg: &ClusterConfig) -> Result<Self, ClusterError> {
+        let raw: Vec<[f64; 8]> = features.iter().map(inputs).collect();
+        Self::fit_inputs(&raw, cfg)
+    }
+
+    /// [`ClusterModel::fit`] on each meter's [`inputs`].
+    pub fn fit_inputs(raw: &[[f64; 8]], cfg: &ClusterConfig) -> Result<Self, ClusterError> {
+        let n = raw.len();
+        let robust = Robust::fit(raw);
+        let z: Vec<[f64; 8]> = raw.iter().map(|x| robust.transform(x)).collect();
+        let k = cfg.k.clamp(1, n.max(1));
+        let mut rng = Xoshiro256Plus::seed_from_u64(cfg.seed);
+        let fit_rows: Vec<usize> = if n > cfg.max_fit_meters {
+            let mut v = sample(&mut rng, n, cfg.max_fit_meters).into_vec();
+            v.sort_unstable();
+            v
+        } else {
+            (0..n).collect()
+        };
+        let fit_data = to_array(&mut fit_rows.iter().map(|&i| &z[i]), fit_rows.len())?;
+        let kmeans = |rng: Xoshiro256Plus| -> Result<Fitted, ClusterError> {
+            KMeans::params_with_rng(k, rng)
+                .n_runs(cfg.n_runs.max(1))
                 .max_n_iterations(cfg.max_iterations)
-                .fit(&DatasetBase::from(fit_data.clone()));
-            match gmm {
-                Ok(model) => (
-                    model.predict(&all).to_vec(),
-                    model.means().clone(),
-                    ClusterMethod::Gmm,
-                ),
-                Err(_) => {
-                    let (a, c) = kmeans(rng)?;
-                    (a, c, ClusterMethod::Kmeans)
+                .tolerance(1e-4)
+                .fit(&DatasetBase::from(fit_data.clone()))
+                .map(Fitted::Kmeans)
+                .map_err(|e| ClusterError::Fit(e.to_string()))
+        };
+        let fitted = match cfg.method {
+            ClusterMethod::Kmeans => kmeans(rng)?,
+            ClusterMethod::Gmm => {
+                let gmm = GaussianMixtureModel::params_with_rng(k, rng.clone())
+                    .n_runs(cfg.n_runs.max(1) as u64)
+                    .max_n_iterations(cfg.max_iterations)
+                    .fit(&DatasetBase::from(fit_data.clone()));
+                match gmm {
+                    Ok(model) => Fitted::Gmm(Box::new(model)),
+                    Err(_) => kmeans(rng)?,
                 }
             }
-        }
-    };
-    let kk = centroids_z.nrows();
-    // Describe each cluster by the median of its members' raw inputs: mapping a centroid back
-    // through the clipped standardisation would understate far-out clusters (rigs sit at the
-    // clip).
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); kk];
-    for (i, &a) in assignment.iter().enumerate() {
-        if a < kk {
-            members[a].push(i);
-        }
-    }
-    let centroids: Vec<[f64; 8]> = members
-        .iter()
-        .map(|rows| {
-            let mut c = [f64::NAN; 8];
-            let mut col = Vec::with_capacity(rows.len());
-            for (j, v) in c.iter_mut().enumerate() {
-                col.clear();
-                col.extend(rows.iter().map(|&i| raw[i][j]).filter(|x| x.is_finite()));
-                if !col.is_empty() {
-                    let k = col.len() / 2;
-                    *v = *col.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1;
-                }
+        };
+        let kk = match &fitted {
+            Fitted::Kmeans(m) => m.centroids().nrows(),
+            Fitted::Gmm(m) => m.means().nrows(),
+        };
+        let assignment = fitted.predict(&to_array(&mut z.iter(), n)?);
+        // Describe each cluster by the median of its members' raw inputs: mapping a centroid
+        // back through the clipped standardisation would understate far-out clusters (rigs sit
+        // at the clip).
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); kk];
+        for (i, &a) in assignment.iter().enumerate() {
+            if a < kk {
+                members[a].push(i);
             }
-            c
+        }
+        let centroids: Vec<[f64; 8]> = members
+            .iter()
+            .map(|rows| {
+                let mut c = [f64::NAN; 8];
+                let mut col = Vec::with_capacity(rows.len());
+                for (j, v) in c.iter_mut().enumerate() {
+                    col.clear();
+                    col.extend(rows.iter().map(|&i| raw[i][j]).filter(|x| x.is_finite()));
+                    if !col.is_empty() {
+                        let k = col.len() / 2;
+                        *v = *col.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1;
+                    }
+                }
+                c
+            })
+            .collect();
+        Ok(ClusterModel {
+            robust,
+            rig_likeness: centroids.iter().map(rig_likeness).collect(),
+            sizes: members.iter().map(Vec::len).collect(),
+            centroids: centroids
+                .iter()
+                .map(|c| c.map(|x| x.is_finite().then_some(x)))
+                .collect(),
+            fitted,
         })
-        .collect();
-    let mut sizes = vec![0usize; kk];
-    for &a in &assignment {
-        if a < kk {
-            sizes[a] += 1;
-        }
     }
-    Ok(Clusters {
-        rig_likeness: centroids.iter().map(rig_likeness).collect(),
-        assignment,
-        sizes,
-        centroids,
-        method,
-    })
+
+    /// Assigns each meter (any subset of the population or another one) to its cluster.
+    pub fn assign(&self, features: &[MeterFeatures]) -> Result<Clusters, ClusterError> {
+        let z: Vec<[f64; 8]> = features
+            .iter()
+            .map(|f| self.robust.transform(&inputs(f)))
+            .collect();
+        let assignment = self.fitted.predict(&to_array(&mut z.iter(), z.len())?);
+        Ok(Clusters {
+            assignment,
+            rig_likeness: self.rig_likeness.clone(),
+            sizes: self.sizes.clone(),
+            centroids: self
+                .centroids
+                .iter()
+                .map(|c| c.map(|x| x.unwrap_or(f64::NAN)))
+                .collect(),
+            method: self.fitted.method(),
+        })
+    }
+}
+
+/// Fits the clustering on `features` and assigns them ([`ClusterModel::fit`], then
+/// [`ClusterModel::assign`]).
+pub fn cluster(features: &[MeterFeatures], cfg: &ClusterConfig) -> Result<Clusters, ClusterError> {
+    ClusterModel::fit(features, cfg)?.assign(features)
 }
 
 #[cfg(test)]

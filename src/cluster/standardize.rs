@@ -9,10 +9,30 @@ pub use crate::stats::MAD_TO_SD;
 pub const Z_CLIP: f64 = 8.0;
 
 /// Per-column centre and scale.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Robust<const K: usize> {
+    #[serde(with = "serde_arrays")]
     pub centre: [f64; K],
+    #[serde(with = "serde_arrays")]
     pub scale: [f64; K],
+}
+
+/// serde for `[f64; K]` of any `K` (serde's own impls need a literal length).
+mod serde_arrays {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, const K: usize>(a: &[f64; K], s: S) -> Result<S::Ok, S::Error> {
+        a.as_slice().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, const K: usize>(
+        d: D,
+    ) -> Result<[f64; K], D::Error> {
+        let v = Vec::<f64>::deserialize(d)?;
+        let n = v.len();
+        v.try_into()
+            .map_err(|_| serde::de::Error::invalid_length(n, &"one value per column"))
+    }
 }
 
 /// Median of a column; an empty column (no finite value) is centred at 0.

@@ -126,7 +126,8 @@ pub struct View {
 }
 
 impl View {
-    fn new(
+    /// The view of grid slots `range` in zone `zone` (`grid_cal`: the grid's calendar there).
+    pub fn new(
         grid_cal: &Calendar,
         zone: u16,
         range: std::ops::Range<usize>,

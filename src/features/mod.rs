@@ -519,14 +519,30 @@ pub fn meter_features_in(
 /// Features of every meter, in matrix order. `parallel = false` runs on the calling thread
 /// (the results are identical either way).
 pub fn compute(ctx: &FeatureContext<'_>, parallel: bool) -> Vec<MeterFeatures> {
-    let n = ctx.matrix.n_meters();
     let (views, of) = ctx.views();
     let proxies = peer_proxy(ctx, &views, &of, parallel);
+    let mut out = compute_own(ctx, &views, &of, &proxies, parallel);
+    let levels = PeerLevels::of(&out, &ctx.tariff, &ctx.feeder);
+    levels.apply(&mut out, &ctx.tariff, &ctx.feeder);
+    out
+}
+
+/// Each meter's features from its own row, view and peer group's proxy (`proxies`, made by
+/// [`peer_proxy`] or taken from a model), in matrix order: everything but the peer ratios,
+/// which need the [`PeerLevels`] of the whole population.
+pub fn compute_own(
+    ctx: &FeatureContext<'_>,
+    views: &[View],
+    of: &[u32],
+    proxies: &proxy::Proxies,
+    parallel: bool,
+) -> Vec<MeterFeatures> {
+    let n = ctx.matrix.n_meters();
     let one = |sc: &mut Scratch, i: usize| {
         let p = proxies.group[i].map(|g| &proxies.series[g as usize]);
         meter_features_in(ctx, &views[of[i] as usize], p, i, sc)
     };
-    let mut out: Vec<MeterFeatures> = if parallel {
+    if parallel {
         (0..n)
             .into_par_iter()
             .map_init(Scratch::default, |sc, i| one(sc, i))
@@ -534,11 +550,8 @@ pub fn compute(ctx: &FeatureContext<'_>, parallel: bool) -> Vec<MeterFeatures> {
     } else {
         let mut sc = Scratch::default();
         (0..n).map(|i| one(&mut sc, i)).collect()
-    };
-    peer_ratios(&mut out, &ctx.tariff, &ctx.feeder);
-    out
+    }
 }
-
 /// Coefficient of variation of the finite values (`NaN` under two or at a zero mean).
 fn cv_of(v: &[f32]) -> f32 {
     let (n, sum) = v
@@ -568,29 +581,48 @@ fn median(mut v: Vec<f32>) -> f32 {
     crate::stats::median_mut(&mut v).unwrap_or(f32::NAN)
 }
 
-/// Level relative to segment peers (same tariff; same feeder): the Irkutsk rule of thumb is
-/// "consumption well above comparable premises (>= 2x)" (DOMAIN.md).
-fn peer_ratios(f: &mut [MeterFeatures], tariff: &[Option<u32>], feeder: &[Option<u32>]) {
-    let groups = |seg: &[Option<u32>], get: fn(&MeterFeatures) -> f32| {
-        let mut by: std::collections::BTreeMap<Option<u32>, Vec<f32>> = Default::default();
-        for (x, s) in f.iter().zip(seg) {
-            by.entry(*s).or_default().push(get(x));
+/// Median per segment id (`None` = meters without one) of a feature.
+pub type SegmentMedians = std::collections::BTreeMap<Option<u32>, f32>;
+
+/// The population's levels that the peer ratios compare a meter with: the median mean load per
+/// tariff and per feeder, and the median daily floor per tariff. Level relative to segment
+/// peers: the Irkutsk rule of thumb is "consumption well above comparable premises (>= 2x)"
+/// (DOMAIN.md).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeerLevels {
+    pub tariff_mean_kw: SegmentMedians,
+    pub tariff_base_kw: SegmentMedians,
+    pub feeder_mean_kw: SegmentMedians,
+}
+
+impl PeerLevels {
+    /// The medians of `f` (the meters' own features) by segment.
+    pub fn of(f: &[MeterFeatures], tariff: &[Option<u32>], feeder: &[Option<u32>]) -> Self {
+        let groups = |seg: &[Option<u32>], get: fn(&MeterFeatures) -> f32| {
+            let mut by: std::collections::BTreeMap<Option<u32>, Vec<f32>> = Default::default();
+            for (x, s) in f.iter().zip(seg) {
+                by.entry(*s).or_default().push(get(x));
+            }
+            by.into_iter().map(|(k, v)| (k, median(v))).collect()
+        };
+        PeerLevels {
+            tariff_mean_kw: groups(tariff, |x| x.mean_kw),
+            tariff_base_kw: groups(tariff, |x| x.base_kw),
+            feeder_mean_kw: groups(feeder, |x| x.mean_kw),
         }
-        by.into_iter()
-            .map(|(k, v)| (k, median(v)))
-            .collect::<std::collections::BTreeMap<_, _>>()
-    };
-    let t_mean = groups(tariff, |x| x.mean_kw);
-    let t_base = groups(tariff, |x| x.base_kw);
-    let f_mean = groups(feeder, |x| x.mean_kw);
-    let ratio = |a: f32, b: Option<&f32>| match b {
-        Some(&b) if b > 1e-3 => a / b,
-        _ => f32::NAN,
-    };
-    for (i, x) in f.iter_mut().enumerate() {
-        x.peer_tariff_ratio = ratio(x.mean_kw, t_mean.get(&tariff[i]));
-        x.peer_tariff_base_ratio = ratio(x.base_kw, t_base.get(&tariff[i]));
-        x.peer_feeder_ratio = ratio(x.mean_kw, f_mean.get(&feeder[i]));
+    }
+
+    /// Sets each meter's peer ratios (`NaN` where its segment has no level).
+    pub fn apply(&self, f: &mut [MeterFeatures], tariff: &[Option<u32>], feeder: &[Option<u32>]) {
+        let ratio = |a: f32, b: Option<&f32>| match b {
+            Some(&b) if b > 1e-3 => a / b,
+            _ => f32::NAN,
+        };
+        for (i, x) in f.iter_mut().enumerate() {
+            x.peer_tariff_ratio = ratio(x.mean_kw, self.tariff_mean_kw.get(&tariff[i]));
+            x.peer_tariff_base_ratio = ratio(x.base_kw, self.tariff_base_kw.get(&tariff[i]));
+            x.peer_feeder_ratio = ratio(x.mean_kw, self.feeder_mean_kw.get(&feeder[i]));
+        }
     }
 }
 

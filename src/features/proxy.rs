@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use super::baseload::MIN_DAY_COVERAGE;
 use super::{FeatureContext, View};
+use crate::grid::LoadMatrix;
 
 /// Meters a peer group needs (and a day needs present) for its median to be a signal.
 pub const MIN_PEERS: usize = 5;
@@ -90,69 +91,102 @@ impl DayProxy {
     }
 }
 
+/// A peer group: a feeder of at least [`MIN_PEERS`] meters (by segment id), else the meters of
+/// one time zone (zone id) and span (grid slots `lo..hi`: [`super::View`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GroupKey {
+    Feeder(u32),
+    Span { zone: u16, lo: usize, hi: usize },
+}
+
 /// Every peer group's proxy, and each meter's group (`None` without a group big enough).
 #[derive(Debug, Clone, Default)]
 pub struct Proxies {
     pub series: Vec<DayProxy>,
     pub group: Vec<Option<u32>>,
+    /// Every group of at least [`MIN_PEERS`] meters and its proxy (`None` when its days were
+    /// too few): what a model keeps so that a subset of the meters finds the same group.
+    pub groups: Vec<(GroupKey, Option<u32>)>,
 }
 
-/// Builds the proxies of a run: one pass over the matrix for the daily means.
-pub fn peer_proxy(ctx: &FeatureContext<'_>, views: &[View], of: &[u32], parallel: bool) -> Proxies {
-    let m = ctx.matrix;
-    let n = m.n_meters();
+/// Each meter's peer group when the groups are known (from a model): its feeder's when
+/// `feeder_group` knows its feeder, else its zone and span's. `None` without one.
+pub fn group_of(
+    ctx: &FeatureContext<'_>,
+    views: &[View],
+    of: &[u32],
+    i: usize,
+    feeder_group: &dyn Fn(u32) -> Option<Option<u32>>,
+    span_group: &dyn Fn(GroupKey) -> Option<u32>,
+) -> Option<u32> {
+    if let Some(g) = ctx.feeder[i].and_then(feeder_group) {
+        return g;
+    }
+    span_group(span_key(&views[of[i] as usize]))
+}
+
+/// A meter's daily means over their median (its typical day), straight from its row, on its
+/// view's days; empty when it has under [`MIN_CORR_DAYS`] covered days or its typical day is
+/// below [`MIN_LEVEL_KW`] (left out of its group's signal).
+pub fn normalised_daily(m: &LoadMatrix, v: &View, i: usize) -> Vec<f32> {
     let hours = m.grid.interval_hours() as f32;
-    // Each meter's daily means over their median (its typical day), straight from its row.
     let full = m.grid.slots_per_day().max(1) as f32;
-    let one = |i: usize| -> Vec<f32> {
-        let v = &views[of[i] as usize];
-        let row = &m.row(i)[v.offset..v.offset + v.len()];
-        let mut daily: Vec<f32> = v
-            .days
-            .iter()
-            .map(|r| {
-                let (n, sum) = row[r.clone()]
-                    .iter()
-                    .filter(|x| !x.is_nan())
-                    .fold((0usize, 0f64), |(n, s), &x| (n + 1, s + f64::from(x)));
-                if (n as f32) < MIN_DAY_COVERAGE * full || n == 0 {
-                    f32::NAN
-                } else {
-                    (sum / n as f64) as f32 / hours
-                }
-            })
-            .collect();
-        let mut finite: Vec<f32> = daily.iter().copied().filter(|x| !x.is_nan()).collect();
-        if finite.len() < MIN_CORR_DAYS {
-            return Vec::new();
-        }
-        let k = finite.len() / 2;
-        let med = *finite.select_nth_unstable_by(k, f32::total_cmp).1;
-        if med < MIN_LEVEL_KW {
-            return Vec::new();
-        }
-        daily.iter_mut().for_each(|x| *x /= med);
-        daily
-    };
-    // Groups: feeder when big enough, else zone and span.
+    let row = &m.row(i)[v.offset..v.offset + v.len()];
+    let mut daily: Vec<f32> = v
+        .days
+        .iter()
+        .map(|r| {
+            let (n, sum) = row[r.clone()]
+                .iter()
+                .filter(|x| !x.is_nan())
+                .fold((0usize, 0f64), |(n, s), &x| (n + 1, s + f64::from(x)));
+            if (n as f32) < MIN_DAY_COVERAGE * full || n == 0 {
+                f32::NAN
+            } else {
+                (sum / n as f64) as f32 / hours
+            }
+        })
+        .collect();
+    let mut finite: Vec<f32> = daily.iter().copied().filter(|x| !x.is_nan()).collect();
+    if finite.len() < MIN_CORR_DAYS {
+        return Vec::new();
+    }
+    let k = finite.len() / 2;
+    let med = *finite.select_nth_unstable_by(k, f32::total_cmp).1;
+    if med < MIN_LEVEL_KW {
+        return Vec::new();
+    }
+    daily.iter_mut().for_each(|x| *x /= med);
+    daily
+}
+
+/// Each meter's peer group: its feeder (`feeder[i]`) when that feeder has at least
+/// [`MIN_PEERS`] meters, else its zone and span (`span(i)`).
+pub fn group_keys(feeder: &[Option<u32>], span: &dyn Fn(usize) -> GroupKey) -> Vec<GroupKey> {
     let mut feeder_size: BTreeMap<u32, usize> = BTreeMap::new();
-    for f in ctx.feeder.iter().flatten() {
+    for f in feeder.iter().flatten() {
         *feeder_size.entry(*f).or_default() += 1;
     }
-    let key = |i: usize| -> (u8, u32) {
-        match ctx.feeder[i] {
-            Some(f) if feeder_size.get(&f).copied().unwrap_or(0) >= MIN_PEERS => (0, f),
-            _ => (1, of[i]),
-        }
-    };
-    let mut members: BTreeMap<(u8, u32), Vec<usize>> = BTreeMap::new();
-    for i in 0..n {
-        members.entry(key(i)).or_default().push(i);
+    (0..feeder.len())
+        .map(|i| match feeder[i] {
+            Some(f) if feeder_size.get(&f).copied().unwrap_or(0) >= MIN_PEERS => {
+                GroupKey::Feeder(f)
+            }
+            _ => span(i),
+        })
+        .collect()
+}
+
+/// The members of each group (in matrix order), and the meters whose daily load makes their
+/// group's signal: a median over a few hundred meters tracks the weather as well as one over
+/// the whole region, so large groups contribute an evenly spaced sample (in id order) of at
+/// most [`MAX_PROXY_METERS`].
+pub fn members_and_sample(keys: &[GroupKey]) -> (BTreeMap<GroupKey, Vec<usize>>, Vec<usize>) {
+    let mut members: BTreeMap<GroupKey, Vec<usize>> = BTreeMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        members.entry(*k).or_default().push(i);
     }
-    // A median over a few hundred meters tracks the weather as well as one over the whole
-    // region: large groups contribute an evenly spaced sample (in id order), so the pass over
-    // the matrix costs at most MAX_PROXY_METERS rows per group.
-    let sampled: Vec<usize> = members
+    let sampled = members
         .values()
         .filter(|ms| ms.len() >= MIN_PEERS)
         .flat_map(|ms| {
@@ -160,24 +194,27 @@ pub fn peer_proxy(ctx: &FeatureContext<'_>, views: &[View], of: &[u32], parallel
             ms.iter().step_by(step).copied().collect::<Vec<_>>()
         })
         .collect();
-    let norm_of: Vec<Vec<f32>> = if parallel {
-        sampled.par_iter().map(|&i| one(i)).collect()
-    } else {
-        sampled.iter().map(|&i| one(i)).collect()
-    };
-    let mut norm: Vec<Option<Vec<f32>>> = vec![None; n];
-    for (i, v) in sampled.into_iter().zip(norm_of) {
-        norm[i] = Some(v);
-    }
+    (members, sampled)
+}
+
+/// Every group's signal from its members, each meter's grid days (`days(i)`) and the sampled
+/// meters' [`normalised_daily`] loads (`norm(i)`, `None` for the others).
+pub fn assemble<'a>(
+    n: usize,
+    members: BTreeMap<GroupKey, Vec<usize>>,
+    days: &dyn Fn(usize) -> &'a [u32],
+    norm: &dyn Fn(usize) -> Option<&'a [f32]>,
+) -> Proxies {
     let mut out = Proxies {
         series: Vec::new(),
         group: vec![None; n],
+        groups: Vec::new(),
     };
-    for (_, ms) in members {
+    for (gkey, ms) in members {
         if ms.len() < MIN_PEERS {
             continue;
         }
-        let days = |i: usize| &views[of[i] as usize].grid_day;
+        out.groups.push((gkey, None));
         let lo = ms.iter().filter_map(|&i| days(i).first()).min().copied();
         let hi = ms.iter().filter_map(|&i| days(i).last()).max().copied();
         let (Some(lo), Some(hi)) = (lo, hi) else {
@@ -185,7 +222,7 @@ pub fn peer_proxy(ctx: &FeatureContext<'_>, views: &[View], of: &[u32], parallel
         };
         let mut per_day: Vec<Vec<f32>> = vec![Vec::new(); (hi - lo + 1) as usize];
         for &i in &ms {
-            let Some(v) = &norm[i] else { continue };
+            let Some(v) = norm(i) else { continue };
             for (&d, &x) in days(i).iter().zip(v) {
                 if !x.is_nan() {
                     per_day[(d - lo) as usize].push(x);
@@ -206,6 +243,9 @@ pub fn peer_proxy(ctx: &FeatureContext<'_>, views: &[View], of: &[u32], parallel
             continue;
         }
         let g = out.series.len() as u32;
+        if let Some(last) = out.groups.last_mut() {
+            last.1 = Some(g);
+        }
         out.series.push(DayProxy {
             first_day: lo,
             values,
@@ -215,6 +255,36 @@ pub fn peer_proxy(ctx: &FeatureContext<'_>, views: &[View], of: &[u32], parallel
         }
     }
     out
+}
+
+/// The span group key of a view.
+pub fn span_key(v: &View) -> GroupKey {
+    GroupKey::Span {
+        zone: v.zone,
+        lo: v.offset,
+        hi: v.offset + v.len(),
+    }
+}
+
+/// Builds the proxies of a run: one pass over the matrix for the daily means.
+pub fn peer_proxy(ctx: &FeatureContext<'_>, views: &[View], of: &[u32], parallel: bool) -> Proxies {
+    let m = ctx.matrix;
+    let n = m.n_meters();
+    let keys = group_keys(&ctx.feeder, &|i| span_key(&views[of[i] as usize]));
+    let (members, sampled) = members_and_sample(&keys);
+    let one = |i: usize| normalised_daily(m, &views[of[i] as usize], i);
+    let norm_of: Vec<Vec<f32>> = if parallel {
+        sampled.par_iter().map(|&i| one(i)).collect()
+    } else {
+        sampled.iter().map(|&i| one(i)).collect()
+    };
+    let mut norm: Vec<Option<Vec<f32>>> = vec![None; n];
+    for (i, v) in sampled.into_iter().zip(norm_of) {
+        norm[i] = Some(v);
+    }
+    assemble(n, members, &|i| &views[of[i] as usize].grid_day, &|i| {
+        norm[i].as_deref()
+    })
 }
 
 #[cfg(test)]

@@ -48,10 +48,30 @@ pub fn read_long_parquet(
     acc: &mut Accumulator,
     progress: &Progress,
 ) -> Result<(), IngestError> {
+    read_long_parquet_groups(path, fmt, acc, progress, None)
+}
+
+/// Rows of each row group of a Parquet file (from its footer).
+pub fn row_group_rows(path: &Path) -> Result<Vec<usize>, IngestError> {
+    let file = std::fs::File::open(path).map_err(|e| IngestError::open(path, e))?;
+    let mut reader = ParquetReader::new(file);
+    let metadata = reader.get_metadata().map_err(|e| perr(path, e))?;
+    Ok(metadata.row_groups.iter().map(|rg| rg.num_rows()).collect())
+}
+
+/// [`read_long_parquet`] of the row groups `groups` only (`None` = all): one chunk of the
+/// meters of a file sorted by meter. Row numbers in data-quality records stay the file's.
+pub fn read_long_parquet_groups(
+    path: &Path,
+    fmt: &LongFormat,
+    acc: &mut Accumulator,
+    progress: &Progress,
+    groups: Option<std::ops::Range<usize>>,
+) -> Result<(), IngestError> {
     let file_idx = acc.quality.add_file(path);
     let file = std::fs::File::open(path).map_err(|e| IngestError::open(path, e))?;
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_opened(path, file, file_idx, fmt, acc, progress)
+        read_opened(path, file, file_idx, fmt, acc, progress, groups)
     }))
     .unwrap_or_else(|panic| {
         let msg = panic
@@ -73,6 +93,7 @@ fn read_opened(
     fmt: &LongFormat,
     acc: &mut Accumulator,
     progress: &Progress,
+    groups: Option<std::ops::Range<usize>>,
 ) -> Result<(), IngestError> {
     let file_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader = ParquetReader::new(file);
@@ -100,7 +121,11 @@ fn read_opened(
     let mut offset = 0usize;
     for (g, rg) in metadata.row_groups.iter().enumerate() {
         let n = rg.num_rows();
-        let mut done = 0;
+        let mut done = if groups.as_ref().is_some_and(|r| !r.contains(&g)) {
+            n
+        } else {
+            0
+        };
         while done < n {
             let len = (n - done).min(BATCH_ROWS);
             slices.push((g, done, len, offset + done));

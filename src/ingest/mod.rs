@@ -170,6 +170,9 @@ pub struct IngestOptions {
     pub weather: Option<PathBuf>,
     pub weather_time: TimeSpec,
     pub show_progress: bool,
+    /// Parquet readings: read only these row groups of each file (one chunk of meters of a
+    /// streamed run, `crate::model::chunked`); `None` = all.
+    pub row_groups: Option<std::ops::Range<usize>>,
 }
 
 /// Feeder/substation load on the meters' grid.
@@ -259,13 +262,24 @@ fn read_one(
     long: &LongFormat,
     acc: &mut Accumulator,
     progress: &Progress,
+    row_groups: Option<std::ops::Range<usize>>,
 ) -> Result<(), IngestError> {
     let format = match format {
         ReadingsFormat::Auto => detect_format(path)?,
         f => f,
     };
+    if row_groups.is_some() && format != ReadingsFormat::Parquet {
+        return Err(IngestError::Read {
+            path: path.to_path_buf(),
+            message: "--row-groups reads a shard of a Parquet file; this file is not Parquet\n  \
+                      fix: convert the readings to Parquet sorted by meter, or leave out --row-groups"
+                .into(),
+        });
+    }
     match format {
-        ReadingsFormat::Parquet => long_parquet::read_long_parquet(path, long, acc, progress),
+        ReadingsFormat::Parquet => {
+            long_parquet::read_long_parquet_groups(path, long, acc, progress, row_groups)
+        }
         ReadingsFormat::Csv | ReadingsFormat::Auto => {
             long_csv::read_long_csv(path, long, acc, progress)
         }
@@ -310,7 +324,15 @@ pub fn load(opts: &IngestOptions) -> Result<Ingested, IngestError> {
     let mut acc = Accumulator::new(cfg);
     let progress = Progress::new(total_bytes(&opts.readings), opts.show_progress);
     for path in &opts.readings {
-        read_one(path, opts.format, opts, &opts.long, &mut acc, &progress)?;
+        read_one(
+            path,
+            opts.format,
+            opts,
+            &opts.long,
+            &mut acc,
+            &progress,
+            opts.row_groups.clone(),
+        )?;
         if let Some(e) = acc.take_error() {
             return Err(IngestError::OverBudget(e));
         }
@@ -350,6 +372,7 @@ pub fn load(opts: &IngestOptions) -> Result<Ingested, IngestError> {
                 &opts.feeder_format,
                 &mut facc,
                 &Progress::hidden(),
+                None,
             )?;
             if let Some(e) = facc.take_error() {
                 return Err(IngestError::OverBudget(e));

@@ -72,6 +72,8 @@ pub enum SettingsError {
     NoReadings,
     #[error("no input files match {pattern:?}\n  fix: check the path; quote globs so the shell does not expand them")]
     NoMatch { pattern: String },
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
 }
 
 pub(crate) fn invalid(key: &str, message: impl Into<String>) -> SettingsError {
@@ -127,6 +129,8 @@ pub struct IngestFlags {
     pub keep_unknown_meters: bool,
     /// Memory budget (`8G`, `512M`, `60%`).
     pub memory_budget: Option<String>,
+    /// Parquet row groups `A..B` to read (a shard of meters).
+    pub row_groups: Option<String>,
     /// Output directory.
     pub out: PathBuf,
     pub write_matrix: bool,
@@ -140,6 +144,8 @@ pub struct DetectFlags {
     pub cluster_method: Option<String>,
     pub flag_threshold: Option<f64>,
     pub threads: Option<usize>,
+    /// Score with this model file (`run --model`).
+    pub model: Option<PathBuf>,
 }
 
 /// The config file of a command, read once, and the folder its relative paths start from.
@@ -189,10 +195,14 @@ pub fn run_options(
     show_progress: bool,
 ) -> Result<RunOptions, SettingsError> {
     let src = Sources::load(args.config.as_deref())?;
-    let ingest = ingest_from(args, &src, show_progress)?;
+    let mut ingest = ingest_from(args, &src, show_progress)?;
     let tz = ingest.long.time.tz;
     let detect_cfg = detect_from(detect, &src.file, tz)?;
     let balance = balance_from(&BalanceFlags::default(), &src.file.balance, tz)?;
+    let model = match &detect.model {
+        Some(path) => Some(model_input(path, &mut ingest, &detect_cfg)?),
+        None => None,
+    };
     Ok(RunOptions {
         ingest,
         out: args.out.clone(),
@@ -200,6 +210,46 @@ pub fn run_options(
         detect: detect_cfg,
         balance,
         threads: detect.threads,
+        model,
+    })
+}
+
+/// `run --model FILE`: reads the model, refuses one of another format or fitted with other
+/// settings, and puts the readings on the model's grid (its window and interval; a window or
+/// interval given that differs from it is refused).
+fn model_input(
+    path: &Path,
+    ingest: &mut IngestOptions,
+    detect: &crate::detect::DetectConfig,
+) -> Result<crate::app::ModelInput, SettingsError> {
+    let model = crate::model::Model::read(path)?;
+    model.check_settings(path, &detect.model_settings(ingest.weather.is_some()))?;
+    let g = model.grid;
+    let window = (g.start, g.end());
+    let refuse = |key: &str, what: String| SettingsError::OutOfRange {
+        key: key.into(),
+        value: what,
+        message: format!("differs from the grid of the model {}", path.display()),
+        fix: "leave it out: a run with --model reads its readings onto the model's grid".into(),
+    };
+    if let Some(w) = ingest.acc.window {
+        if w != window {
+            return Err(refuse(
+                "--start/--end",
+                format!("{}..{} (unix seconds)", w.0, w.1),
+            ));
+        }
+    }
+    if let Some(iv) = ingest.acc.interval_secs {
+        if iv != g.interval_secs {
+            return Err(refuse("--interval", format!("{} s", iv)));
+        }
+    }
+    ingest.acc.window = Some(window);
+    ingest.acc.interval_secs = Some(g.interval_secs);
+    Ok(crate::app::ModelInput {
+        path: path.to_path_buf(),
+        model,
     })
 }
 
@@ -646,7 +696,31 @@ pub(crate) fn ingest_from(
             .or(cfg.inputs.weather.as_ref().map(rel)),
         weather_time: time,
         show_progress,
+        row_groups: args
+            .row_groups
+            .as_deref()
+            .map(|s| parse_row_groups("--row-groups", s))
+            .transpose()?,
     })
+}
+
+/// `A..B` (row groups A up to B, exclusive; A < B).
+fn parse_row_groups(key: &str, s: &str) -> Result<std::ops::Range<usize>, SettingsError> {
+    let bad = || SettingsError::OutOfRange {
+        key: key.into(),
+        value: s.into(),
+        message: "is not a range of row groups".into(),
+        fix: "give A..B with A < B, e.g. 0..100 (the first 100 row groups)".into(),
+    };
+    let (a, b) = s.split_once("..").ok_or_else(bad)?;
+    let (a, b): (usize, usize) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a >= b {
+        return Err(bad());
+    }
+    Ok(a..b)
 }
 
 #[cfg(test)]

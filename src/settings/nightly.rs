@@ -95,6 +95,7 @@ pub fn nightly_options(flags: &NightlyFlags) -> Result<NightlyOptions, SettingsE
             detect,
             balance,
             threads: flags.threads,
+            model: None,
         },
         landing,
         state,

@@ -25,6 +25,7 @@
 //! - `settings`: `gridsleuth config`, range checks of the config file, the `[balance]` table.
 //! - `fuzz`: every crash the fuzzer found (`fuzz/regressions/`), its seeds and kept corpus.
 //! - `robust`: stray timestamps (identical scores with and without), the memory budget.
+//! - `model`: `fit` + `run --model` on three shards equals one run; refused models.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)]
 
@@ -40,6 +41,7 @@ mod eval;
 mod fuzz;
 mod generated;
 mod grid_analysis;
+mod model;
 mod nightly;
 mod pinned;
 mod properties;
