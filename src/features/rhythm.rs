@@ -117,6 +117,17 @@ pub fn hourly_within_day_into(
         } else {
             (sum / f64::from(n)) as f32
         };
+        if k == 2 {
+            // Half-hourly: the pair's sum is NaN when either is missing.
+            for c in slots.chunks_exact(2) {
+                let t = c.iter().sum::<f32>();
+                out.push(if t.is_nan() { f32::NAN } else { t / 2.0 - mean });
+            }
+            if slots.len() % 2 == 1 {
+                out.push(f32::NAN);
+            }
+            return;
+        }
         for c in slots.chunks(k) {
             out.push(if c.len() == k && c.iter().all(|v| !v.is_nan()) {
                 c.iter().sum::<f32>() / k as f32 - mean
@@ -188,16 +199,20 @@ pub fn rhythm_with(
     let mut hour_n = [0u32; 24];
     let (mut night, mut night_n, mut day, mut day_n) = (0f64, 0u32, 0f64, 0u32);
     let (mut we, mut we_n, mut wd, mut wd_n) = (0f64, 0u32, 0f64, 0u32);
-    for (s, &v) in kw.iter().enumerate().skip(from) {
+    let from = from.min(kw.len());
+    let slots = kw[from..]
+        .iter()
+        .zip(&cal.hour[from..])
+        .zip(&cal.class[from..]);
+    for ((&v, &h), &c) in slots {
         if v.is_nan() {
             continue;
         }
         let v64 = f64::from(v);
-        let h = usize::from(cal.hour[s]).min(23);
+        let h = usize::from(h).min(23);
         hour_sum[h] += v64;
         hour_n[h] += 1;
         // Without branches: a sum that starts at +0.0 is bitwise unchanged by adding +0.0.
-        let c = cal.class[s];
         let (is_night, is_day, is_we) = (c & NIGHT != 0, c & DAY != 0, c & WEEKEND != 0);
         night += if is_night { v64 } else { 0.0 };
         night_n += u32::from(is_night);
