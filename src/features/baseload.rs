@@ -7,7 +7,7 @@
 
 use super::calendar::Calendar;
 use super::calendar::{DAY, NIGHT};
-use super::level::{quantile_small, quantiles, rank, SmallK, SMALL_RANK_MAX};
+use super::level::{quantile_small, quantiles, rank, Small4, SmallK, SMALL_RANK_MAX};
 
 /// Daily floor: 5th percentile of the day's slots.
 pub const DAILY_FLOOR_Q: f64 = 0.05;
@@ -208,24 +208,22 @@ pub fn baseload_with(
             }
         } else {
             // The three floors at once.
-            let mut all = SmallK::new(rank(DAILY_FLOOR_Q, n_all));
-            let mut ni = SmallK::new(rank(NIGHT_FLOOR_Q, n_night.max(1)));
-            let mut di = SmallK::new(rank(DAILY_FLOOR_Q, n_day.max(1)));
-            for (&v, &c) in slots.iter().zip(class) {
-                all.push(v);
-                if c & NIGHT != 0 {
-                    ni.push(v);
-                }
-                if c & DAY != 0 {
-                    di.push(v);
-                }
-            }
-            daily.push(all.get());
-            night_by_day.push(if n_night > 0 { ni.get() } else { f32::NAN });
+            let ranks = [
+                rank(DAILY_FLOOR_Q, n_all),
+                rank(NIGHT_FLOOR_Q, n_night.max(1)),
+                rank(DAILY_FLOOR_Q, n_day.max(1)),
+            ];
+            let [all, ni, di] = if ranks.iter().all(|&r| r <= Small4::MAX_RANK) {
+                three_floors(slots, class, ranks.map(Small4::new))
+            } else {
+                three_floors(slots, class, ranks.map(SmallK::new))
+            };
+            daily.push(all);
+            night_by_day.push(if n_night > 0 { ni } else { f32::NAN });
             if n_day > 0 {
-                day_floor.push(di.get());
+                day_floor.push(di);
             }
-            day_by_day.push(if n_day > 0 { di.get() } else { f32::NAN });
+            day_by_day.push(if n_day > 0 { di } else { f32::NAN });
         }
         if let Some(&n) = night_by_day.last() {
             if !n.is_nan() {
@@ -265,6 +263,46 @@ pub fn baseload_with(
         base_p90_kw: base_p90,
         days: n_valid,
     }
+}
+
+/// One of the small-rank selectors ([`SmallK`], [`Small4`]).
+trait Smallest: Copy {
+    fn push(&mut self, v: f32);
+    fn get(&self) -> f32;
+}
+
+impl Smallest for SmallK {
+    #[inline]
+    fn push(&mut self, v: f32) {
+        SmallK::push(self, v);
+    }
+    #[inline]
+    fn get(&self) -> f32 {
+        SmallK::get(self)
+    }
+}
+
+impl Smallest for Small4 {
+    #[inline]
+    fn push(&mut self, v: f32) {
+        Small4::push(self, v);
+    }
+    #[inline]
+    fn get(&self) -> f32 {
+        Small4::get(self)
+    }
+}
+
+/// A day's floor, night floor and day-hours floor in one pass over its slots.
+#[inline]
+fn three_floors<S: Smallest>(slots: &[f32], class: &[u8], [mut all, mut ni, mut di]: [S; 3]) -> [f32; 3] {
+    // A NaN never enters: pushing one in place of a slot outside the hours is a no-op.
+    for (&v, &c) in slots.iter().zip(class) {
+        all.push(v);
+        ni.push(if c & NIGHT != 0 { v } else { f32::NAN });
+        di.push(if c & DAY != 0 { v } else { f32::NAN });
+    }
+    [all.get(), ni.get(), di.get()]
 }
 
 /// Median absolute change between consecutive days' values, over `level` (`NaN` when fewer
