@@ -62,6 +62,10 @@ pub struct DayStats {
     pub n_day: Vec<u32>,
     pub sum: Vec<f64>,
     pub night_sum: Vec<f64>,
+    /// The rhythm's sums over every slot of the days ([`rhythm_with`] from the first slot).
+    ///
+    /// [`rhythm_with`]: super::rhythm::rhythm_with
+    pub slots: super::rhythm::SlotSums,
 }
 
 impl DayStats {
@@ -72,10 +76,17 @@ impl DayStats {
         }
         self.sum.clear();
         self.night_sum.clear();
+        self.slots = super::rhythm::SlotSums::default();
         for r in days {
             let (mut n, mut nn, mut nd) = (0u32, 0u32, 0u32);
             let (mut sum, mut nsum) = (0f64, 0f64);
-            for (&v, &c) in kw[r.clone()].iter().zip(&cal.class[r.clone()]) {
+            let slots = kw[r.clone()]
+                .iter()
+                .zip(&cal.class[r.clone()])
+                .zip(&cal.hour[r.clone()]);
+            for ((&v, &c), &h) in slots {
+                // The rhythm's sums ride along (days run over every slot in order).
+                self.slots.add(v, h, c);
                 if !v.is_nan() {
                     let v64 = f64::from(v);
                     let night = c & NIGHT != 0;

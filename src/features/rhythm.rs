@@ -181,6 +181,46 @@ fn hourly_means(x: &[f32], k: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The rhythm's sums over slots, added in slot order: by local hour, night and day hours,
+/// weekend and weekdays (kW, present slots only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SlotSums {
+    hour_sum: [f64; 24],
+    hour_n: [u32; 24],
+    night: f64,
+    night_n: u32,
+    day: f64,
+    day_n: u32,
+    we: f64,
+    we_n: u32,
+    wd: f64,
+    wd_n: u32,
+}
+
+impl SlotSums {
+    /// Adds slot value `v` (skipped when missing) at local hour `h` with class bits `c`.
+    #[inline]
+    pub fn add(&mut self, v: f32, h: u8, c: u8) {
+        if v.is_nan() {
+            return;
+        }
+        let v64 = f64::from(v);
+        let h = usize::from(h).min(23);
+        self.hour_sum[h] += v64;
+        self.hour_n[h] += 1;
+        // Without branches: a sum that starts at +0.0 is bitwise unchanged by adding +0.0.
+        let (is_night, is_day, is_we) = (c & NIGHT != 0, c & DAY != 0, c & WEEKEND != 0);
+        self.night += if is_night { v64 } else { 0.0 };
+        self.night_n += u32::from(is_night);
+        self.day += if is_day { v64 } else { 0.0 };
+        self.day_n += u32::from(is_day);
+        self.we += if is_we { v64 } else { 0.0 };
+        self.we_n += u32::from(is_we);
+        self.wd += if is_we { 0.0 } else { v64 };
+        self.wd_n += u32::from(!is_we);
+    }
+}
+
 /// Rhythm of `kw[from..]` (the part since an onset; `from = 0` for the whole window).
 pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
     rhythm_with(kw, cal, from, None, &mut Vec::new())
@@ -195,34 +235,36 @@ pub fn rhythm_with(
     pre: Option<(&[std::ops::Range<usize>], &DayStats)>,
     hourly: &mut Vec<f32>,
 ) -> Rhythm {
-    let mut hour_sum = [0f64; 24];
-    let mut hour_n = [0u32; 24];
-    let (mut night, mut night_n, mut day, mut day_n) = (0f64, 0u32, 0f64, 0u32);
-    let (mut we, mut we_n, mut wd, mut wd_n) = (0f64, 0u32, 0f64, 0u32);
-    let from = from.min(kw.len());
-    let slots = kw[from..]
-        .iter()
-        .zip(&cal.hour[from..])
-        .zip(&cal.class[from..]);
-    for ((&v, &h), &c) in slots {
-        if v.is_nan() {
-            continue;
+    let own;
+    let sums = match pre {
+        // The day stats' pass added every slot from the first.
+        Some((_, stats)) if from == 0 => &stats.slots,
+        _ => {
+            let from = from.min(kw.len());
+            let mut t = SlotSums::default();
+            let slots = kw[from..]
+                .iter()
+                .zip(&cal.hour[from..])
+                .zip(&cal.class[from..]);
+            for ((&v, &h), &c) in slots {
+                t.add(v, h, c);
+            }
+            own = t;
+            &own
         }
-        let v64 = f64::from(v);
-        let h = usize::from(h).min(23);
-        hour_sum[h] += v64;
-        hour_n[h] += 1;
-        // Without branches: a sum that starts at +0.0 is bitwise unchanged by adding +0.0.
-        let (is_night, is_day, is_we) = (c & NIGHT != 0, c & DAY != 0, c & WEEKEND != 0);
-        night += if is_night { v64 } else { 0.0 };
-        night_n += u32::from(is_night);
-        day += if is_day { v64 } else { 0.0 };
-        day_n += u32::from(is_day);
-        we += if is_we { v64 } else { 0.0 };
-        we_n += u32::from(is_we);
-        wd += if is_we { 0.0 } else { v64 };
-        wd_n += u32::from(!is_we);
-    }
+    };
+    let SlotSums {
+        hour_sum,
+        hour_n,
+        night,
+        night_n,
+        day,
+        day_n,
+        we,
+        we_n,
+        wd,
+        wd_n,
+    } = *sums;
     let mut profile_buf = [0f64; 24];
     let mut n_profile = 0;
     for h in 0..24 {
