@@ -307,11 +307,15 @@ impl Smallest for Small4 {
 /// A day's floor, night floor and day-hours floor in one pass over its slots.
 #[inline]
 fn three_floors<S: Smallest>(slots: &[f32], class: &[u8], [mut all, mut ni, mut di]: [S; 3]) -> [f32; 3] {
-    // A NaN never enters: pushing one in place of a slot outside the hours is a no-op.
+    // The class bits repeat day after day (a branch predictor learns them); the values do not.
     for (&v, &c) in slots.iter().zip(class) {
         all.push(v);
-        ni.push(if c & NIGHT != 0 { v } else { f32::NAN });
-        di.push(if c & DAY != 0 { v } else { f32::NAN });
+        if c & NIGHT != 0 {
+            ni.push(v);
+        }
+        if c & DAY != 0 {
+            di.push(v);
+        }
     }
     [all.get(), ni.get(), di.get()]
 }
