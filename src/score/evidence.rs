@@ -587,7 +587,7 @@ mod tests {
         let stepped = score(&f);
         assert!(stepped > 0.5, "stepped rig under heating {stepped}");
         // The same floor without the step: its hourly profile counts against it.
-        let mut home = f.clone();
+        let mut home = f;
         home.step_t = f32::NAN;
         assert!(score(&home) < 0.6 * stepped, "no step {}", score(&home));
         // A floor that wanders like heating (15% a day) and moves with the neighbours is
