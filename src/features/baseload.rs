@@ -160,7 +160,14 @@ pub fn baseload(
         tmp: std::mem::take(tmp),
         ..BaseScratch::default()
     };
-    let b = baseload_with(kw, cal, days, &stats, [daily, night_by_day, day_by_day], &mut sc);
+    let b = baseload_with(
+        kw,
+        cal,
+        days,
+        &stats,
+        [daily, night_by_day, day_by_day],
+        &mut sc,
+    );
     *buf = sc.buf;
     *tmp = sc.tmp;
     b
@@ -243,12 +250,7 @@ pub fn baseload_with(
         }
     }
     let [base, base_p90] = quantiles(buf, daily, [0.5, 0.9]);
-    let valid = || {
-        daily
-            .iter()
-            .filter(|v| !v.is_nan())
-            .map(|&v| f64::from(v))
-    };
+    let valid = || daily.iter().filter(|v| !v.is_nan()).map(|&v| f64::from(v));
     let n_valid = valid().count();
     let base_cv = if n_valid >= 2 {
         let m = valid().sum::<f64>() / n_valid as f64;
@@ -306,7 +308,11 @@ impl Smallest for Small4 {
 
 /// A day's floor, night floor and day-hours floor in one pass over its slots.
 #[inline]
-fn three_floors<S: Smallest>(slots: &[f32], class: &[u8], [mut all, mut ni, mut di]: [S; 3]) -> [f32; 3] {
+fn three_floors<S: Smallest>(
+    slots: &[f32],
+    class: &[u8],
+    [mut all, mut ni, mut di]: [S; 3],
+) -> [f32; 3] {
     // The class bits repeat day after day (a branch predictor learns them); the values do not.
     for (&v, &c) in slots.iter().zip(class) {
         all.push(v);

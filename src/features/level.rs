@@ -292,14 +292,22 @@ pub(crate) mod tests {
 
     #[test]
     fn small4_equals_smallk_bit_for_bit() {
-        let special = [0.0f32, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1.0, -1.0];
+        let special = [
+            0.0f32,
+            -0.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1.0,
+            -1.0,
+        ];
         for seed in 0..300u64 {
             let row = random_row(seed, 1 + (seed as usize * 7) % 60);
             let row: Vec<f32> = row
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    if (i as u64 + seed) % 5 == 0 {
+                    if (i as u64 + seed).is_multiple_of(5) {
                         special[(i + seed as usize) % special.len()]
                     } else {
                         (v * 2.0).round() / 2.0

@@ -5,8 +5,8 @@
 //! relative to the mean, autocorrelation at one day and one week, night/day and weekend/weekday
 //! ratios of mean load.
 
-use super::calendar::{Calendar, DAY, NIGHT, WEEKEND};
 use super::baseload::DayStats;
+use super::calendar::{Calendar, DAY, NIGHT, WEEKEND};
 use crate::stats::Pairs;
 
 /// Rhythm figures of one row.
