@@ -60,34 +60,30 @@ fn bench_kernels(c: &mut Criterion) {
     let days = cal.day_ranges();
     let row: Vec<f32> = m.row(67).iter().map(|v| v * 2.0).collect();
     let mut g = c.benchmark_group("kernel (one meter-month)");
-    let (mut buf, mut tmp, mut daily, mut nights, mut days_kw) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut buf, mut daily, mut nights, mut days_kw) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     g.bench_function("level", |b| b.iter(|| level::level(&row, &mut buf)));
+    // The shared pass over the row (day counts and sums, the rhythm's slot sums), then the
+    // floors and the rhythm on it, as `features` runs them.
+    let mut stats = baseload::DayStats::default();
+    g.bench_function("day stats", |b| b.iter(|| stats.compute(&row, &cal, &days)));
+    let mut bs = baseload::BaseScratch::default();
     g.bench_function("baseload", |b| {
         b.iter(|| {
-            baseload::baseload(
+            baseload::baseload_with(
                 &row,
                 &cal,
                 &days,
-                &mut daily,
-                &mut nights,
-                &mut days_kw,
-                &mut buf,
-                &mut tmp,
+                &stats,
+                [&mut daily, &mut nights, &mut days_kw],
+                &mut bs,
             )
         })
     });
-    g.bench_function("rhythm", |b| b.iter(|| rhythm::rhythm(&row, &cal, 0)));
-    baseload::baseload(
-        &row,
-        &cal,
-        &days,
-        &mut daily,
-        &mut nights,
-        &mut days_kw,
-        &mut buf,
-        &mut tmp,
-    );
+    let mut hourly = Vec::new();
+    g.bench_function("rhythm", |b| {
+        b.iter(|| rhythm::rhythm_with(&row, &cal, 0, Some((&days, &stats)), &mut hourly))
+    });
     g.bench_function("steps", |b| b.iter(|| steps::best_step(&daily)));
     let ctx = FeatureContext::new(&m, &cal);
     let mut sc = features::Scratch::default();

@@ -7,7 +7,7 @@
 
 use super::calendar::Calendar;
 use super::calendar::{DAY, NIGHT};
-use super::level::{quantile_small, quantiles, rank, SmallK, SMALL_RANK_MAX};
+use super::level::{quantile_small, quantiles, rank, Small4, SmallK, SMALL_RANK_MAX};
 
 /// Daily floor: 5th percentile of the day's slots.
 pub const DAILY_FLOOR_Q: f64 = 0.05;
@@ -51,9 +51,97 @@ pub struct Baseload {
     pub days: usize,
 }
 
+/// Per-day sums of one row from a single pass, shared by the daily floors ([`baseload_with`]),
+/// the daily and nightly means ([`DayStats::means`]) and the rhythm's within-day pattern: each
+/// day's present slots (all, night hours, day hours) and the sums of its present values (all,
+/// night hours; f64 in slot order, so every consumer sees the same figures as its own pass).
+#[derive(Debug, Default, Clone)]
+pub struct DayStats {
+    pub n: Vec<u32>,
+    pub n_night: Vec<u32>,
+    pub n_day: Vec<u32>,
+    pub sum: Vec<f64>,
+    pub night_sum: Vec<f64>,
+    /// The rhythm's sums over every slot of the days ([`rhythm_with`] from the first slot).
+    ///
+    /// [`rhythm_with`]: super::rhythm::rhythm_with
+    pub slots: super::rhythm::SlotSums,
+}
+
+impl DayStats {
+    /// Fills the stats of `kw` over `days` (ranges of `cal`'s slots).
+    pub fn compute(&mut self, kw: &[f32], cal: &Calendar, days: &[std::ops::Range<usize>]) {
+        for v in [&mut self.n, &mut self.n_night, &mut self.n_day] {
+            v.clear();
+        }
+        self.sum.clear();
+        self.night_sum.clear();
+        self.slots = super::rhythm::SlotSums::default();
+        for r in days {
+            let (mut n, mut nn, mut nd) = (0u32, 0u32, 0u32);
+            let (mut sum, mut nsum) = (0f64, 0f64);
+            let slots = kw[r.clone()]
+                .iter()
+                .zip(&cal.class[r.clone()])
+                .zip(&cal.hour[r.clone()]);
+            for ((&v, &c), &h) in slots {
+                // The rhythm's sums ride along (days run over every slot in order).
+                self.slots.add(v, h, c);
+                if !v.is_nan() {
+                    let v64 = f64::from(v);
+                    let night = c & NIGHT != 0;
+                    n += 1;
+                    nn += u32::from(night);
+                    nd += u32::from(c & DAY != 0);
+                    sum += v64;
+                    // Adding +0.0 leaves a sum that starts at +0.0 bitwise unchanged.
+                    nsum += if night { v64 } else { 0.0 };
+                }
+            }
+            self.n.push(n);
+            self.n_night.push(nn);
+            self.n_day.push(nd);
+            self.sum.push(sum);
+            self.night_sum.push(nsum);
+        }
+    }
+
+    /// Mean kW of each day and of its night hours ([`NIGHT`]), `NaN` when under
+    /// [`MIN_DAY_COVERAGE`] of the full day (or of its night hours) is present.
+    pub fn means(&self, cal: &Calendar, daily: &mut Vec<f32>, nights: &mut Vec<f32>) {
+        daily.clear();
+        nights.clear();
+        let full = cal.slots_per_day.max(1) as f32;
+        let full_night = full * (super::calendar::NIGHT_HOURS.len() as f32) / 24.0;
+        for d in 0..self.n.len() {
+            let (n, nn) = (self.n[d], self.n_night[d]);
+            daily.push(if (n as f32) < MIN_DAY_COVERAGE * full {
+                f32::NAN
+            } else {
+                (self.sum[d] / f64::from(n)) as f32
+            });
+            nights.push(if (nn as f32) < MIN_DAY_COVERAGE * full_night || nn == 0 {
+                f32::NAN
+            } else {
+                (self.night_sum[d] / f64::from(nn)) as f32
+            });
+        }
+    }
+}
+
+/// Reused buffers of [`baseload_with`].
+#[derive(Debug, Default)]
+pub struct BaseScratch {
+    pub buf: Vec<f32>,
+    pub tmp: Vec<f32>,
+    night: Vec<f32>,
+    day_floor: Vec<f32>,
+}
+
 /// Fills `daily` with each local day's floor, `night_by_day` with each night's level and
 /// `day_by_day` with each day's floor of its day hours (`NaN` when under-covered) and returns
-/// the summary. `buf` and `tmp` are scratch.
+/// the summary. `buf` and `tmp` are scratch. One-off form of [`baseload_with`] (tests, benches,
+/// the report).
 #[allow(clippy::too_many_arguments)]
 pub fn baseload(
     kw: &[f32],
@@ -65,24 +153,58 @@ pub fn baseload(
     buf: &mut Vec<f32>,
     tmp: &mut Vec<f32>,
 ) -> Baseload {
+    let mut stats = DayStats::default();
+    stats.compute(kw, cal, days);
+    let mut sc = BaseScratch {
+        buf: std::mem::take(buf),
+        tmp: std::mem::take(tmp),
+        ..BaseScratch::default()
+    };
+    let b = baseload_with(
+        kw,
+        cal,
+        days,
+        &stats,
+        [daily, night_by_day, day_by_day],
+        &mut sc,
+    );
+    *buf = sc.buf;
+    *tmp = sc.tmp;
+    b
+}
+
+/// [`baseload`] on the day counts of `stats` (computed over the same `days`); `out` are the
+/// daily, night and day-hours floors.
+pub fn baseload_with(
+    kw: &[f32],
+    cal: &Calendar,
+    days: &[std::ops::Range<usize>],
+    stats: &DayStats,
+    out: [&mut Vec<f32>; 3],
+    sc: &mut BaseScratch,
+) -> Baseload {
+    let [daily, night_by_day, day_by_day] = out;
     daily.clear();
     night_by_day.clear();
     day_by_day.clear();
-    let mut night = Vec::new();
-    let mut day_floor = Vec::new();
+    let BaseScratch {
+        buf,
+        tmp,
+        night,
+        day_floor,
+    } = sc;
+    night.clear();
+    day_floor.clear();
     let full = cal.slots_per_day.max(1) as f32;
-    for r in days {
+    for (d, r) in days.iter().enumerate() {
         let slots = &kw[r.clone()];
         let class = &cal.class[r.clone()];
-        // Pass 1: how many present in the day, its night hours and its day hours.
-        let (mut n_all, mut n_night, mut n_day) = (0usize, 0usize, 0usize);
-        for (v, c) in slots.iter().zip(class) {
-            if !v.is_nan() {
-                n_all += 1;
-                n_night += usize::from(c & NIGHT != 0);
-                n_day += usize::from(c & DAY != 0);
-            }
-        }
+        // How many present in the day, its night hours and its day hours.
+        let (n_all, n_night, n_day) = (
+            stats.n[d] as usize,
+            stats.n_night[d] as usize,
+            stats.n_day[d] as usize,
+        );
         if (n_all as f32) < MIN_DAY_COVERAGE * full {
             daily.push(f32::NAN);
             night_by_day.push(f32::NAN);
@@ -103,25 +225,23 @@ pub fn baseload(
                 day_floor.push(d);
             }
         } else {
-            // Pass 2: the three floors at once.
-            let mut all = SmallK::new(rank(DAILY_FLOOR_Q, n_all));
-            let mut ni = SmallK::new(rank(NIGHT_FLOOR_Q, n_night.max(1)));
-            let mut di = SmallK::new(rank(DAILY_FLOOR_Q, n_day.max(1)));
-            for (&v, &c) in slots.iter().zip(class) {
-                all.push(v);
-                if c & NIGHT != 0 {
-                    ni.push(v);
-                }
-                if c & DAY != 0 {
-                    di.push(v);
-                }
-            }
-            daily.push(all.get());
-            night_by_day.push(if n_night > 0 { ni.get() } else { f32::NAN });
+            // The three floors at once.
+            let ranks = [
+                rank(DAILY_FLOOR_Q, n_all),
+                rank(NIGHT_FLOOR_Q, n_night.max(1)),
+                rank(DAILY_FLOOR_Q, n_day.max(1)),
+            ];
+            let [all, ni, di] = if ranks.iter().all(|&r| r <= Small4::MAX_RANK) {
+                three_floors(slots, class, ranks.map(Small4::new))
+            } else {
+                three_floors(slots, class, ranks.map(SmallK::new))
+            };
+            daily.push(all);
+            night_by_day.push(if n_night > 0 { ni } else { f32::NAN });
             if n_day > 0 {
-                day_floor.push(di.get());
+                day_floor.push(di);
             }
-            day_by_day.push(if n_day > 0 { di.get() } else { f32::NAN });
+            day_by_day.push(if n_day > 0 { di } else { f32::NAN });
         }
         if let Some(&n) = night_by_day.last() {
             if !n.is_nan() {
@@ -130,14 +250,11 @@ pub fn baseload(
         }
     }
     let [base, base_p90] = quantiles(buf, daily, [0.5, 0.9]);
-    let valid: Vec<f64> = daily
-        .iter()
-        .filter(|v| !v.is_nan())
-        .map(|&v| f64::from(v))
-        .collect();
-    let base_cv = if valid.len() >= 2 {
-        let m = valid.iter().sum::<f64>() / valid.len() as f64;
-        let sd = (valid.iter().map(|v| (v - m).powi(2)).sum::<f64>() / valid.len() as f64).sqrt();
+    let valid = || daily.iter().filter(|v| !v.is_nan()).map(|&v| f64::from(v));
+    let n_valid = valid().count();
+    let base_cv = if n_valid >= 2 {
+        let m = valid().sum::<f64>() / n_valid as f64;
+        let sd = (valid().map(|v| (v - m).powi(2)).sum::<f64>() / n_valid as f64).sqrt();
         if m > 1e-6 {
             (sd / m) as f32
         } else {
@@ -147,18 +264,66 @@ pub fn baseload(
         f32::NAN
     };
     let base_jitter = jitter(daily, base, buf);
-    let night_med = quantiles(buf, &night, [0.5])[0];
+    let night_med = quantiles(buf, night, [0.5])[0];
     let night_jitter = robust_jitter(night_by_day, night_med, buf);
     Baseload {
         base_jitter,
         night_jitter,
         base_kw: base,
         base_cv,
-        night_floor_kw: quantiles(buf, &night, [NIGHT_LEVEL_Q])[0],
-        day_floor_kw: quantiles(buf, &day_floor, [0.5])[0],
+        night_floor_kw: quantiles(buf, night, [NIGHT_LEVEL_Q])[0],
+        day_floor_kw: quantiles(buf, day_floor, [0.5])[0],
         base_p90_kw: base_p90,
-        days: valid.len(),
+        days: n_valid,
     }
+}
+
+/// One of the small-rank selectors ([`SmallK`], [`Small4`]).
+trait Smallest: Copy {
+    fn push(&mut self, v: f32);
+    fn get(&self) -> f32;
+}
+
+impl Smallest for SmallK {
+    #[inline]
+    fn push(&mut self, v: f32) {
+        SmallK::push(self, v);
+    }
+    #[inline]
+    fn get(&self) -> f32 {
+        SmallK::get(self)
+    }
+}
+
+impl Smallest for Small4 {
+    #[inline]
+    fn push(&mut self, v: f32) {
+        Small4::push(self, v);
+    }
+    #[inline]
+    fn get(&self) -> f32 {
+        Small4::get(self)
+    }
+}
+
+/// A day's floor, night floor and day-hours floor in one pass over its slots.
+#[inline]
+fn three_floors<S: Smallest>(
+    slots: &[f32],
+    class: &[u8],
+    [mut all, mut ni, mut di]: [S; 3],
+) -> [f32; 3] {
+    // The class bits repeat day after day (a branch predictor learns them); the values do not.
+    for (&v, &c) in slots.iter().zip(class) {
+        all.push(v);
+        if c & NIGHT != 0 {
+            ni.push(v);
+        }
+        if c & DAY != 0 {
+            di.push(v);
+        }
+    }
+    [all.get(), ni.get(), di.get()]
 }
 
 /// Median absolute change between consecutive days' values, over `level` (`NaN` when fewer
@@ -203,7 +368,8 @@ pub fn robust_jitter(series: &[f32], level: f32, buf: &mut Vec<f32>) -> f32 {
 }
 
 /// Mean kW of each local day and of its night hours ([`NIGHT`]), `NaN` when under
-/// [`MIN_DAY_COVERAGE`] of the full day (or of its night hours) is present.
+/// [`MIN_DAY_COVERAGE`] of the full day (or of its night hours) is present (one-off form of
+/// [`DayStats::means`]).
 pub fn daily_means(
     kw: &[f32],
     cal: &Calendar,
@@ -211,33 +377,9 @@ pub fn daily_means(
     daily: &mut Vec<f32>,
     nights: &mut Vec<f32>,
 ) {
-    daily.clear();
-    nights.clear();
-    let full = cal.slots_per_day.max(1) as f32;
-    let full_night = full * (super::calendar::NIGHT_HOURS.len() as f32) / 24.0;
-    for r in days {
-        let (mut n, mut sum, mut nn, mut nsum) = (0usize, 0f64, 0usize, 0f64);
-        for (v, c) in kw[r.clone()].iter().zip(&cal.class[r.clone()]) {
-            if !v.is_nan() {
-                n += 1;
-                sum += f64::from(*v);
-                if c & NIGHT != 0 {
-                    nn += 1;
-                    nsum += f64::from(*v);
-                }
-            }
-        }
-        daily.push(if (n as f32) < MIN_DAY_COVERAGE * full {
-            f32::NAN
-        } else {
-            (sum / n as f64) as f32
-        });
-        nights.push(if (nn as f32) < MIN_DAY_COVERAGE * full_night || nn == 0 {
-            f32::NAN
-        } else {
-            (nsum / nn as f64) as f32
-        });
-    }
+    let mut stats = DayStats::default();
+    stats.compute(kw, cal, days);
+    stats.means(cal, daily, nights);
 }
 
 /// The level a load holds most of each day, and the level it reaches for a quarter of it: the

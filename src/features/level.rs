@@ -24,11 +24,38 @@ pub struct Level {
 /// Nearest-rank quantile position for `q` among `n` sorted values.
 pub use crate::stats::rank;
 
+/// The bits of `x` as an unsigned key whose integer order is [`f32::total_cmp`]'s order (the
+/// sign bit flipped for positives, every bit for negatives). Selections compare these keys as
+/// plain integers and give back the very same value ([`from_key`]): equal keys are equal bits.
+#[inline]
+pub fn key(x: f32) -> u32 {
+    let b = x.to_bits();
+    b ^ ((((b as i32) >> 31) as u32) | 0x8000_0000)
+}
+
+/// The value of a [`key`].
+#[inline]
+pub fn from_key(k: u32) -> f32 {
+    let t = k ^ 0x8000_0000;
+    f32::from_bits(t ^ (((t as i32) >> 31) as u32 >> 1))
+}
+
+/// Orders values stored as [`key`] bit patterns.
+#[inline]
+fn by_key(a: &f32, b: &f32) -> std::cmp::Ordering {
+    a.to_bits().cmp(&b.to_bits())
+}
+
 /// Quantiles `qs` (ascending) of the present values, by successive selection (O(n) each,
-/// each on the part of the buffer right of the previous one). `buf` is overwritten.
+/// each on the part of the buffer right of the previous one, on integer [`key`]s). `buf` is
+/// overwritten.
 pub fn quantiles<const K: usize>(buf: &mut Vec<f32>, row: &[f32], qs: [f64; K]) -> [f32; K] {
     buf.clear();
-    buf.extend(row.iter().copied().filter(|v| !v.is_nan()));
+    buf.extend(
+        row.iter()
+            .filter(|v| !v.is_nan())
+            .map(|&v| f32::from_bits(key(v))),
+    );
     let n = buf.len();
     let mut out = [f32::NAN; K];
     if n == 0 {
@@ -38,8 +65,8 @@ pub fn quantiles<const K: usize>(buf: &mut Vec<f32>, row: &[f32], qs: [f64; K]) 
     for (k, q) in qs.iter().enumerate() {
         let r = rank(*q, n);
         if r >= lo {
-            let (_, v, _) = buf[lo..].select_nth_unstable_by(r - lo, |a, b| a.total_cmp(b));
-            out[k] = *v;
+            let (_, v, _) = buf[lo..].select_nth_unstable_by(r - lo, by_key);
+            out[k] = from_key(v.to_bits());
             lo = r;
         } else {
             out[k] = out[k.saturating_sub(1)];
@@ -114,13 +141,70 @@ impl SmallK {
     }
 }
 
+/// The `r`-th smallest (0-based) of values pushed one at a time, like [`SmallK`], for `r < 4`
+/// (the daily, night and day floors of half-hourly and hourly data) and without branches on
+/// the data: which values enter is unpredictable early in a day, and a mispredicted branch per
+/// entering value cost more than the selects. Keeps the `r + 1` smallest in the last places of
+/// four, behind `-inf` padding that every value sorts after, so a push is four comparisons and
+/// a shift by selects; the same value as [`SmallK`] bit for bit (ties keep the first pushed).
+#[derive(Debug, Clone, Copy)]
+pub struct Small4 {
+    b: [f32; 4],
+}
+
+impl Small4 {
+    /// Largest rank handled.
+    pub const MAX_RANK: usize = 3;
+
+    #[inline]
+    pub fn new(r: usize) -> Self {
+        let m = r.min(Self::MAX_RANK) + 1;
+        let mut b = [f32::INFINITY; 4];
+        b[..4 - m].fill(f32::NEG_INFINITY);
+        Small4 { b }
+    }
+
+    #[inline]
+    pub fn push(&mut self, v: f32) {
+        let b = self.b;
+        // The kept values are sorted, so `gt` is false up to the insertion place and true
+        // after; all false (also for NaN) leaves them as they are.
+        let gt = [b[0] > v, b[1] > v, b[2] > v, b[3] > v];
+        let pick = |shift: bool, place: bool, keep: f32, prev: f32| {
+            if shift {
+                prev
+            } else if place {
+                v
+            } else {
+                keep
+            }
+        };
+        self.b = [
+            if gt[0] { v } else { b[0] },
+            pick(gt[0], gt[1], b[1], b[0]),
+            pick(gt[1], gt[2], b[2], b[1]),
+            pick(gt[2], gt[3], b[3], b[2]),
+        ];
+    }
+
+    /// The `r`-th smallest, `NaN` if fewer than `r + 1` values were pushed.
+    #[inline]
+    pub fn get(&self) -> f32 {
+        if self.b[3] == f32::INFINITY {
+            f32::NAN
+        } else {
+            self.b[3]
+        }
+    }
+}
+
 /// Computes [`Level`]; `buf` is scratch.
 pub fn level(kw: &[f32], buf: &mut Vec<f32>) -> Level {
     let (mut sum, mut sumsq, mut max) = (0f64, 0f64, f32::NEG_INFINITY);
     buf.clear();
     for &v in kw {
         if !v.is_nan() {
-            buf.push(v);
+            buf.push(f32::from_bits(key(v)));
             sum += f64::from(v);
             sumsq += f64::from(v) * f64::from(v);
             max = max.max(v);
@@ -143,15 +227,20 @@ pub fn level(kw: &[f32], buf: &mut Vec<f32>) -> Level {
     let var = (sumsq / n as f64 - mean * mean).max(0.0);
     // Median first, then p10 left of it and p90 right of it: each selection sees half.
     let (r10, r50, r90) = (rank(0.10, n), rank(0.50, n), rank(0.90, n));
-    let cmp = |a: &f32, b: &f32| a.total_cmp(b);
-    let p50 = *buf.select_nth_unstable_by(r50, cmp).1;
+    let cmp = by_key;
+    let p50 = from_key(buf.select_nth_unstable_by(r50, cmp).1.to_bits());
     let p10 = if r10 < r50 {
-        *buf[..r50].select_nth_unstable_by(r10, cmp).1
+        from_key(buf[..r50].select_nth_unstable_by(r10, cmp).1.to_bits())
     } else {
         p50
     };
     let p90 = if r90 > r50 {
-        *buf[r50 + 1..].select_nth_unstable_by(r90 - r50 - 1, cmp).1
+        from_key(
+            buf[r50 + 1..]
+                .select_nth_unstable_by(r90 - r50 - 1, cmp)
+                .1
+                .to_bits(),
+        )
     } else {
         p50
     };
@@ -199,6 +288,70 @@ pub(crate) mod tests {
         let mut v: Vec<f32> = row.iter().copied().filter(|x| !x.is_nan()).collect();
         v.sort_by(f32::total_cmp);
         v[((q * (v.len() - 1) as f64).round()) as usize]
+    }
+
+    #[test]
+    fn small4_equals_smallk_bit_for_bit() {
+        let special = [
+            0.0f32,
+            -0.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1.0,
+            -1.0,
+        ];
+        for seed in 0..300u64 {
+            let row = random_row(seed, 1 + (seed as usize * 7) % 60);
+            let row: Vec<f32> = row
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if (i as u64 + seed).is_multiple_of(5) {
+                        special[(i + seed as usize) % special.len()]
+                    } else {
+                        (v * 2.0).round() / 2.0
+                    }
+                })
+                .collect();
+            for r in 0..=Small4::MAX_RANK {
+                let (mut a, mut b) = (SmallK::new(r), Small4::new(r));
+                for &v in &row {
+                    a.push(v);
+                    b.push(v);
+                }
+                assert_eq!(a.get().to_bits(), b.get().to_bits(), "{row:?} r={r}");
+            }
+        }
+    }
+
+    #[test]
+    fn keys_order_like_total_cmp_and_give_back_the_same_bits() {
+        let mut v = vec![
+            0.0f32,
+            -0.0,
+            1.5,
+            -1.5,
+            f32::MIN_POSITIVE,
+            -f32::MIN_POSITIVE,
+            1e-45,
+            -1e-45,
+            f32::MAX,
+            f32::MIN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            0.1,
+            0.3,
+            -7.25,
+        ];
+        for x in &v {
+            assert_eq!(from_key(key(*x)).to_bits(), x.to_bits());
+        }
+        let mut by_keys = v.clone();
+        by_keys.sort_by_key(|x| key(*x));
+        v.sort_by(f32::total_cmp);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&by_keys), bits(&v));
     }
 
     #[test]

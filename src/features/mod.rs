@@ -209,6 +209,9 @@ pub struct Scratch {
     held: Vec<f32>,
     high: Vec<f32>,
     hours: [Vec<f32>; 24],
+    hourly: Vec<f32>,
+    stats: baseload::DayStats,
+    base: baseload::BaseScratch,
 }
 
 /// Features of meter `i` (its view built on the spot: for one-off calls, tests and benches;
@@ -270,19 +273,19 @@ pub fn meter_features_in(
     if lv.present == 0 {
         return f;
     }
-    let b = baseload::baseload(
+    // One pass for the per-day counts and sums the floors, the means and the rhythm share.
+    sc.stats.compute(kw, cal, days);
+    let b = baseload::baseload_with(
         kw,
         cal,
         days,
-        &mut sc.daily,
-        &mut sc.nights,
-        &mut sc.day_floors,
-        &mut sc.buf,
-        &mut sc.tmp,
+        &sc.stats,
+        [&mut sc.daily, &mut sc.nights, &mut sc.day_floors],
+        &mut sc.base,
     );
     // Per-day means: of the whole day and of the night hours (a night rig draws the same
     // energy every night; storage heating charges what the weather asks for).
-    baseload::daily_means(kw, cal, days, &mut sc.daily_kw, &mut sc.night_kw);
+    sc.stats.means(cal, &mut sc.daily_kw, &mut sc.night_kw);
     f.base_kw = b.base_kw;
     f.base_cv = b.base_cv;
     f.base_p90_kw = b.base_p90_kw;
@@ -334,7 +337,7 @@ pub fn meter_features_in(
     let nights_on = &sc.night_kw[first_night_day.min(sc.night_kw.len())..];
     let night_level = level::quantiles(&mut sc.buf, nights_on, [0.5])[0];
     f.night_mean_jitter = baseload::robust_jitter(nights_on, night_level, &mut sc.tmp);
-    let r = rhythm::rhythm(kw, cal, 0);
+    let r = rhythm::rhythm_with(kw, cal, 0, Some((days, &sc.stats)), &mut sc.hourly);
     if lv.p90_kw - lv.p10_kw > 0.0 {
         let mid = (lv.p10_kw + lv.p90_kw) / 2.0;
         f.duty_cycle = kw.iter().filter(|x| **x > mid).count() as f32 / lv.present as f32;
@@ -441,7 +444,7 @@ pub fn meter_features_in(
             let after_level = level::level(&kw[onset..], &mut sc.buf);
             f.mean_after_kw = after_level.mean_kw;
             f.near_median_after = after_level.near_median_share;
-            let ra = rhythm::rhythm(kw, cal, onset);
+            let ra = rhythm::rhythm_with(kw, cal, onset, Some((days, &sc.stats)), &mut sc.hourly);
             f.diurnal_amp_after = ra.diurnal_amp;
             f.acf_day_after = ra.acf_day;
             after_day = step.day;

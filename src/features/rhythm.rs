@@ -5,6 +5,7 @@
 //! relative to the mean, autocorrelation at one day and one week, night/day and weekend/weekday
 //! ratios of mean load.
 
+use super::baseload::DayStats;
 use super::calendar::{Calendar, DAY, NIGHT, WEEKEND};
 use crate::stats::Pairs;
 
@@ -41,26 +42,21 @@ fn corr(p: &Pairs) -> f32 {
     (cov / (va * vb).sqrt()) as f32
 }
 
-/// Autocorrelations at several lags in one pass over `x`.
+/// Autocorrelations at several lags (each lag's pairs added in slot order).
 pub fn autocorrelations<const K: usize>(x: &[f32], lags: [usize; K]) -> [f32; K] {
-    let mut p = [Pairs::default(); K];
-    for (s, &a) in x.iter().enumerate() {
-        if a.is_nan() {
-            continue;
-        }
-        for k in 0..K {
-            if let Some(&b) = x.get(s + lags[k]) {
-                if lags[k] > 0 && !b.is_nan() {
-                    p[k].add(f64::from(a), f64::from(b));
-                }
-            }
-        }
-    }
     let mut out = [f32::NAN; K];
     for k in 0..K {
-        if lags[k] > 0 && lags[k] < x.len() {
-            out[k] = corr(&p[k]);
+        let lag = lags[k];
+        if lag == 0 || lag >= x.len() {
+            continue;
         }
+        let mut p = Pairs::default();
+        for (&a, &b) in x.iter().zip(&x[lag..]) {
+            if !a.is_nan() && !b.is_nan() {
+                p.add(f64::from(a), f64::from(b));
+            }
+        }
+        out[k] = corr(&p);
     }
     out
 }
@@ -95,10 +91,63 @@ fn within_day(kw: &[f32], cal: &Calendar, from: usize) -> Vec<f32> {
 /// repeating daily pattern), averaged over consecutive groups of `per_hour` slots, in one pass
 /// per day (a test checks it against the two-step reference).
 pub fn hourly_within_day(kw: &[f32], cal: &Calendar, from: usize, per_hour: usize) -> Vec<f32> {
+    let mut out = Vec::new();
+    hourly_within_day_into(kw, cal, from, per_hour, None, &mut out);
+    out
+}
+
+/// [`hourly_within_day`] into `out`; with `days` (the runs of `cal.day`) and their
+/// [`DayStats`], a day that lies wholly from `from` on takes its mean from the stats (the same
+/// sum in the same order) instead of summing again.
+pub fn hourly_within_day_into(
+    kw: &[f32],
+    cal: &Calendar,
+    from: usize,
+    per_hour: usize,
+    pre: Option<(&[std::ops::Range<usize>], &DayStats)>,
+    out: &mut Vec<f32>,
+) {
     let from = from.min(kw.len());
     let k = per_hour.max(1);
-    let mut out = Vec::with_capacity((kw.len() - from) / k + 1);
+    out.clear();
+    out.reserve((kw.len() - from) / k + 1);
+    let push_day = |out: &mut Vec<f32>, slots: &[f32], n: u32, sum: f64| {
+        let mean = if n == 0 {
+            f32::NAN
+        } else {
+            (sum / f64::from(n)) as f32
+        };
+        if k == 2 {
+            // Half-hourly: the pair's sum is NaN when either is missing.
+            for c in slots.chunks_exact(2) {
+                let t = c.iter().sum::<f32>();
+                out.push(if t.is_nan() { f32::NAN } else { t / 2.0 - mean });
+            }
+            if slots.len() % 2 == 1 {
+                out.push(f32::NAN);
+            }
+            return;
+        }
+        for c in slots.chunks(k) {
+            out.push(if c.len() == k && c.iter().all(|v| !v.is_nan()) {
+                c.iter().sum::<f32>() / k as f32 - mean
+            } else {
+                f32::NAN
+            });
+        }
+    };
     let mut s = from;
+    if let Some((days, stats)) = pre {
+        if from < kw.len() {
+            let d0 = cal.day[from] as usize;
+            if days.get(d0).is_some_and(|r| r.start == from) {
+                for (d, r) in days.iter().enumerate().skip(d0) {
+                    push_day(out, &kw[r.clone()], stats.n[d], stats.sum[d]);
+                }
+                return;
+            }
+        }
+    }
     while s < kw.len() {
         let d = cal.day[s];
         let mut e = s;
@@ -110,21 +159,9 @@ pub fn hourly_within_day(kw: &[f32], cal: &Calendar, from: usize, per_hour: usiz
             }
             e += 1;
         }
-        let mean = if n == 0 {
-            f32::NAN
-        } else {
-            (sum / f64::from(n)) as f32
-        };
-        for c in kw[s..e].chunks(k) {
-            out.push(if c.len() == k && c.iter().all(|v| !v.is_nan()) {
-                c.iter().sum::<f32>() / k as f32 - mean
-            } else {
-                f32::NAN
-            });
-        }
+        push_day(out, &kw[s..e], n, sum);
         s = e;
     }
-    out
 }
 
 /// Means of consecutive groups of `k` values (`NaN` unless all `k` are present).
@@ -144,41 +181,99 @@ fn hourly_means(x: &[f32], k: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Rhythm of `kw[from..]` (the part since an onset; `from = 0` for the whole window).
-pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
-    let mut hour_sum = [0f64; 24];
-    let mut hour_n = [0u32; 24];
-    let (mut night, mut night_n, mut day, mut day_n) = (0f64, 0u32, 0f64, 0u32);
-    let (mut we, mut we_n, mut wd, mut wd_n) = (0f64, 0u32, 0f64, 0u32);
-    for (s, &v) in kw.iter().enumerate().skip(from) {
+/// The rhythm's sums over slots, added in slot order: by local hour, night and day hours,
+/// weekend and weekdays (kW, present slots only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SlotSums {
+    hour_sum: [f64; 24],
+    hour_n: [u32; 24],
+    night: f64,
+    night_n: u32,
+    day: f64,
+    day_n: u32,
+    we: f64,
+    we_n: u32,
+    wd: f64,
+    wd_n: u32,
+}
+
+impl SlotSums {
+    /// Adds slot value `v` (skipped when missing) at local hour `h` with class bits `c`.
+    #[inline]
+    pub fn add(&mut self, v: f32, h: u8, c: u8) {
         if v.is_nan() {
-            continue;
+            return;
         }
         let v64 = f64::from(v);
-        let h = usize::from(cal.hour[s]).min(23);
-        hour_sum[h] += v64;
-        hour_n[h] += 1;
-        let c = cal.class[s];
-        if c & NIGHT != 0 {
-            night += v64;
-            night_n += 1;
+        let h = usize::from(h).min(23);
+        self.hour_sum[h] += v64;
+        self.hour_n[h] += 1;
+        // Without branches: a sum that starts at +0.0 is bitwise unchanged by adding +0.0.
+        let (is_night, is_day, is_we) = (c & NIGHT != 0, c & DAY != 0, c & WEEKEND != 0);
+        self.night += if is_night { v64 } else { 0.0 };
+        self.night_n += u32::from(is_night);
+        self.day += if is_day { v64 } else { 0.0 };
+        self.day_n += u32::from(is_day);
+        self.we += if is_we { v64 } else { 0.0 };
+        self.we_n += u32::from(is_we);
+        self.wd += if is_we { 0.0 } else { v64 };
+        self.wd_n += u32::from(!is_we);
+    }
+}
+
+/// Rhythm of `kw[from..]` (the part since an onset; `from = 0` for the whole window).
+pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
+    rhythm_with(kw, cal, from, None, &mut Vec::new())
+}
+
+/// [`rhythm`] with the day stats of the row when known (see [`hourly_within_day_into`]);
+/// `hourly` is scratch.
+pub fn rhythm_with(
+    kw: &[f32],
+    cal: &Calendar,
+    from: usize,
+    pre: Option<(&[std::ops::Range<usize>], &DayStats)>,
+    hourly: &mut Vec<f32>,
+) -> Rhythm {
+    let own;
+    let sums = match pre {
+        // The day stats' pass added every slot from the first.
+        Some((_, stats)) if from == 0 => &stats.slots,
+        _ => {
+            let from = from.min(kw.len());
+            let mut t = SlotSums::default();
+            let slots = kw[from..]
+                .iter()
+                .zip(&cal.hour[from..])
+                .zip(&cal.class[from..]);
+            for ((&v, &h), &c) in slots {
+                t.add(v, h, c);
+            }
+            own = t;
+            &own
         }
-        if c & DAY != 0 {
-            day += v64;
-            day_n += 1;
-        }
-        if c & WEEKEND != 0 {
-            we += v64;
-            we_n += 1;
-        } else {
-            wd += v64;
-            wd_n += 1;
+    };
+    let SlotSums {
+        hour_sum,
+        hour_n,
+        night,
+        night_n,
+        day,
+        day_n,
+        we,
+        we_n,
+        wd,
+        wd_n,
+    } = *sums;
+    let mut profile_buf = [0f64; 24];
+    let mut n_profile = 0;
+    for h in 0..24 {
+        if hour_n[h] > 0 {
+            profile_buf[n_profile] = hour_sum[h] / f64::from(hour_n[h]);
+            n_profile += 1;
         }
     }
-    let profile: Vec<f64> = (0..24)
-        .filter(|&h| hour_n[h] > 0)
-        .map(|h| hour_sum[h] / f64::from(hour_n[h]))
-        .collect();
+    let profile = &profile_buf[..n_profile];
     let ratio = |a: f64, an: u32, b: f64, bn: u32| {
         if an == 0 || bn == 0 || b <= 0.0 {
             f32::NAN
@@ -205,9 +300,9 @@ pub fn rhythm(kw: &[f32], cal: &Calendar, from: usize) -> Rhythm {
     // readings carry more slot-to-slot noise, which would lower the correlation).
     let spd = cal.slots_per_day.max(1);
     let per_hour = (spd / 24).max(1);
-    let hourly = hourly_within_day(kw, cal, from, per_hour);
+    hourly_within_day_into(kw, cal, from, per_hour, pre, hourly);
     let lag = (spd / per_hour).max(1);
-    let [acf_day, acf_week] = autocorrelations(&hourly, [lag, 7 * lag]);
+    let [acf_day, acf_week] = autocorrelations(hourly, [lag, 7 * lag]);
     Rhythm {
         diurnal_amp,
         acf_day,
