@@ -34,7 +34,6 @@ use std::path::{Path, PathBuf};
 use chrono::{Days, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use polars::prelude::*;
-use rayon::iter::ParallelExtend;
 use rustc_hash::FxHashMap;
 
 use super::{db, NightlyError};
@@ -349,64 +348,14 @@ impl RawBlock {
     }
 }
 
-/// The matrix being assembled.
-struct Into<'a> {
-    values: &'a mut [f32],
-    est_bits: &'a mut [u64],
-    native: &'a mut [u32],
-    n: usize,
-}
-
-impl Into<'_> {
-    /// Copies a block of the day at slot `off` (`row_of`: meter number -> matrix row).
-    fn copy(&mut self, raw: &RawBlock, row_of: &[u32], off: usize, first_of_day: bool) {
-        let n = self.n;
-        let len = raw.n_slots.min(n.saturating_sub(off));
-        let any_est = !self.est_bits.is_empty();
-        for r in 0..raw.rows {
-            let i = row_of[raw.index[r] as usize] as usize;
-            if self.native[i] == 0 {
-                self.native[i] = raw.native[r];
-            }
-            let src = &raw.values[r * raw.n_slots..r * raw.n_slots + len];
-            let dst = &mut self.values[i * n + off..i * n + off + len];
-            if first_of_day {
-                // The day's slots are still all missing: copy the row as it is.
-                dst.copy_from_slice(src);
-                if raw.estimated {
-                    for k in (0..len).filter(|&k| raw.is_estimated(r, k)) {
-                        let bit = i * n + off + k;
-                        self.est_bits[bit / 64] |= 1 << (bit % 64);
-                    }
-                }
-                continue;
-            }
-            for (k, (d, &v)) in dst.iter_mut().zip(src).enumerate() {
-                if v.is_nan() {
-                    continue;
-                }
-                *d = v;
-                if any_est {
-                    let bit = i * n + off + k;
-                    if raw.is_estimated(r, k) {
-                        self.est_bits[bit / 64] |= 1 << (bit % 64);
-                    } else {
-                        self.est_bits[bit / 64] &= !(1 << (bit % 64));
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// The window's matrix from its day blocks (`blocks`: (day, path) in override order, a later
 /// block's readings replacing an earlier one's where it has them), on the grid from local
 /// midnight of `first` to local midnight after `last`. Returns the matrix and each meter's
 /// native interval (its first block's).
 ///
 /// Two passes over the blocks: the meter numbers of each (the window's meters, in id order,
-/// are the matrix rows), then each block's values, copied row by row into place while the
-/// next block is read; the first block of a day is one `copy_from_slice` per meter.
+/// are the matrix rows), then each block's values, copied row by row into place; the first
+/// block of a day is one `copy_from_slice` per meter.
 pub fn assemble(
     blocks: &[(NaiveDate, PathBuf)],
     first: NaiveDate,
@@ -452,39 +401,53 @@ pub fn assemble(
         .map(|&m| Box::from(index.id(m).unwrap_or("")))
         .collect();
     let n = grid.n_slots;
-    // Filled in parallel: the first touch of each page is most of the cost.
-    let mut values: Vec<f32> = Vec::new();
-    values.par_extend(rayon::iter::repeat_n(f32::NAN, ids.len() * n));
+    let mut values = vec![f32::NAN; ids.len() * n];
     let mut native = vec![0u32; ids.len()];
     let mut est_bits = if any_est {
         vec![0u64; (ids.len() * n).div_ceil(64)]
     } else {
         Vec::new()
     };
-    // Pass 2: the values; the next block is read while this one is copied.
+    // Pass 2: the values.
     let mut days_done: BTreeSet<NaiveDate> = BTreeSet::new();
-    let mut next = RawBlock::default();
-    if let Some((_, p)) = blocks.first() {
+    for (day, p) in &blocks {
         raw.read(p, true)?;
-    }
-    for (k, (day, _)) in blocks.iter().enumerate() {
-        let first_of_day = days_done.insert(*day);
         let off = ((day_start(*day, tz) - start) / iv) as usize;
-        let mut into = Into {
-            values: &mut values,
-            est_bits: &mut est_bits,
-            native: &mut native,
-            n,
-        };
-        let (read, ()) = rayon::join(
-            || match blocks.get(k + 1) {
-                Some((_, p)) => next.read(p, true),
-                None => Ok(()),
-            },
-            || into.copy(&raw, &row_of, off, first_of_day),
-        );
-        read?;
-        std::mem::swap(&mut raw, &mut next);
+        let len = raw.n_slots.min(n.saturating_sub(off));
+        let first_of_day = days_done.insert(*day);
+        for r in 0..raw.rows {
+            let i = row_of[raw.index[r] as usize] as usize;
+            if native[i] == 0 {
+                native[i] = raw.native[r];
+            }
+            let src = &raw.values[r * raw.n_slots..r * raw.n_slots + len];
+            let dst = &mut values[i * n + off..i * n + off + len];
+            if first_of_day {
+                // The day's slots are still all missing: copy the row as it is.
+                dst.copy_from_slice(src);
+                if raw.estimated {
+                    for k in (0..len).filter(|&k| raw.is_estimated(r, k)) {
+                        let bit = i * n + off + k;
+                        est_bits[bit / 64] |= 1 << (bit % 64);
+                    }
+                }
+                continue;
+            }
+            for (k, (d, &v)) in dst.iter_mut().zip(src).enumerate() {
+                if v.is_nan() {
+                    continue;
+                }
+                *d = v;
+                if any_est {
+                    let bit = i * n + off + k;
+                    if raw.is_estimated(r, k) {
+                        est_bits[bit / 64] |= 1 << (bit % 64);
+                    } else {
+                        est_bits[bit / 64] &= !(1 << (bit % 64));
+                    }
+                }
+            }
+        }
     }
     for v in &mut native {
         if *v == 0 {
