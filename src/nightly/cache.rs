@@ -188,7 +188,10 @@ impl MeterIndex {
         conn: &mut rusqlite::Connection,
         ids: &[Box<str>],
     ) -> rusqlite::Result<Vec<u32>> {
-        let fresh: Vec<&Box<str>> = ids.iter().filter(|id| !self.by_id.contains_key(*id)).collect();
+        let fresh: Vec<&Box<str>> = ids
+            .iter()
+            .filter(|id| !self.by_id.contains_key(*id))
+            .collect();
         if !fresh.is_empty() {
             let first = self.ids.len() as u32;
             db::insert_meter_index(conn, first, fresh.iter().map(|s| &***s))?;
@@ -227,10 +230,18 @@ const FLAG_ESTIMATED: u32 = 1;
 /// meter number.
 pub fn block_bytes(b: &DayBlock, index: &[u32]) -> Vec<u8> {
     let (rows, n) = (b.ids.len(), b.n_slots);
-    let est_words = if b.estimated.is_empty() { 0 } else { (rows * n).div_ceil(64) };
+    let est_words = if b.estimated.is_empty() {
+        0
+    } else {
+        (rows * n).div_ceil(64)
+    };
     let mut out = Vec::with_capacity(HEADER_BYTES + 8 * rows + 4 * rows * n + 8 * est_words);
     out.extend_from_slice(MAGIC);
-    let flags = if b.estimated.is_empty() { 0 } else { FLAG_ESTIMATED };
+    let flags = if b.estimated.is_empty() {
+        0
+    } else {
+        FLAG_ESTIMATED
+    };
     for v in [rows as u32, n as u32, flags, 0] {
         out.extend_from_slice(&v.to_le_bytes());
     }
@@ -304,7 +315,8 @@ impl RawBlock {
         let mut f = std::io::BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
         let len = std::fs::metadata(path).map_err(io)?.len();
         let mut h = [0u8; HEADER_BYTES];
-        f.read_exact(&mut h).map_err(|_| damaged(path, "shorter than its header"))?;
+        f.read_exact(&mut h)
+            .map_err(|_| damaged(path, "shorter than its header"))?;
         if &h[..8] != MAGIC {
             return Err(damaged(path, "not a gridsleuth day block of format 1"));
         }
@@ -313,10 +325,17 @@ impl RawBlock {
         self.n_slots = word(12) as usize;
         self.estimated = word(16) & FLAG_ESTIMATED != 0;
         let cells = self.rows as u64 * self.n_slots as u64;
-        let est_words = if self.estimated { cells.div_ceil(64) } else { 0 };
+        let est_words = if self.estimated {
+            cells.div_ceil(64)
+        } else {
+            0
+        };
         let expect = HEADER_BYTES as u64 + 8 * self.rows as u64 + 4 * cells + 8 * est_words;
         if len != expect {
-            return Err(damaged(path, &format!("{len} bytes, its header says {expect}")));
+            return Err(damaged(
+                path,
+                &format!("{len} bytes, its header says {expect}"),
+            ));
         }
         read_exact_u32(&mut f, &mut self.index, self.rows).map_err(io)?;
         if !full {
@@ -325,7 +344,8 @@ impl RawBlock {
         read_exact_u32(&mut f, &mut self.native, self.rows).map_err(io)?;
         self.values.clear();
         self.values.resize(self.rows * self.n_slots, 0.0);
-        f.read_exact(bytemuck::cast_slice_mut(&mut self.values)).map_err(io)?;
+        f.read_exact(bytemuck::cast_slice_mut(&mut self.values))
+            .map_err(io)?;
         if cfg!(target_endian = "big") {
             for v in &mut self.values {
                 *v = f32::from_bits(u32::from_le(v.to_bits()));
@@ -333,7 +353,8 @@ impl RawBlock {
         }
         self.est.clear();
         self.est.resize(est_words as usize, 0);
-        f.read_exact(bytemuck::cast_slice_mut(&mut self.est)).map_err(io)?;
+        f.read_exact(bytemuck::cast_slice_mut(&mut self.est))
+            .map_err(io)?;
         if cfg!(target_endian = "big") {
             for w in &mut self.est {
                 *w = u64::from_le(*w);
@@ -390,7 +411,9 @@ pub fn assemble(
             }
         }
     }
-    let mut members: Vec<u32> = (0..index.len() as u32).filter(|&m| present[m as usize]).collect();
+    let mut members: Vec<u32> = (0..index.len() as u32)
+        .filter(|&m| present[m as usize])
+        .collect();
     members.sort_unstable_by(|a, b| index.id(*a).cmp(&index.id(*b)));
     let mut row_of = vec![u32::MAX; index.len()];
     for (row, &m) in members.iter().enumerate() {
@@ -496,7 +519,10 @@ pub fn upgrade_parquet_blocks(
     for (a, _) in &renamed {
         let _ = std::fs::remove_file(state.join(a));
     }
-    tracing::info!(blocks = renamed.len(), "day cache: Parquet blocks converted");
+    tracing::info!(
+        blocks = renamed.len(),
+        "day cache: Parquet blocks converted"
+    );
     Ok(renamed.len())
 }
 
@@ -652,9 +678,11 @@ mod tests {
                 write(b, &mut conn, &mut index, &p)
             })
             .collect();
-        assert!(blocks[0].1.to_string_lossy().ends_with("/0123456789abcdef.day"));
-        let (back, native) =
-            assemble(&blocks, june(1), june(2), 1800, london(), &index).unwrap();
+        assert!(blocks[0]
+            .1
+            .to_string_lossy()
+            .ends_with("/0123456789abcdef.day"));
+        let (back, native) = assemble(&blocks, june(1), june(2), 1800, london(), &index).unwrap();
         assert_eq!(back.grid, m.grid);
         assert_eq!(native, vec![1800, 900]);
         assert!(same(back.values(), &values));
@@ -750,9 +778,20 @@ mod tests {
         let blk = write(&days[0], &mut conn, &mut index, &p);
         let bytes = std::fs::read(&p).unwrap();
         std::fs::write(&p, &bytes[..bytes.len() - 4]).unwrap();
-        let e = assemble(&[blk.clone()], june(1), june(1), 1800, london(), &index).unwrap_err();
+        let e = assemble(
+            std::slice::from_ref(&blk),
+            june(1),
+            june(1),
+            1800,
+            london(),
+            &index,
+        )
+        .unwrap_err();
         let e = crate::settings::message_chain(&e);
-        assert!(e.contains("x.day") && e.contains("damaged") && e.contains("fix:"), "{e}");
+        assert!(
+            e.contains("x.day") && e.contains("damaged") && e.contains("fix:"),
+            "{e}"
+        );
         std::fs::write(&p, b"not a block at all, longer than a header").unwrap();
         let e = assemble(&[blk], june(1), june(1), 1800, london(), &index).unwrap_err();
         assert!(e.to_string().contains("not a gridsleuth day block"), "{e}");
@@ -806,10 +845,19 @@ mod tests {
             )
             .unwrap();
         }
-        assert_eq!(upgrade_parquet_blocks(&mut conn, dir.path(), &mut index).unwrap(), 2);
-        assert_eq!(upgrade_parquet_blocks(&mut conn, dir.path(), &mut index).unwrap(), 0);
+        assert_eq!(
+            upgrade_parquet_blocks(&mut conn, dir.path(), &mut index).unwrap(),
+            2
+        );
+        assert_eq!(
+            upgrade_parquet_blocks(&mut conn, dir.path(), &mut index).unwrap(),
+            0
+        );
         let rows = db::day_blocks(&conn).unwrap();
-        assert!(rows.iter().all(|r| r.block.ends_with("/abc.day")), "{rows:?}");
+        assert!(
+            rows.iter().all(|r| r.block.ends_with("/abc.day")),
+            "{rows:?}"
+        );
         assert!(!dir.path().join("cache/2024-06-01/abc.parquet").exists());
         let blocks: Vec<_> = rows
             .iter()

@@ -216,7 +216,10 @@ pub fn day_blocks(conn: &Connection) -> rusqlite::Result<Vec<DayRow>> {
 pub fn meter_index(conn: &Connection) -> rusqlite::Result<Vec<(u32, Box<str>)>> {
     let mut st = conn.prepare("SELECT idx, meter_id FROM meter_index ORDER BY idx")?;
     let rows = st.query_map([], |r| {
-        Ok((r.get::<_, u32>(0)?, Box::<str>::from(r.get_ref(1)?.as_str()?)))
+        Ok((
+            r.get::<_, u32>(0)?,
+            Box::<str>::from(r.get_ref(1)?.as_str()?),
+        ))
     })?;
     rows.collect()
 }

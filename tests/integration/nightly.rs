@@ -655,7 +655,10 @@ fn a_calibration_that_does_not_beat_the_score_leaves_the_list_to_the_score() {
     assert_eq!(cal["used"], false, "{cal}");
     assert_eq!(json["ranked_by"], "score");
     assert_eq!(nightly["ranked_by"], "score");
-    assert!(html.contains("Ranked by score."), "the index does not say what ranked the list");
+    assert!(
+        html.contains("Ranked by score."),
+        "the index does not say what ranked the list"
+    );
     assert!(
         html.contains("tonight's cases are ranked by score."),
         "the index does not say the calibration lost"
