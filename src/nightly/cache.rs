@@ -439,7 +439,11 @@ pub fn assemble(
         let len = raw.n_slots.min(n.saturating_sub(off));
         let first_of_day = days_done.insert(*day);
         for r in 0..raw.rows {
-            let i = row_of[raw.index[r] as usize] as usize;
+            // Pass 1 numbered every meter of this block; a block changed since is damaged.
+            let i = match row_of.get(raw.index[r] as usize) {
+                Some(&i) if i != u32::MAX => i as usize,
+                _ => return Err(damaged(p, "it changed while the window was assembled")),
+            };
             if native[i] == 0 {
                 native[i] = raw.native[r];
             }
