@@ -43,12 +43,27 @@ for n in "${sizes[@]}"; do
   days="$dir/nightly-days"
   if [ ! -f "$days/.done" ]; then
     rm -rf "$days"; mkdir -p "$days"
+    # Streamed by row group (the 1M region is 1.4 billion readings): each batch's rows go to
+    # their day's writer; the landing files are sorted by meter and time within the day as the
+    # region file is.
     "$py" - "$dir/readings.parquet" "$days" <<'PY'
-import sys, polars as pl
+import sys, datetime, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq
 src, out = sys.argv[1], sys.argv[2]
-df = pl.read_parquet(src).with_columns(pl.col("timestamp").dt.date().alias("day"))
-for (day,), part in df.group_by("day", maintain_order=True):
-    part.drop("day").sort(["meter_id", "timestamp"]).write_parquet(f"{out}/{day}.parquet")
+epoch = datetime.date(1970, 1, 1)
+f = pq.ParquetFile(src)
+writers = {}
+for batch in f.iter_batches(batch_size=4_000_000):
+    t = pa.Table.from_batches([batch])
+    us = t.column("timestamp").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    day = pc.divide(us, 86_400_000_000)  # whole UTC days (timestamps after 1970)
+    for n in pc.unique(day).to_pylist():
+        part = t.filter(pc.equal(day, n))
+        d = (epoch + datetime.timedelta(days=n)).isoformat()
+        if d not in writers:
+            writers[d] = pq.ParquetWriter(f"{out}/{d}.parquet", part.schema)
+        writers[d].write_table(part)
+for w in writers.values():
+    w.close()
 PY
     touch "$days/.done"
   fi

@@ -7,7 +7,8 @@
 //! modified time, checksum, rows, status), `file_days` (the cached day blocks a file brought),
 //! `scores` (per night: the suspects and the top others), `cases` (identity: id, meter, onset,
 //! night opened), `case_nights` (each case's state, score and kW per night), `outcomes`
-//! (inspection visits), `events` (re-deliveries, missing days, rejected files), `meta`.
+//! (inspection visits), `events` (re-deliveries, missing days, rejected files), `meta`,
+//! `meter_index` (the day cache's meter numbers, see `cache::MeterIndex`).
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
@@ -97,6 +98,10 @@ pub const MIGRATIONS: &[&str] = &[
         night TEXT NOT NULL,
         kind TEXT NOT NULL,
         detail TEXT NOT NULL);",
+    // 2: the day cache's meter index (blocks in the matrix's layout name meters by number).
+    "CREATE TABLE meter_index (
+        idx INTEGER PRIMARY KEY,
+        meter_id TEXT NOT NULL UNIQUE);",
 ];
 
 /// Opens (creating) the database and brings its schema up to date.
@@ -204,6 +209,43 @@ pub fn day_blocks(conn: &Connection) -> rusqlite::Result<Vec<DayRow>> {
             path: r.get(6)?,
         })
     })?;
+    rows.collect()
+}
+
+/// The meter index, by number.
+pub fn meter_index(conn: &Connection) -> rusqlite::Result<Vec<(u32, Box<str>)>> {
+    let mut st = conn.prepare("SELECT idx, meter_id FROM meter_index ORDER BY idx")?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, u32>(0)?,
+            Box::<str>::from(r.get_ref(1)?.as_str()?),
+        ))
+    })?;
+    rows.collect()
+}
+
+/// Numbers `ids` from `first` on, in one transaction.
+pub fn insert_meter_index<'a>(
+    conn: &mut Connection,
+    first: u32,
+    ids: impl Iterator<Item = &'a str>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut st = tx.prepare("INSERT INTO meter_index (idx, meter_id) VALUES (?1, ?2)")?;
+        for (k, id) in ids.enumerate() {
+            st.execute(params![first + k as u32, id])?;
+        }
+    }
+    tx.commit()
+}
+
+/// The (day, block) of every block still in the first nightly's Parquet format.
+pub fn parquet_blocks(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut st = conn.prepare(
+        "SELECT DISTINCT day, block FROM file_days WHERE block LIKE '%.parquet' ORDER BY block",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
 

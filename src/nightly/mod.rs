@@ -376,6 +376,8 @@ fn night(opts: &NightlyOptions) -> Result<NightSummary, NightlyError> {
     let tz = opts.run.ingest.long.time.tz;
     let mut summary = NightSummary::empty();
     repair_latest(&conn, &opts.runs).map_err(dberr)?;
+    let mut meter_index = cache::MeterIndex::load(&conn).map_err(dberr)?;
+    cache::upgrade_parquet_blocks(&mut conn, state, &mut meter_index)?;
 
     // The grid interval: configured, else the first file's, kept in the database.
     let stored_iv: Option<u32> = conn
@@ -475,7 +477,8 @@ fn night(opts: &NightlyOptions) -> Result<NightSummary, NightlyError> {
                 let mut blocks = Vec::new();
                 for b in days {
                     let rel = cache::block_rel(b.day, &sum);
-                    cache::write_block(&b, &state.join(&rel))?;
+                    let idx = meter_index.register(&mut conn, &b.ids).map_err(dberr)?;
+                    cache::write_block(&b, &idx, &state.join(&rel))?;
                     blocks.push((b.day, rel, b));
                 }
                 barrier("nightly:blocks-written");
@@ -617,7 +620,7 @@ fn night(opts: &NightlyOptions) -> Result<NightSummary, NightlyError> {
         .collect();
     let iv = interval.unwrap_or(1800);
     let t_ingest = Instant::now();
-    let (matrix, native) = cache::assemble(&blocks, first, night, iv, tz)?;
+    let (matrix, native) = cache::assemble(&blocks, first, night, iv, tz, &meter_index)?;
     let visits = outcomes::visits(&conn).map_err(dberr)?;
     let licensed: BTreeSet<String> = visits
         .iter()
@@ -626,6 +629,12 @@ fn night(opts: &NightlyOptions) -> Result<NightSummary, NightlyError> {
         .collect();
     let ing = window_ingested(matrix, native, &opts.run.ingest, &licensed)?;
     let t_ingest = t_ingest.elapsed();
+    tracing::info!(
+        secs = t_ingest.as_secs_f64(),
+        blocks = blocks.len(),
+        meters = ing.matrix.n_meters(),
+        "window assembled from the day cache"
+    );
     let mut run_opts = opts.run.clone();
     // run.json and the report name the landing files behind the window's blocks.
     let sources: BTreeSet<PathBuf> = days
@@ -637,7 +646,12 @@ fn night(opts: &NightlyOptions) -> Result<NightSummary, NightlyError> {
     let target = opts.runs.join(&night_s);
     let staged = StagedDir::begin(&target).map_err(|e| NightlyError::io(&target, e))?;
     let dir = staged.path().to_path_buf();
+    let t_run = Instant::now();
     let written = crate::app::write_run(&ing, &run_opts, &dir, t_ingest)?;
+    tracing::info!(
+        secs = t_run.elapsed().as_secs_f64(),
+        "window scored, run files written"
+    );
     barrier("nightly:run-files");
     let det = &written.detection;
     let ids = ing.matrix.meter_ids();
@@ -719,8 +733,10 @@ fn night(opts: &NightlyOptions) -> Result<NightSummary, NightlyError> {
         title: Some(format!("night {night_s}")),
         ..crate::report::ReportOptions::default()
     };
+    let t_report = Instant::now();
     crate::report::render(&dir, &ropts)
         .map_err(|e| NightlyError::from(crate::app::AppError::from(e)))?;
+    tracing::info!(secs = t_report.elapsed().as_secs_f64(), "report rendered");
     barrier("nightly:report");
     staged.commit().map_err(|e| NightlyError::io(&target, e))?;
     barrier("nightly:folder-committed");

@@ -625,7 +625,7 @@ pub fn calibrate(
         let ys: Vec<bool> = train.iter().map(|&i| y[i]).collect();
         if let Some((sc, model)) = fit(&xs, &ys) {
             let xt: Vec<[f64; 8]> = test.iter().map(|&i| x[i]).collect();
-            let p = model.predict_probabilities(&sc.array(&xt));
+            let p = p_confirmed(&model, &sc.array(&xt));
             for (j, &i) in test.iter().enumerate() {
                 cv[i] = p[j];
             }
@@ -642,7 +642,7 @@ pub fn calibrate(
             det.findings.iter().filter(|f| f.flagged).collect();
         let rows: Vec<[f64; 8]> = flagged.iter().map(|f| cal_row(f)).collect();
         if !rows.is_empty() {
-            let p = model.predict_probabilities(&sc.array(&rows));
+            let p = p_confirmed(&model, &sc.array(&rows));
             for (f, p) in flagged.iter().zip(p.iter()) {
                 cal.probability
                     .insert(m.meter_ids()[f.meter].to_string(), *p);
@@ -665,6 +665,22 @@ pub fn calibrate(
         }
     );
     Ok(Some(cal))
+}
+
+/// The fitted probability of a confirmed rig. linfa-logistic's `predict_probabilities` gives
+/// the probability of its *positive* class, which is the more frequent label of the training
+/// rows (not label 1): with more no-mining outcomes than confirmed ones it is the probability of
+/// no mining, and a cross-validation fold can differ from the next.
+fn p_confirmed(
+    model: &linfa_logistic::FittedLogisticRegression<f64, usize>,
+    x: &ndarray::Array2<f64>,
+) -> ndarray::Array1<f64> {
+    let p = model.predict_probabilities(x);
+    if model.labels().pos.class == 1 {
+        p
+    } else {
+        p.mapv(|v| 1.0 - v)
+    }
 }
 
 /// Standardisation of the calibration inputs (mean 0, sd 1 on the training rows).

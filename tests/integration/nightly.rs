@@ -491,3 +491,199 @@ fn ten_nights_of_cases_from_a_landing_folder() {
         "the report has no cases section"
     );
 }
+
+/// A visited meter of the calibration tests: its evidence as tonight's run saw it.
+struct Visited {
+    meter_id: String,
+    flat: f64,
+    score: f64,
+}
+
+/// The case ids of one group of the report index's cases section, in the order shown.
+fn group_order(html: &str, state: &str) -> Vec<String> {
+    let start = html
+        .find(&format!("<h3 class=\"case-group {state}\">"))
+        .unwrap_or_else(|| panic!("no {state} group in the report index"));
+    let section = &html[start..];
+    let section = &section[..section.find("</table>").unwrap()];
+    section
+        .split("<td class=\"id\">")
+        .skip(1)
+        .map(|cell| {
+            let cell = &cell[..cell.find("</td>").unwrap()];
+            // Strip the link around the id, if any.
+            let text = cell.rsplit_once("\">").map_or(cell, |(_, t)| t);
+            text.trim_end_matches("</a>").to_string()
+        })
+        .collect()
+}
+
+/// Seven days of the synthetic site, one night; then one visit per unflagged meter whose
+/// score is the tie-break alone (level evidence 0: the score orders them by their floor above
+/// a household's, nothing else), labelled by `confirmed`; then the night again (`--rerun`: the
+/// same window and features). Returns the summary, `nightly.json` and the report's index.
+fn calibration_night(
+    tmp: &Path,
+    confirmed: impl Fn(&Visited, &[Visited]) -> bool,
+) -> (serde_json::Value, serde_json::Value, String) {
+    use polars::prelude::{ParquetReader, SerReader};
+    let s = site(tmp);
+    for d in 1..=WINDOW {
+        s.deliver(d, &s.days[&d]);
+    }
+    let (code, _, err) = s.nightly(&[]);
+    assert!(code == 0 || code == 1, "{err}");
+    let run = s.state().join("runs").join(day(WINDOW));
+    let file = std::fs::File::open(run.join("features.parquet")).unwrap();
+    let df = ParquetReader::new(file).finish().unwrap();
+    let col = |name: &str| df.column(name).unwrap().f64().unwrap().clone();
+    let (flat, level, score) = (col("ev_flat"), col("ev_level"), col("score"));
+    let ids = df.column("meter_id").unwrap().str().unwrap().clone();
+    let flagged: Vec<String> = read_labels(&run.join("suspects.csv"))
+        .into_iter()
+        .map(|r| r["meter_id"].clone())
+        .collect();
+    let visited: Vec<Visited> = (0..df.height())
+        .filter_map(|i| {
+            let id = ids.get(i)?.to_string();
+            (level.get(i)? == 0.0 && !flagged.contains(&id)).then(|| Visited {
+                meter_id: id,
+                flat: flat.get(i).unwrap_or(f64::NAN),
+                score: score.get(i).unwrap_or(f64::NAN),
+            })
+        })
+        .collect();
+    let mut csv = String::from("meter_id,visit_date,outcome\n");
+    let mut n = [0usize; 2];
+    for v in &visited {
+        let y = confirmed(v, &visited);
+        n[usize::from(y)] += 1;
+        let outcome = if y { "mining_confirmed" } else { "no_mining" };
+        csv.push_str(&format!("{},{},{outcome}\n", v.meter_id, day(WINDOW)));
+    }
+    assert!(
+        n.iter().all(|&k| k >= 30),
+        "the test needs at least 30 outcomes of each class: {n:?} of {} visited",
+        visited.len()
+    );
+    let visits = tmp.join("visits.csv");
+    std::fs::write(&visits, csv).unwrap();
+    let o = bin()
+        .args(["outcomes", "import"])
+        .arg(&visits)
+        .arg("--config")
+        .arg(s.dir.join("site.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!("{} imported", visited.len())),
+        "{text}"
+    );
+    let (code, json, err) = s.nightly(&["--rerun"]);
+    assert!(code == 0 || code == 1, "{err}");
+    let nightly: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("nightly.json")).unwrap()).unwrap();
+    let html = std::fs::read_to_string(run.join("report/index.html"))
+        .unwrap()
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'");
+    (json, nightly, html)
+}
+
+/// The value at the middle of the sorted `xs`.
+fn middle(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+#[test]
+fn a_calibration_that_beats_the_score_ranks_the_list() {
+    // The field confirms the meters whose floor is flat (the flat-floor evidence), which the
+    // score of these meters ignores: without level evidence it is the tie-break alone.
+    let tmp = tempfile::tempdir().unwrap();
+    let (json, nightly, html) = calibration_night(tmp.path(), |v, all| {
+        v.flat > middle(all.iter().map(|v| v.flat).collect())
+    });
+    let cal = &nightly["calibration"];
+    assert_eq!(cal["fitted"], true, "{cal}");
+    let (c, s) = (
+        cal["cv_auc_calibrated"].as_f64().unwrap(),
+        cal["cv_auc_score"].as_f64().unwrap(),
+    );
+    assert!(c > 0.9 && s < c - 0.1, "calibrated {c} vs score {s}: {cal}");
+    assert_eq!(cal["used"], true, "{cal}");
+    assert_eq!(json["ranked_by"], "calibrated probability");
+    assert_eq!(nightly["ranked_by"], "calibrated probability");
+    assert!(
+        html.contains("Ranked by calibrated probability."),
+        "the index does not say what ranked the list"
+    );
+    assert!(
+        html.contains(&format!(
+            "cross-validated ROC AUC {c:.3} calibrated vs {s:.3} raw score: tonight's cases \
+             are ranked by the calibrated probability."
+        )),
+        "the index does not give the cross-validation"
+    );
+    // The new cases are listed by their calibrated probability, highest first.
+    let order = group_order(&html, "new");
+    assert!(order.len() >= 3, "{order:?}");
+    let p = |case: &str| {
+        let meter = case.split('@').next().unwrap();
+        cal["probability"][meter]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no probability for {meter}"))
+    };
+    for w in order.windows(2) {
+        assert!(p(&w[0]) >= p(&w[1]), "{order:?}");
+    }
+    assert!(html.contains("(p "), "probabilities are not shown");
+}
+
+#[test]
+fn a_calibration_that_does_not_beat_the_score_leaves_the_list_to_the_score() {
+    // The field confirms exactly the meters the score puts higher: the raw score separates the
+    // outcomes perfectly (cross-validated ROC AUC 1), the calibration can at best tie.
+    let tmp = tempfile::tempdir().unwrap();
+    let (json, nightly, html) = calibration_night(tmp.path(), |v, all| {
+        v.score > middle(all.iter().map(|v| v.score).collect())
+    });
+    let cal = &nightly["calibration"];
+    assert_eq!(cal["fitted"], true, "{cal}");
+    assert_eq!(cal["cv_auc_score"].as_f64(), Some(1.0), "{cal}");
+    assert_eq!(cal["used"], false, "{cal}");
+    assert_eq!(json["ranked_by"], "score");
+    assert_eq!(nightly["ranked_by"], "score");
+    assert!(
+        html.contains("Ranked by score."),
+        "the index does not say what ranked the list"
+    );
+    assert!(
+        html.contains("tonight's cases are ranked by score."),
+        "the index does not say the calibration lost"
+    );
+    // The new cases are listed by score, highest first, as nightly.json has them.
+    let order = group_order(&html, "new");
+    let by_score: Vec<String> = nightly["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["state"] == "new")
+        .map(|c| c["case_id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(order.len() >= 3, "{order:?}");
+    assert_eq!(order, by_score);
+    let score = |case: &str| {
+        nightly["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["case_id"] == case)
+            .and_then(|c| c["score"].as_f64())
+            .unwrap()
+    };
+    for w in order.windows(2) {
+        assert!(score(&w[0]) >= score(&w[1]), "{order:?}");
+    }
+}
