@@ -297,18 +297,27 @@ pub fn meter_features_in(
     // A night load that began at a dated step (and added devices later) while the day hours'
     // floor stayed where it was: its level is the nights' since the last step, however late in
     // the window it began.
+    // Nights that never differ by a step's size have none: most meters skip the search.
     let mut night_step = None;
-    if let (Some(s), growth) = steps::onset_and_growth(&sc.nights) {
-        let last = growth.map_or(s.day, |g| g.day);
-        let level_since = level::quantiles(&mut sc.buf, &sc.nights[last..], [0.5])[0];
-        let [day_before] = level::quantiles(&mut sc.buf, &sc.day_floors[..s.day], [0.5]);
-        let [day_after] = level::quantiles(&mut sc.buf, &sc.day_floors[s.day..], [0.5]);
-        if s.is_onset()
-            && level_since > f.night_floor_kw
-            && (day_after - day_before).abs() < 0.5 * s.size_kw()
-        {
-            f.night_floor_kw = level_since;
-            night_step = Some((s.day, last));
+    let (lo, hi) = sc
+        .nights
+        .iter()
+        .filter(|x| !x.is_nan())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    if hi - lo >= steps::MIN_STEP_KW {
+        if let (Some(s), growth) = steps::onset_and_growth(&sc.nights) {
+            if s.is_onset() {
+                let last = growth.map_or(s.day, |g| g.day);
+                let [since] = level::quantiles(&mut sc.buf, &sc.nights[last..], [0.5]);
+                let [day_before] = level::quantiles(&mut sc.buf, &sc.day_floors[..s.day], [0.5]);
+                let [day_after] = level::quantiles(&mut sc.buf, &sc.day_floors[s.day..], [0.5]);
+                if since > f.night_floor_kw && (day_after - day_before).abs() < 0.5 * s.size_kw() {
+                    f.night_floor_kw = since;
+                    night_step = Some((s.day, last));
+                }
+            }
         }
     }
     if f.night_floor_kw - f.day_floor_kw >= ON_LEVEL_MIN_KW {
@@ -345,20 +354,7 @@ pub fn meter_features_in(
     if b.base_p90_kw - b.base_kw >= ON_LEVEL_MIN_KW {
         let mid = (b.base_kw + b.base_p90_kw) / 2.0;
         if let Some(d) = sc.daily.iter().position(|x| *x > mid) {
-            // The slot it came on: the first "on" day's floor dates the day after a rig
-            // switched on mid-day; from the day before, the first slot the load holds the
-            // midpoint between the two levels.
-            let on = steps::Step {
-                day: d,
-                before_kw: b.base_kw,
-                after_kw: b.base_p90_kw,
-                t: f32::INFINITY,
-            };
-            let slot = if d > 0 {
-                steps::onset_slot(kw, days, &on, hours)
-            } else {
-                days[d].start
-            };
+            let slot = steps::came_on_slot(kw, days, d, b.base_kw, b.base_p90_kw, hours);
             f.first_on_slot = (v.offset + slot) as f32;
         }
         sc.tmp.clear();
@@ -381,17 +377,8 @@ pub fn meter_features_in(
     if maybe_held && held_all - b.base_kw >= ON_LEVEL_MIN_KW {
         let mid = (held_all + b.base_kw) / 2.0;
         let first_on = sc.held.iter().position(|x| *x > mid).unwrap_or(0);
-        f.first_held_slot = if first_on > 0 && first_on < days.len() {
-            let on = steps::Step {
-                day: first_on,
-                before_kw: b.base_kw,
-                after_kw: held_all,
-                t: f32::INFINITY,
-            };
-            (v.offset + steps::onset_slot(kw, days, &on, hours)) as f32
-        } else {
-            (v.offset + days.get(first_on).map_or(0, |r| r.start)) as f32
-        };
+        let slot = steps::came_on_slot(kw, days, first_on, b.base_kw, held_all, hours);
+        f.first_held_slot = (v.offset + slot) as f32;
         let since = &sc.held[first_on..];
         f.held_kw = level::quantiles(&mut sc.buf, since, [0.5])[0];
         f.held_jitter = baseload::robust_jitter(since, f.held_kw, &mut sc.tmp);

@@ -59,6 +59,32 @@ pub fn best_step(daily: &[f32]) -> Option<Step> {
 /// weeks after the start (DOMAIN.md: "capacity is often added in increments"), so an earlier
 /// significant step before it is the onset and the best one the growth; else a significant
 /// step after the best one is the growth.
+/// The slot a load came on, when day `day`'s value is the first at its "on" level: from the
+/// day before (a load switched on mid-day leaves that day's floor low), the first slot it holds
+/// the midpoint of `off_kw` and `on_kw` ([`onset_slot`]); the start of the window on day 0.
+pub fn came_on_slot(
+    kw: &[f32],
+    days: &[std::ops::Range<usize>],
+    day: usize,
+    off_kw: f32,
+    on_kw: f32,
+    interval_hours: f32,
+) -> usize {
+    match days.get(day) {
+        Some(r) if day == 0 => r.start,
+        Some(_) => {
+            let on = Step {
+                day,
+                before_kw: off_kw,
+                after_kw: on_kw,
+                t: f32::INFINITY,
+            };
+            onset_slot(kw, days, &on, interval_hours)
+        }
+        None => 0,
+    }
+}
+
 pub fn onset_and_growth(daily: &[f32]) -> (Option<Step>, Option<Step>) {
     let Some(best) = best_step(daily) else {
         return (None, None);

@@ -345,20 +345,18 @@ fn evidence_as(
         }
         _ => 1.0 - ramp(jitter, cfg.jitter_from, cfg.jitter_full),
     };
-    // Heating moves its floor with the weather: a floor (or a night's energy) that does not
-    // wander is not following the peers' weather, whatever rides on top of it.
-    let wander = |j: f32| {
-        ramp(
-            finite_or(j, 1.0),
-            cfg.heating_wander_from,
-            cfg.heating_wander_full,
-        )
-    };
+    // Heating moves its floor with the weather: a 24/7 floor that does not wander is not
+    // following the peers' weather, whatever the household on top of it does.
+    let floor_wanders = ramp(
+        finite_or(f.base_jitter_after, 1.0),
+        cfg.heating_wander_from,
+        cfg.heating_wander_full,
+    );
     let moves = match form {
         // Storage heating that charges through the whole 00-06 window on cold nights keeps
         // its night energy there steady: its nights are judged on the correlation alone.
         Form::NightOnly => proxy_heat(f.night_peer_corr, f.night_peer_elasticity),
-        _ => proxy_heat(f.peer_corr, f.peer_elasticity) * wander(f.base_jitter_after),
+        _ => proxy_heat(f.peer_corr, f.peer_elasticity) * floor_wanders,
     };
     let not_heating = 1.0
         - ramp(
