@@ -199,6 +199,7 @@ pub const PROFILE_MIN_FLOOR_KW: f32 = 0.3;
 #[derive(Debug, Default)]
 pub struct Scratch {
     kw: Vec<f32>,
+    masked: Vec<f32>,
     buf: Vec<f32>,
     tmp: Vec<f32>,
     daily: Vec<f32>,
@@ -273,10 +274,14 @@ pub fn meter_features_in(
     if lv.present == 0 {
         return f;
     }
+    // Floors, daily means and the rhythm are the level's: a rig's outages (hours at zero, then
+    // back at the same draw) are taken out of them, or every outage day would read as a day off.
+    let outages = baseload::mask_outages(kw, hours, days.len(), &mut sc.masked);
+    let fk: &[f32] = if outages > 0 { &sc.masked } else { kw };
     // One pass for the per-day counts and sums the floors, the means and the rhythm share.
-    sc.stats.compute(kw, cal, days);
+    sc.stats.compute(fk, cal, days);
     let b = baseload::baseload_with(
-        kw,
+        fk,
         cal,
         days,
         &sc.stats,
@@ -346,7 +351,7 @@ pub fn meter_features_in(
     let nights_on = &sc.night_kw[first_night_day.min(sc.night_kw.len())..];
     let night_level = level::quantiles(&mut sc.buf, nights_on, [0.5])[0];
     f.night_mean_jitter = baseload::robust_jitter(nights_on, night_level, &mut sc.tmp);
-    let r = rhythm::rhythm_with(kw, cal, 0, Some((days, &sc.stats)), &mut sc.hourly);
+    let r = rhythm::rhythm_with(fk, cal, 0, Some((days, &sc.stats)), &mut sc.hourly);
     if lv.p90_kw - lv.p10_kw > 0.0 {
         let mid = (lv.p10_kw + lv.p90_kw) / 2.0;
         f.duty_cycle = kw.iter().filter(|x| **x > mid).count() as f32 / lv.present as f32;
@@ -431,7 +436,7 @@ pub fn meter_features_in(
             let after_level = level::level(&kw[onset..], &mut sc.buf);
             f.mean_after_kw = after_level.mean_kw;
             f.near_median_after = after_level.near_median_share;
-            let ra = rhythm::rhythm_with(kw, cal, onset, Some((days, &sc.stats)), &mut sc.hourly);
+            let ra = rhythm::rhythm_with(fk, cal, onset, Some((days, &sc.stats)), &mut sc.hourly);
             f.diurnal_amp_after = ra.diurnal_amp;
             f.acf_day_after = ra.acf_day;
             after_day = step.day;

@@ -161,11 +161,11 @@ fn drop_on_a_written_regional_series_is_pinned() {
 // balance.json re-pinned by issue 15 (each feeder's loss curve fitted: new columns, and the
 // sample feeder's rig measured as 18.2 kW instead of 17.4 kW under the fixed model).
 const RUN_PINS: &str = "\
-scores.csv ff758cc56cde7d2e
-suspects.csv a6cb2c398889a825
-registered_miners.csv fdcc28c9c8b4613f
+scores.csv 08fee846365f56e2
+suspects.csv e0f5b475a812e3d5
+registered_miners.csv 5d5eb520ab0adab0
 data_quality.csv f7bafa2da96a3a26
-features.parquet a131ce26827bbb79
+features.parquet 049c6529d7a170c6
 feeders.csv c380576dc5fae788
 balance_daily.csv 3efa9bde7776e11a
 ";
