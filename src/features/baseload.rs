@@ -700,22 +700,29 @@ pub fn segment_spread(
     *dev.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1 / level
 }
 
-/// Share of the days, from the first one the load held half of `level` for most of the day,
-/// on which it did not (more than half of the day's present slots below half of `level`): the
-/// days a load holding that level was off. By the day's majority, not its floor: an outage of
-/// a few hours empties a day's floor but leaves it on. A 24/7 rig is off only through outages of
-/// hours; once at its level a rig that adds devices never falls back below half of it; a load
-/// off on a fifth of its days or more switches by the day (a price-driven rig, a frost-
-/// protection cable on through cold nights and off on mild days). Days under
-/// [`MIN_DAY_COVERAGE`] are left out. `NaN` without such days or at a level near zero.
-pub fn low_days_share(kw: &[f32], days: &[std::ops::Range<usize>], level: f32) -> f32 {
+/// Share of the days, from the first one whose floor (`daily`, by day of `days`) held half of
+/// `level`, on which the load did not hold it (more than half of the day's present slots below
+/// half of `level`): the days a load holding that level was off. By the day's majority, not its
+/// floor: an outage of a few hours empties a day's floor but leaves it on. From a day whose
+/// floor was there, not a day a household was busy on: a small rig's half level is a
+/// household's evening. A 24/7 rig is off only through outages of hours; once at its level a
+/// rig that adds devices never falls back below half of it; a load off on a fifth of its days
+/// or more switches by the day (a price-driven rig, a frost-protection cable on through cold
+/// nights and off on mild days). Days under [`MIN_DAY_COVERAGE`] are left out. `NaN` without
+/// such days or at a level near zero.
+pub fn low_days_share(
+    kw: &[f32],
+    days: &[std::ops::Range<usize>],
+    daily: &[f32],
+    level: f32,
+) -> f32 {
     if level.is_nan() || level <= 0.05 {
         return f32::NAN;
     }
     let half = 0.5 * level;
     let full = days.first().map_or(1, |r| r.len()).max(1) as f32;
     let (mut started, mut valid, mut low) = (false, 0usize, 0usize);
-    for r in days {
+    for (d, r) in days.iter().enumerate() {
         let (mut n, mut below) = (0usize, 0usize);
         for v in &kw[r.clone()] {
             if !v.is_nan() {
@@ -727,7 +734,7 @@ pub fn low_days_share(kw: &[f32], days: &[std::ops::Range<usize>], level: f32) -
             continue;
         }
         let off = 2 * below > n;
-        started |= !off;
+        started |= daily.get(d).is_some_and(|&f| f >= half);
         if started {
             valid += 1;
             low += usize::from(off);
@@ -898,25 +905,42 @@ mod tests {
 
     #[test]
     fn low_days_share_counts_days_off_after_reaching_the_level() {
+        // Each day's floor, as the features take it (the lowest reading here).
+        let floors = |row: &[f32]| -> Vec<f32> {
+            row.chunks(48)
+                .map(|d| d.iter().fold(f32::INFINITY, |a, &b| a.min(b)))
+                .collect()
+        };
         // Half-hourly days; a 3.3 kW rig with a 4-hour outage on day 12: on every day.
         let days: Vec<std::ops::Range<usize>> = (0..30).map(|d| d * 48..(d + 1) * 48).collect();
         let mut rig = vec![3.3f32; 30 * 48];
         rig[12 * 48..12 * 48 + 8].fill(0.1);
-        assert_eq!(low_days_share(&rig, &days, 3.3), 0.0);
+        assert_eq!(low_days_share(&rig, &days, &floors(&rig), 3.3), 0.0);
         // Off a whole day: 1 of 30.
         rig[20 * 48..21 * 48].fill(0.1);
-        assert!((low_days_share(&rig, &days, 3.3) - 1.0 / 30.0).abs() < 1e-6);
+        let s = low_days_share(&rig, &days, &floors(&rig), 3.3);
+        assert!((s - 1.0 / 30.0).abs() < 1e-6);
         // A frost-protection cable on cold days only: on 2 days in 3 once it started.
         let mut cable = vec![0.2f32; 30 * 48];
         for d in (4..30).filter(|d| d % 3 != 0) {
             cable[d * 48..(d + 1) * 48].fill(1.8);
         }
-        let s = low_days_share(&cable, &days, 1.8);
+        let s = low_days_share(&cable, &days, &floors(&cable), 1.8);
         assert!((0.3..0.4).contains(&s), "{s}");
         // Days before the load first reached its level are not "off".
         let mut stepped = vec![0.2f32; 30 * 48];
         stepped[20 * 48..].fill(3.3);
-        assert_eq!(low_days_share(&stepped, &days, 3.3), 0.0);
-        assert!(low_days_share(&stepped, &days, 0.01).is_nan());
+        assert_eq!(low_days_share(&stepped, &days, &floors(&stepped), 3.3), 0.0);
+        assert!(low_days_share(&stepped, &days, &floors(&stepped), 0.01).is_nan());
+        // Nor are a household's busy days before a small rig came on: 0.9 kW from day 20,
+        // on a home at 0.2 kW with 14 busy hours at 1.5 kW every day.
+        let mut small = vec![0.2f32; 30 * 48];
+        for d in 0..30 {
+            small[d * 48 + 16..d * 48 + 44].fill(1.5);
+        }
+        for v in &mut small[20 * 48..] {
+            *v += 0.9;
+        }
+        assert_eq!(low_days_share(&small, &days, &floors(&small), 1.1), 0.0);
     }
 }

@@ -474,7 +474,7 @@ pub fn meter_features_in(
         // `f32::min` keeps the other value when one is NaN.
         f.base_jitter_after = by_day.min(by_night);
         // Off days: days spent mostly below half the floor since the onset.
-        f.low_days_share = baseload::low_days_share(kw, days, f.base_after_kw);
+        f.low_days_share = baseload::low_days_share(kw, days, &sc.daily, f.base_after_kw);
     }
     f.snapbacks = baseload::snapbacks(kw, f.base_after_kw, hours) as f32;
     let onset_rel = if after_day > 0 {
