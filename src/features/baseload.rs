@@ -593,14 +593,20 @@ pub const OUTAGE_LEVEL_TOLERANCE_KW: f32 = 0.2;
 /// schedule (a rig curtailed every evening), which is its form, not an outage.
 pub const OUTAGE_MAX_DAY_SHARE: f32 = 0.5;
 
+/// Outages are rare: a load dark for more than this share of the time since its first outage
+/// is switched, not failing (grids are available well over 99% of the time; even a feeder with
+/// weekly faults of hours loses a few percent).
+pub const OUTAGE_MAX_TIME_SHARE: f32 = 0.1;
+
 /// Outages of a load that holds a level: runs of at most [`OUTAGE_MASK_MAX_HOURS`] below
 /// [`OUTAGE_SHARE`] of the lowest reading of the [`OUTAGE_CONTEXT_HOURS`] before them (at least
 /// [`OUTAGE_MIN_FLOOR_KW`]), after which the lowest reading of the same span is back at that
 /// level. A rig has no power switch: after a grid or breaker outage it returns to the same
 /// draw within minutes (DOMAIN.md), so an outage says nothing of its level. Writes into
 /// `out` a copy of `kw` with those runs (and the partial readings either side) missing, and
-/// returns how many there were; none are masked, and 0 returned, when they fall on more than
-/// [`OUTAGE_MAX_DAY_SHARE`] of `n_days` (a schedule). Floors computed on `out` are the level's,
+/// returns how many there were; none are masked, and 0 returned, when loads drop on more than
+/// [`OUTAGE_MAX_DAY_SHARE`] of the days since the first outage (a schedule) or the outages
+/// take more than [`OUTAGE_MAX_TIME_SHARE`] of that time (a load switched off and on). Floors computed on `out` are the level's,
 /// not the outage's: a day with a 12-hour outage is a day too short to judge, not a day off.
 pub fn mask_outages(kw: &[f32], interval_hours: f32, n_days: usize, out: &mut Vec<f32>) -> u32 {
     let hold = (OUTAGE_CONTEXT_HOURS / interval_hours).round().max(1.0) as usize;
@@ -612,9 +618,10 @@ pub fn mask_outages(kw: &[f32], interval_hours: f32, n_days: usize, out: &mut Ve
             .fold(f32::INFINITY, |a, &b| a.min(b))
     };
     let mut runs: Vec<(usize, usize)> = Vec::new();
-    // Every sharp drop from a held level, whether or not it came back to it: cycling
-    // (heating, a boiler) and schedules drop many times.
-    let mut drops: Vec<usize> = Vec::new();
+    // Every sharp drop from a held level and how long it stayed down, whether or not it came
+    // back to the level: cycling (heating, a boiler), schedules and switching drop often or
+    // stay down long.
+    let mut drops: Vec<(usize, usize)> = Vec::new();
     let mut s = hold + 1;
     while s + 1 < kw.len() {
         let v = kw[s];
@@ -632,21 +639,19 @@ pub fn mask_outages(kw: &[f32], interval_hours: f32, n_days: usize, out: &mut Ve
         }
         let low = OUTAGE_SHARE * before;
         let mut e = s;
-        while e < kw.len() && e - s <= max_run && kw[e] < low {
+        while e < kw.len() && kw[e] < low {
             e += 1;
         }
-        if e - s > max_run || e + 1 + hold > kw.len() {
-            s = e.max(s + 1);
-            continue;
-        }
-        drops.push(s);
+        drops.push((s, e - s));
         // Back at the same level, and at once (within a partial reading): rooftop solar
         // takes the net load down and up again over hours.
-        let after = lowest(e + 1..e + 1 + hold);
-        let tol = (SNAPBACK_TOLERANCE * before).max(OUTAGE_LEVEL_TOLERANCE_KW);
-        let back = kw[e].max(kw[e + 1]) >= before - tol;
-        if back && (after - before).abs() <= tol {
-            runs.push((s - 1, e + 1));
+        if e - s <= max_run && e + 1 + hold <= kw.len() {
+            let after = lowest(e + 1..e + 1 + hold);
+            let tol = (SNAPBACK_TOLERANCE * before).max(OUTAGE_LEVEL_TOLERANCE_KW);
+            let back = kw[e].max(kw[e + 1]) >= before - tol;
+            if back && (after - before).abs() <= tol {
+                runs.push((s - 1, e + 1));
+            }
         }
         s = e.max(s + 1);
     }
@@ -656,8 +661,11 @@ pub fn mask_outages(kw: &[f32], interval_hours: f32, n_days: usize, out: &mut Ve
     };
     let slots_per_day = kw.len() as f32 / n_days.max(1) as f32;
     let level_days = ((kw.len() - first) as f32 / slots_per_day).max(2.0);
-    let since = drops.iter().filter(|&&d| d > first).count();
-    if since as f32 > OUTAGE_MAX_DAY_SHARE * level_days {
+    let since = drops.iter().filter(|d| d.0 > first).count();
+    let dark: usize = drops.iter().filter(|d| d.0 > first).map(|d| d.1).sum();
+    if since as f32 > OUTAGE_MAX_DAY_SHARE * level_days
+        || dark as f32 > OUTAGE_MAX_TIME_SHARE * (kw.len() - first) as f32
+    {
         return 0;
     }
     out.clear();
@@ -848,6 +856,13 @@ mod tests {
         other[100..110].fill(0.0);
         other[110..].fill(1.5);
         assert_eq!(mask_outages(&other, 0.5, 10, &mut out), 0);
+
+        // Off for 10 hours every third day: switched (a price-driven rig), kept.
+        let mut switched = vec![3.0f32; 480];
+        for d in (0..10).step_by(3) {
+            switched[d * 48 + 20..d * 48 + 40].fill(0.1);
+        }
+        assert_eq!(mask_outages(&switched, 0.5, 10, &mut out), 0);
 
         // Off for three hours every evening: a schedule (a curtailed rig), kept.
         let mut daily = vec![3.0f32; 480];

@@ -358,13 +358,17 @@ fn evidence_as(
         Form::NightOnly => proxy_heat(f.night_peer_corr, f.night_peer_elasticity),
         _ => proxy_heat(f.peer_corr, f.peer_elasticity) * floor_wanders,
     };
-    let not_heating = 1.0
-        - ramp(
-            -finite_or(f.temp_corr, 0.0),
-            cfg.heating_corr_from,
-            cfg.heating_corr_full,
-        )
-        .max(moves);
+    // The same for the measured temperature: a household on top of a rig may follow the cold
+    // closely, but a floor that does not wander is not heating.
+    let cold = ramp(
+        -finite_or(f.temp_corr, 0.0),
+        cfg.heating_corr_from,
+        cfg.heating_corr_full,
+    ) * match form {
+        Form::NightOnly => 1.0,
+        _ => floor_wanders,
+    };
+    let not_heating = 1.0 - cold.max(moves);
     let mut peer = ramp(
         finite_or(f.peer_tariff_ratio, 1.0),
         cfg.peer_from,

@@ -165,7 +165,7 @@ scores.csv 08fee846365f56e2
 suspects.csv e0f5b475a812e3d5
 registered_miners.csv 5d5eb520ab0adab0
 data_quality.csv f7bafa2da96a3a26
-features.parquet 049c6529d7a170c6
+features.parquet 020c8d40a7e7a66c
 feeders.csv c380576dc5fae788
 balance_daily.csv 3efa9bde7776e11a
 ";
