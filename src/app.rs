@@ -367,13 +367,21 @@ fn run_json_of(
 }
 
 /// Bytes a reading takes while its chunk is ingested and detected (the accumulator's rows and
-/// index, the matrix, per-worker scratch): sizes the chunks of a streamed `fit` under the memory
-/// budget. Measured: a 1M-meter run of 1.44 G readings peaks at 7.0 GB, about 5 bytes a reading
-/// with its outputs; 16 leaves room for the page cache and other processes.
+/// index, the matrix, per-worker scratch): sizes the chunks of a streamed `fit` or `run` under
+/// the memory budget. Measured: a 1M-meter run of 1.44 G readings peaks at 7.0 GB, about 5
+/// bytes a reading with its outputs; 16 leaves room for the page cache and other processes.
 pub const BYTES_PER_READING: u64 = 16;
 
-/// A streamed `fit`'s or `run`'s chunks, when the readings (one Parquet file, no `--row-groups`) take more
-/// than the memory budget at [`BYTES_PER_READING`]; `None` when they fit in memory.
+/// Bytes a reading takes in an in-memory `fit` or `run`, to decide whether it streams: above
+/// the ~5 measured (see [`BYTES_PER_READING`]) and the ~4 the ingest's own budget checks count
+/// (a row cell and its share of the index), so a run that stays in memory is never refused by
+/// them; below 16, so a region whose matrix fits (1M meters x 30 days half-hourly: 5.8 GB, 7 GB
+/// at peak, under 75% of 24 GB) is read once, not twice.
+pub const IN_MEMORY_BYTES_PER_READING: u64 = 8;
+
+/// A streamed `fit`'s or `run`'s chunks of at most the budget at [`BYTES_PER_READING`], when
+/// the readings (one Parquet file, no `--row-groups`) take more than the memory budget at
+/// [`IN_MEMORY_BYTES_PER_READING`]; `None` when they fit in memory.
 fn stream_chunks(
     opts: &IngestOptions,
 ) -> Result<Option<crate::model::chunked::ParquetChunks>, AppError> {
@@ -389,7 +397,7 @@ fn stream_chunks(
     }
     let rows: usize = ingest::long_parquet::row_group_rows(path)?.iter().sum();
     let budget = opts.acc.budget.bytes;
-    if (rows as u64).saturating_mul(BYTES_PER_READING) <= budget {
+    if (rows as u64).saturating_mul(IN_MEMORY_BYTES_PER_READING) <= budget {
         return Ok(None);
     }
     let max_rows = usize::try_from(budget / BYTES_PER_READING).unwrap_or(usize::MAX);
@@ -413,7 +421,7 @@ pub fn run_fit(args: &RunOptions, quiet: bool, out: &mut dyn Write) -> Result<Ou
             let f = crate::model::chunked::fit_chunked(&mut chunks, &args.detect)?;
             let text = format!(
                 "streamed: {} chunks of row groups (the readings take more than the memory budget \
-                 of {} at {BYTES_PER_READING} bytes a reading)\n",
+                 of {} at {IN_MEMORY_BYTES_PER_READING} bytes a reading)\n",
                 f.chunks,
                 ingest::budget::bytes_text(args.ingest.acc.budget.bytes)
             );

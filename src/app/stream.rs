@@ -26,7 +26,7 @@ use polars::prelude::*;
 
 use super::{
     begin_output, commit_output, run_json_of, write_err, write_file, AppError, Outcome, RunOptions,
-    BYTES_PER_READING,
+    IN_MEMORY_BYTES_PER_READING,
 };
 use crate::detect::Detection;
 use crate::ingest::quality::write_quality_csv;
@@ -55,7 +55,7 @@ struct Kept {
 /// Refuses what a streamed run does not do.
 fn refuse_unstreamed(args: &RunOptions) -> Result<(), ChunkedError> {
     let over = format!(
-        "the readings take more than the memory budget of {} at {BYTES_PER_READING} bytes a \
+        "the readings take more than the memory budget of {} at {IN_MEMORY_BYTES_PER_READING} bytes a \
          reading, so `run` streams them in chunks of meters",
         ingest::budget::bytes_text(args.ingest.acc.budget.bytes)
     );
@@ -485,7 +485,7 @@ pub(super) fn run_streamed(
         writeln!(
             out,
             "streamed: {n_chunks} chunks of row groups (the readings take more than the memory \
-             budget of {} at {BYTES_PER_READING} bytes a reading)",
+             budget of {} at {IN_MEMORY_BYTES_PER_READING} bytes a reading)",
             ingest::budget::bytes_text(args.ingest.acc.budget.bytes)
         )
         .map_err(ConsoleError)?;
