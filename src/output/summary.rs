@@ -239,3 +239,45 @@ impl IngestReport {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::TimeGrid;
+
+    #[test]
+    fn a_tally_over_parts_is_the_summary_of_the_whole() {
+        let grid = TimeGrid {
+            start: 1_700_000_000,
+            interval_secs: 1800,
+            n_slots: 6,
+        };
+        let nan = f32::NAN;
+        let rows: [[f32; 6]; 4] = [
+            [1.0; 6],
+            [nan, 1.0, nan, 1.0, 1.0, nan],
+            [nan, nan, nan, nan, nan, 2.0],
+            [0.5, 0.5, 0.5, 0.5, nan, 0.5],
+        ];
+        let matrix = |ids: &[&str], rows: &[[f32; 6]]| {
+            let values = rows.iter().flatten().copied().collect();
+            let ids = ids.iter().map(|s| Box::<str>::from(*s)).collect();
+            LoadMatrix::from_parts(grid, ids, values, Vec::new()).unwrap()
+        };
+        let whole = matrix(&["a", "b", "c", "d"], &rows);
+        let native = [1800, 900, 1800, 1800];
+        let want = GridSummary::of(&whole, &native);
+        let mut t = GridTally::default();
+        t.add(&matrix(&["a", "b"], &rows[..2]), &native[..2]);
+        t.add(&matrix(&["c", "d"], &rows[2..]), &native[2..]);
+        let got = t.summary(&grid);
+        assert_eq!(
+            serde_json::to_string(&got).unwrap(),
+            serde_json::to_string(&want).unwrap()
+        );
+        assert_eq!(got.meters, 4);
+        assert_eq!(got.aggregated_meters, 1);
+        assert_eq!(got.meters_below_90pct, 2);
+        assert!((got.present_share - 15.0 / 17.0).abs() < 1e-12);
+    }
+}

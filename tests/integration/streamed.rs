@@ -114,7 +114,8 @@ fn a_streamed_run_in_four_chunks_equals_the_in_memory_run() {
     parquet_in_row_groups(&pq, 8, Some(6));
     let config = config(tmp.path());
     let base = base_args(&config, &arg(&pq));
-    let (full, streamed) = (tmp.path().join("full"), tmp.path().join("streamed"));
+    // Folders of one name: the report's title.
+    let (full, streamed) = (tmp.path().join("a/run"), tmp.path().join("b/run"));
     let mut a = base.clone();
     a.extend(["-o".into(), arg(&full)]);
     let (code, out_full, err) = run_with(&a);
@@ -182,6 +183,16 @@ fn a_streamed_run_in_four_chunks_equals_the_in_memory_run() {
     };
     assert!(!pages(&full).is_empty());
     assert_eq!(pages(&streamed), pages(&full));
+    let report = |d: &Path| {
+        let mut m = crate::atomic_runs::snapshot(&d.join("report"));
+        m.retain(|k, _| !k.ends_with(".png"));
+        m
+    };
+    let (rs, rf) = (report(&streamed), report(&full));
+    assert_eq!(rs.keys().collect::<Vec<_>>(), rf.keys().collect::<Vec<_>>());
+    for (k, v) in &rf {
+        assert!(rs[k] == *v, "report/{k} differs");
+    }
     // The console's top suspects.
     let top = |s: &str| -> Vec<String> {
         s.lines()
