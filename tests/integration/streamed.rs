@@ -202,6 +202,28 @@ fn a_streamed_run_in_four_chunks_equals_the_in_memory_run() {
     };
     assert!(!top(&out_full).is_empty());
     assert_eq!(top(&out_streamed), top(&out_full));
+    // With the model given, pass 1 is skipped and the run is the same.
+    let with_model = tmp.path().join("c/run");
+    let mut c = base.clone();
+    c.extend([
+        "--memory-budget".into(),
+        "600K".into(),
+        "--model".into(),
+        arg(&full.join("model.json")),
+        "-o".into(),
+        arg(&with_model),
+    ]);
+    let (code, out_model, err) = run_with(&c);
+    assert_eq!(code, 1, "{err}");
+    assert!(out_model.contains("streamed: 4 chunks"), "{out_model}");
+    for rel in [
+        "scores.csv",
+        "suspects.csv",
+        "model.json",
+        "data_quality.csv",
+    ] {
+        assert_eq!(read(&with_model, rel), read(&full, rel), "--model: {rel}");
+    }
     // The same files (no temporary one left).
     let names = |d: &Path| -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(d)
