@@ -19,6 +19,8 @@ use crate::output::run_json::{
 };
 use crate::output::summary::IngestReport;
 
+mod stream;
+
 /// Validated options of `gridsleuth ingest`.
 #[derive(Debug, Clone)]
 pub struct IngestCommandOptions {
@@ -279,7 +281,53 @@ pub fn write_run(
     }
     timings.push(("write", t_write.elapsed().as_secs_f64()));
     let rj = dir.join(RUN_JSON);
-    let run_json = RunJson {
+    let counts = RunCounts {
+        meters: ing.matrix.n_meters(),
+        flagged,
+        registered_miners: det.findings.iter().filter(|f| f.registered_miner).count(),
+        registered_over_contract: det.findings.iter().filter(|f| f.over_contract).count(),
+        feeders: balance.as_ref().map(|b| b.feeders.len()),
+        feeders_flagged: balance
+            .as_ref()
+            .map(|b| b.feeders.iter().filter(|f| f.finding.flagged).count()),
+    };
+    let run_json = run_json_of(
+        args,
+        &report,
+        det.clusters.as_ref(),
+        counts,
+        &timings,
+        None,
+        &rj,
+    )?;
+    write_file(&rj, &run_json.to_bytes().map_err(|e| write_err(&rj, e))?)?;
+    barrier("run:run.json");
+    crate::report::write_report_data(dir, ing, &det, opts.long.time.tz.name())?;
+    barrier("run:report_data");
+    // The model scored with: `run --model DIR/model.json` scores any subset of these meters
+    // (or new ones on this grid) the same way.
+    det.model.write(&dir.join(crate::model::MODEL_FILE))?;
+    barrier("run:model.json");
+    Ok(RunWritten {
+        report,
+        detection: det,
+        balance,
+        flagged,
+    })
+}
+
+/// `run.json` of a run with `args` (see [`RunJson`]); `rj` is where it goes (named in errors).
+fn run_json_of(
+    args: &RunOptions,
+    report: &IngestReport,
+    clusters: Option<&crate::cluster::Clusters>,
+    counts: RunCounts,
+    timings: &[(&str, f64)],
+    chunks: Option<usize>,
+    rj: &Path,
+) -> Result<RunJson, AppError> {
+    let (opts, dcfg) = (&args.ingest, &args.detect);
+    Ok(RunJson {
         version: env!("CARGO_PKG_VERSION").to_string(),
         inputs: RunInputs {
             readings: opts
@@ -299,10 +347,10 @@ pub fn write_run(
         datasets: report.datasets.clone(),
         settings: RunSettings {
             tz: opts.long.time.tz.name().to_string(),
-            cluster: serde_json::to_value(&dcfg.cluster).map_err(|e| write_err(&rj, e))?,
-            score: serde_json::to_value(&dcfg.score).map_err(|e| write_err(&rj, e))?,
+            cluster: serde_json::to_value(&dcfg.cluster).map_err(|e| write_err(rj, e))?,
+            score: serde_json::to_value(&dcfg.score).map_err(|e| write_err(rj, e))?,
         },
-        clusters: det.clusters.as_ref().map(|c| ClusterSummary {
+        clusters: clusters.map(|c| ClusterSummary {
             method: c.method,
             sizes: c.sizes.clone(),
             rig_likeness: c.rig_likeness.clone(),
@@ -312,43 +360,29 @@ pub fn write_run(
                 .collect(),
             centroids: c.centroids.iter().map(|r| r.to_vec()).collect(),
         }),
-        counts: RunCounts {
-            meters: ing.matrix.n_meters(),
-            flagged,
-            registered_miners: det.findings.iter().filter(|f| f.registered_miner).count(),
-            registered_over_contract: det.findings.iter().filter(|f| f.over_contract).count(),
-            feeders: balance.as_ref().map(|b| b.feeders.len()),
-            feeders_flagged: balance
-                .as_ref()
-                .map(|b| b.feeders.iter().filter(|f| f.finding.flagged).count()),
-        },
+        counts,
         timings_secs: timings.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-    };
-    write_file(&rj, &run_json.to_bytes().map_err(|e| write_err(&rj, e))?)?;
-    barrier("run:run.json");
-    crate::report::write_report_data(dir, ing, &det, opts.long.time.tz.name())?;
-    barrier("run:report_data");
-    // The model scored with: `run --model DIR/model.json` scores any subset of these meters
-    // (or new ones on this grid) the same way.
-    det.model.write(&dir.join(crate::model::MODEL_FILE))?;
-    barrier("run:model.json");
-    Ok(RunWritten {
-        report,
-        detection: det,
-        balance,
-        flagged,
+        chunks,
     })
 }
 
 /// Bytes a reading takes while its chunk is ingested and detected (the accumulator's rows and
-/// index, the matrix, per-worker scratch): sizes the chunks of a streamed `fit` under the memory
-/// budget. Measured: a 1M-meter run of 1.44 G readings peaks at 7.0 GB, about 5 bytes a reading
-/// with its outputs; 16 leaves room for the page cache and other processes.
+/// index, the matrix, per-worker scratch): sizes the chunks of a streamed `fit` or `run` under
+/// the memory budget. Measured: a 1M-meter run of 1.44 G readings peaks at 7.0 GB, about 5
+/// bytes a reading with its outputs; 16 leaves room for the page cache and other processes.
 pub const BYTES_PER_READING: u64 = 16;
 
-/// A streamed fit's chunks, when the readings (one Parquet file, no `--row-groups`) take more
-/// than the memory budget at [`BYTES_PER_READING`]; `None` when they fit in memory.
-fn fit_chunks(
+/// Bytes a reading takes in an in-memory `fit` or `run`, to decide whether it streams: above
+/// the ~5 measured (see [`BYTES_PER_READING`]) and the ~4 the ingest's own budget checks count
+/// (a row cell and its share of the index), so a run that stays in memory is never refused by
+/// them; below 16, so a region whose matrix fits (1M meters x 30 days half-hourly: 5.8 GB, 7 GB
+/// at peak, under 75% of 24 GB) is read once, not twice.
+pub const IN_MEMORY_BYTES_PER_READING: u64 = 8;
+
+/// A streamed `fit`'s or `run`'s chunks of at most the budget at [`BYTES_PER_READING`], when
+/// the readings (one Parquet file, no `--row-groups`) take more than the memory budget at
+/// [`IN_MEMORY_BYTES_PER_READING`]; `None` when they fit in memory.
+fn stream_chunks(
     opts: &IngestOptions,
 ) -> Result<Option<crate::model::chunked::ParquetChunks>, AppError> {
     let [path] = opts.readings.as_slice() else {
@@ -363,7 +397,7 @@ fn fit_chunks(
     }
     let rows: usize = ingest::long_parquet::row_group_rows(path)?.iter().sum();
     let budget = opts.acc.budget.bytes;
-    if (rows as u64).saturating_mul(BYTES_PER_READING) <= budget {
+    if (rows as u64).saturating_mul(IN_MEMORY_BYTES_PER_READING) <= budget {
         return Ok(None);
     }
     let max_rows = usize::try_from(budget / BYTES_PER_READING).unwrap_or(usize::MAX);
@@ -382,12 +416,12 @@ pub fn run_fit(args: &RunOptions, quiet: bool, out: &mut dyn Write) -> Result<Ou
             .num_threads(n.max(1))
             .build_global();
     }
-    let (model, text, quarantined) = match fit_chunks(&args.ingest)? {
+    let (model, text, quarantined) = match stream_chunks(&args.ingest)? {
         Some(mut chunks) => {
             let f = crate::model::chunked::fit_chunked(&mut chunks, &args.detect)?;
             let text = format!(
                 "streamed: {} chunks of row groups (the readings take more than the memory budget \
-                 of {} at {BYTES_PER_READING} bytes a reading)\n",
+                 of {} at {IN_MEMORY_BYTES_PER_READING} bytes a reading)\n",
                 f.chunks,
                 ingest::budget::bytes_text(args.ingest.acc.budget.bytes)
             );
@@ -431,6 +465,10 @@ pub fn run_detect(
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
             .build_global();
+    }
+    // Over the memory budget: detection streams over chunks of meters (`app::stream`).
+    if let Some(chunks) = stream_chunks(&args.ingest)? {
+        return stream::run_streamed(args, chunks, quiet, out);
     }
     let t0 = Instant::now();
     let (ing, staged) = load_staged(&args.ingest, begin_output(&args.out)?)?;

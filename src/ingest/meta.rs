@@ -65,18 +65,34 @@ impl MeterTable {
     }
     /// Notes metadata meters that have no readings in the matrix.
     pub fn note_missing(&self, matrix: &LoadMatrix, q: &mut QualityLog) {
-        let missing: Vec<&str> = self
-            .ids()
-            .filter(|id| matrix.meter_index(id).is_none())
-            .collect();
-        if !missing.is_empty() {
-            let shown: Vec<&str> = missing.iter().take(5).copied().collect();
-            q.notes.push(format!(
-                "{} meters in the meters file have no usable readings (e.g. {})",
-                missing.len(),
-                shown.join(", ")
-            ));
+        if let Some(note) =
+            self.missing_note(|k| matrix.meter_index(&self.rows[k].meter_id).is_some())
+        {
+            q.notes.push(note);
         }
+    }
+
+    /// The note on metadata meters without readings: `has(k)` says whether the meter of row `k`
+    /// (in id order) has readings. `None` when every meter has.
+    pub fn missing_note(&self, has: impl Fn(usize) -> bool) -> Option<String> {
+        let missing: Vec<&str> = (0..self.rows.len())
+            .filter(|&k| !has(k))
+            .map(|k| self.rows[k].meter_id.as_str())
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        let shown: Vec<&str> = missing.iter().take(5).copied().collect();
+        Some(format!(
+            "{} meters in the meters file have no usable readings (e.g. {})",
+            missing.len(),
+            shown.join(", ")
+        ))
+    }
+
+    /// Row (in id order) of meter `id`.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
     }
 }
 

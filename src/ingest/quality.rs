@@ -111,7 +111,7 @@ pub struct Issue {
 }
 
 /// The log of quarantined readings and the reconciled counts.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct QualityLog {
     /// Which input this log covers: `readings`, `meters`, `feeders`, `weather`.
     pub dataset: &'static str,
@@ -221,6 +221,47 @@ impl QualityLog {
             == self.readings_used + self.readings_quarantined() + self.exact_duplicates
     }
 
+    /// Adds the log of another part of the same input read with the same files (a streamed
+    /// run's next chunk of row groups; its files are matched to this log's by path): counts add up, records are listed up to
+    /// [`MAX_LISTED_PER_REASON`] per reason over both (the rest counted as unlisted), notes are
+    /// appended. Sort afterwards for the order of one log over the whole input.
+    pub fn absorb(&mut self, other: QualityLog) {
+        self.readings_read += other.readings_read;
+        self.readings_used += other.readings_used;
+        self.exact_duplicates += other.exact_duplicates;
+        for (r, n) in other.quarantined {
+            *self.quarantined.entry(r).or_default() += n;
+        }
+        for (r, n) in other.unlisted {
+            *self.unlisted.entry(r).or_default() += n;
+        }
+        // The other log's file indices, as this log's.
+        let file_idx: Vec<u32> = other
+            .files
+            .iter()
+            .map(|f| match self.files.iter().position(|x| x == f) {
+                Some(i) => i as u32,
+                None => {
+                    self.files.push(f.clone());
+                    (self.files.len() - 1) as u32
+                }
+            })
+            .collect();
+        for mut issue in other.issues {
+            if let Some(&i) = file_idx.get(issue.file as usize) {
+                issue.file = i;
+            }
+            let listed = self.listed.entry(issue.reason).or_default();
+            if *listed >= MAX_LISTED_PER_REASON {
+                *self.unlisted.entry(issue.reason).or_default() += issue.readings;
+            } else {
+                *listed += 1;
+                self.issues.push(issue);
+            }
+        }
+        self.notes.extend(other.notes);
+    }
+
     /// Sorts issues by file, row, reason so the output is stable across runs and thread counts.
     pub fn sort(&mut self) {
         self.issues.sort_by(|a, b| {
@@ -315,6 +356,48 @@ mod tests {
             csv,
             "dataset,file,row,column,meter_id,reason,readings,detail\nreadings,a.csv,7,kwh,M1,negative,1,-1\n"
         );
+    }
+
+    #[test]
+    fn absorbed_logs_add_up_as_one_log_over_both_parts() {
+        // One file read in two parts (a streamed run's chunks), against one read of it all.
+        let part = |rows: std::ops::Range<u64>, extra_file: bool| {
+            let mut q = QualityLog::default();
+            if extra_file {
+                q.add_file(Path::new("other.csv"));
+            }
+            let f = q.add_file(Path::new("a.parquet"));
+            for row in rows {
+                q.readings_read += 2;
+                q.readings_used += 1;
+                q.reject(
+                    RowLoc { file: f, row },
+                    "kwh",
+                    "M",
+                    Reason::Negative,
+                    "-1",
+                    1,
+                );
+            }
+            q
+        };
+        let mut whole = part(1..(MAX_LISTED_PER_REASON + 4), false);
+        let mut a = part(1..10, false);
+        a.absorb(part(10..(MAX_LISTED_PER_REASON + 4), true));
+        a.sort();
+        whole.sort();
+        assert!(a.reconciles());
+        assert_eq!(a.readings_read, whole.readings_read);
+        assert_eq!(a.quarantined_by_reason(), whole.quarantined_by_reason());
+        assert_eq!(a.unlisted(), whole.unlisted());
+        assert_eq!(a.unlisted()[&Reason::Negative], 3);
+        // The second part's file index is mapped to the first's.
+        assert_eq!(a.files().len(), 2);
+        assert!(a
+            .issues()
+            .iter()
+            .all(|i| a.file(i.file) == Path::new("a.parquet")));
+        assert_eq!(quality_csv(&[&a]).unwrap(), quality_csv(&[&whole]).unwrap());
     }
 
     #[test]

@@ -299,18 +299,19 @@ pub fn fit_chunked(
 }
 
 /// Pass 2: scores every chunk with `model`, handing each chunk and its detection to `sink` in
-/// order (which writes its outputs and drops them).
-pub fn detect_chunks(
+/// order (which writes its outputs and drops them). A chunk's ranks are its own: a streamed run
+/// ranks over all chunks at the end.
+pub fn detect_chunks<E: From<ChunkedError>>(
     chunks: &mut dyn Chunks,
     cfg: &DetectConfig,
     model: &Model,
-    sink: &mut dyn FnMut(usize, Ingested, Detection) -> Result<(), ChunkedError>,
-) -> Result<(), ChunkedError> {
+    sink: &mut dyn FnMut(usize, Ingested, Detection) -> Result<(), E>,
+) -> Result<(), E> {
     let (mut grid, mut last_id) = (Some(model.grid), None);
     for k in 0..chunks.count() {
         let ing = chunks.load(k)?;
         check_chunk(k, &ing, &mut grid, &mut last_id)?;
-        let det = crate::detect::detect_with(&ing, cfg, Some(model))?;
+        let det = crate::detect::detect_with(&ing, cfg, Some(model)).map_err(ChunkedError::from)?;
         sink(k, ing, det)?;
     }
     Ok(())

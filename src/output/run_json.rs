@@ -32,8 +32,12 @@ pub struct RunJson {
     /// `None` when clustering was skipped (too few meters).
     pub clusters: Option<ClusterSummary>,
     pub counts: RunCounts,
-    /// Seconds per stage (`ingest`, `features`, `cluster`, `score`, `balance`, `write`).
+    /// Seconds per stage (`ingest`, `features`, `cluster`, `score`, `balance`, `write`; a
+    /// streamed run adds `fit`, its first pass, and sums the others over its chunks).
     pub timings_secs: BTreeMap<String, f64>,
+    /// Chunks of meters a streamed run went through (absent: the run held its whole matrix).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<usize>,
 }
 
 /// The input files, as resolved.

@@ -63,47 +63,80 @@ pub struct GridSummary {
 
 impl GridSummary {
     pub fn of(m: &LoadMatrix, native_interval: &[u32]) -> Self {
+        let mut t = GridTally::default();
+        t.add(m, native_interval);
+        t.summary(&m.grid)
+    }
+}
+
+/// The sums behind a [`GridSummary`], added matrix by matrix: a streamed run adds each chunk's
+/// meters and gets the summary of the whole matrix (integer sums, one division at the end).
+#[derive(Debug, Clone, Default)]
+pub struct GridTally {
+    meters: usize,
+    /// Slots from each meter's first reading to its last, summed.
+    span_slots: u64,
+    present_slots: u64,
+    estimated_slots: u64,
+    min_meter_coverage: f64,
+    meters_below_90pct: usize,
+    aggregated_meters: usize,
+}
+
+impl GridTally {
+    /// Adds the meters of `m` (their native intervals `native_interval`).
+    pub fn add(&mut self, m: &LoadMatrix, native_interval: &[u32]) {
         let n = m.grid.n_slots;
-        // Coverage is each meter's own: present slots over the slots from its first reading to
-        // its last (a region mixing periods has meters of 35 days on a grid of years).
-        let spans: Vec<usize> = (0..m.n_meters())
-            .map(|i| {
-                let row = m.row(i);
-                match (
-                    row.iter().position(|v| !v.is_nan()),
-                    row.iter().rposition(|v| !v.is_nan()),
-                ) {
-                    (Some(a), Some(b)) => b + 1 - a,
-                    _ => n,
-                }
-            })
-            .collect();
-        let total = spans.iter().sum::<usize>().max(1) as f64;
-        let est: u64 = (0..m.n_meters())
-            .map(|i| u64::from(m.coverage(i).estimated))
-            .sum();
-        let shares: Vec<f64> = (0..m.n_meters())
-            .map(|i| m.coverage(i).present_share(spans[i]))
-            .collect();
+        if self.meters == 0 {
+            self.min_meter_coverage = f64::INFINITY;
+        }
+        for i in 0..m.n_meters() {
+            // Coverage is each meter's own: present slots over the slots from its first
+            // reading to its last (a region mixing periods has meters of 35 days on a grid of
+            // years).
+            let row = m.row(i);
+            let span = match (
+                row.iter().position(|v| !v.is_nan()),
+                row.iter().rposition(|v| !v.is_nan()),
+            ) {
+                (Some(a), Some(b)) => b + 1 - a,
+                _ => n,
+            };
+            let cov = m.coverage(i);
+            let share = cov.present_share(span);
+            self.span_slots += span as u64;
+            self.present_slots += u64::from(cov.present);
+            self.estimated_slots += u64::from(cov.estimated);
+            self.min_meter_coverage = self.min_meter_coverage.min(share);
+            self.meters_below_90pct += usize::from(share < 0.9);
+        }
+        self.meters += m.n_meters();
+        self.aggregated_meters += native_interval
+            .iter()
+            .filter(|&&iv| iv != m.grid.interval_secs)
+            .count();
+    }
+
+    /// The summary of every meter added, on `grid`.
+    pub fn summary(&self, grid: &crate::grid::TimeGrid) -> GridSummary {
+        let total = self.span_slots.max(1) as f64;
         GridSummary {
-            meters: m.n_meters(),
-            interval_minutes: m.grid.interval_secs / 60,
-            start: fmt_instant(m.grid.start),
-            end: fmt_instant(m.grid.end()),
-            slots: n,
-            days: (m.grid.end() - m.grid.start) as f64 / 86_400.0,
-            present_share: m.present_slots() as f64 / total,
-            estimated_share: est as f64 / total,
-            min_meter_coverage: shares
-                .iter()
-                .copied()
-                .fold(f64::INFINITY, f64::min)
-                .min(1.0),
-            meters_below_90pct: shares.iter().filter(|&&s| s < 0.9).count(),
-            aggregated_meters: native_interval
-                .iter()
-                .filter(|&&iv| iv != m.grid.interval_secs)
-                .count(),
+            meters: self.meters,
+            interval_minutes: grid.interval_secs / 60,
+            start: fmt_instant(grid.start),
+            end: fmt_instant(grid.end()),
+            slots: grid.n_slots,
+            days: (grid.end() - grid.start) as f64 / 86_400.0,
+            present_share: self.present_slots as f64 / total,
+            estimated_share: self.estimated_slots as f64 / total,
+            min_meter_coverage: if self.meters == 0 {
+                f64::INFINITY
+            } else {
+                self.min_meter_coverage
+            }
+            .min(1.0),
+            meters_below_90pct: self.meters_below_90pct,
+            aggregated_meters: self.aggregated_meters,
         }
     }
 }
@@ -204,5 +237,47 @@ impl IngestReport {
             let _ = writeln!(s, "weather: temperature known for {w} of {} slots", g.slots);
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::TimeGrid;
+
+    #[test]
+    fn a_tally_over_parts_is_the_summary_of_the_whole() {
+        let grid = TimeGrid {
+            start: 1_700_000_000,
+            interval_secs: 1800,
+            n_slots: 6,
+        };
+        let nan = f32::NAN;
+        let rows: [[f32; 6]; 4] = [
+            [1.0; 6],
+            [nan, 1.0, nan, 1.0, 1.0, nan],
+            [nan, nan, nan, nan, nan, 2.0],
+            [0.5, 0.5, 0.5, 0.5, nan, 0.5],
+        ];
+        let matrix = |ids: &[&str], rows: &[[f32; 6]]| {
+            let values = rows.iter().flatten().copied().collect();
+            let ids = ids.iter().map(|s| Box::<str>::from(*s)).collect();
+            LoadMatrix::from_parts(grid, ids, values, Vec::new()).unwrap()
+        };
+        let whole = matrix(&["a", "b", "c", "d"], &rows);
+        let native = [1800, 900, 1800, 1800];
+        let want = GridSummary::of(&whole, &native);
+        let mut t = GridTally::default();
+        t.add(&matrix(&["a", "b"], &rows[..2]), &native[..2]);
+        t.add(&matrix(&["c", "d"], &rows[2..]), &native[2..]);
+        let got = t.summary(&grid);
+        assert_eq!(
+            serde_json::to_string(&got).unwrap(),
+            serde_json::to_string(&want).unwrap()
+        );
+        assert_eq!(got.meters, 4);
+        assert_eq!(got.aggregated_meters, 1);
+        assert_eq!(got.meters_below_90pct, 2);
+        assert!((got.present_share - 15.0 / 17.0).abs() < 1e-12);
     }
 }

@@ -156,16 +156,25 @@ pub fn suspect_records(ing: &Ingested, det: &Detection, tz: &str) -> ReportData 
 /// Meters per Parquet row group of `series.parquet`.
 pub const SERIES_METERS_PER_GROUP: usize = 1000;
 
-/// The present slots of matrix rows `rows`, in that order, as a `matrix.parquet`-like frame.
-fn series_frame(m: &LoadMatrix, rows: &[usize]) -> PolarsResult<DataFrame> {
+/// Meter `i`'s series as stored in `series.parquet`.
+pub fn series_of(m: &LoadMatrix, i: usize) -> Series {
+    let row = m.row(i);
+    Series {
+        kwh: row.to_vec(),
+        estimated: (0..row.len()).map(|s| m.is_estimated(i, s)).collect(),
+    }
+}
+
+/// The present slots of `rows` (meter id and series), in that order, as a
+/// `matrix.parquet`-like frame.
+fn series_frame(grid: &TimeGrid, rows: &[(&str, &Series)]) -> PolarsResult<DataFrame> {
     let (mut ids, mut ts, mut kwh, mut est) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for &i in rows {
-        let id = &*m.meter_ids()[i];
-        for (s, &v) in m.row(i).iter().enumerate().filter(|(_, v)| !v.is_nan()) {
+    for &(id, series) in rows {
+        for (s, &v) in series.kwh.iter().enumerate().filter(|(_, v)| !v.is_nan()) {
             ids.push(id);
-            ts.push(m.grid.slot_start(s) * 1000);
+            ts.push(grid.slot_start(s) * 1000);
             kwh.push(v);
-            est.push(m.is_estimated(i, s));
+            est.push(series.estimated.get(s).copied().unwrap_or(false));
         }
     }
     let ts = Int64Chunked::from_vec("timestamp".into(), ts)
@@ -179,18 +188,22 @@ fn series_frame(m: &LoadMatrix, rows: &[usize]) -> PolarsResult<DataFrame> {
     ])
 }
 
-/// Writes the series of matrix rows `rows` in that order (rank order: the top suspects' rows
-/// come first, so a capped report reads a prefix of the file).
-fn write_series_parquet(m: &LoadMatrix, rows: &[usize], path: &Path) -> PolarsResult<()> {
+/// Writes the series of `rows` in that order (rank order: the top suspects' rows come first, so
+/// a capped report reads a prefix of the file).
+fn write_series_parquet(
+    grid: &TimeGrid,
+    rows: &[(&str, &Series)],
+    path: &Path,
+) -> PolarsResult<()> {
     let file = std::fs::File::create(path)?;
     let mut chunks = rows.chunks(SERIES_METERS_PER_GROUP);
-    let first = series_frame(m, chunks.next().unwrap_or(&[]))?;
+    let first = series_frame(grid, chunks.next().unwrap_or(&[]))?;
     let mut w = ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
         .batched(first.schema())?;
     w.write_batch(&first)?;
     for c in chunks {
-        w.write_batch(&series_frame(m, c)?)?;
+        w.write_batch(&series_frame(grid, c)?)?;
     }
     w.finish()?;
     Ok(())
@@ -203,23 +216,51 @@ pub fn write_report_data(
     det: &Detection,
     tz: &str,
 ) -> Result<(), ReportError> {
-    let out = dir.join(DATA_DIR);
-    std::fs::create_dir_all(&out).map_err(|e| io_err(&out, e))?;
     let data = suspect_records(ing, det, tz);
-    let p = out.join(SUSPECTS_JSON);
-    let json = serde_json::to_vec_pretty(&data).map_err(|e| io_err(&p, e))?;
-    std::fs::write(&p, json).map_err(|e| io_err(&p, e))?;
-    let rows: Vec<usize> = data
+    let series: Vec<(usize, Series)> = data
         .suspects
         .iter()
         .filter_map(|s| ing.matrix.meter_index(&s.meter_id))
+        .map(|i| (i, series_of(&ing.matrix, i)))
         .collect();
-    let p = out.join(SERIES_PARQUET);
-    write_series_parquet(&ing.matrix, &rows, &p).map_err(|e| io_err(&p, e))?;
-    let p = out.join(SEGMENTS_CSV);
+    let rows: Vec<(&str, &Series)> = series
+        .iter()
+        .map(|(i, s)| (&*ing.matrix.meter_ids()[*i], s))
+        .collect();
+    write_suspects(dir, &data, &rows)?;
+    let p = dir.join(DATA_DIR).join(SEGMENTS_CSV);
     let mut w = csv::Writer::from_path(&p).map_err(|e| io_err(&p, e))?;
-    w.write_record(["meter_id", "tariff", "feeder_id"])
-        .map_err(|e| io_err(&p, e))?;
+    w.write_record(SEGMENTS_HEADER).map_err(|e| io_err(&p, e))?;
+    write_segment_rows(&mut w, ing).map_err(|e| io_err(&p, e))?;
+    w.flush().map_err(|e| io_err(&p, e))?;
+    Ok(())
+}
+
+/// Writes `suspects.json` and `series.parquet` into `DIR/report_data/` (created): `data` and
+/// the series of its suspects, in its (rank) order.
+pub fn write_suspects(
+    dir: &Path,
+    data: &ReportData,
+    series: &[(&str, &Series)],
+) -> Result<(), ReportError> {
+    let out = dir.join(DATA_DIR);
+    std::fs::create_dir_all(&out).map_err(|e| io_err(&out, e))?;
+    let p = out.join(SUSPECTS_JSON);
+    let json = serde_json::to_vec_pretty(data).map_err(|e| io_err(&p, e))?;
+    std::fs::write(&p, json).map_err(|e| io_err(&p, e))?;
+    let p = out.join(SERIES_PARQUET);
+    write_series_parquet(&data.grid.into(), series, &p).map_err(|e| io_err(&p, e))?;
+    Ok(())
+}
+
+/// Header of `segments.csv`.
+pub const SEGMENTS_HEADER: [&str; 3] = ["meter_id", "tariff", "feeder_id"];
+
+/// The rows of `segments.csv` for the meters of `ing` with metadata, in matrix order.
+pub fn write_segment_rows<W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    ing: &Ingested,
+) -> Result<(), csv::Error> {
     if let Some((table, _)) = &ing.meters {
         for id in ing.matrix.meter_ids() {
             if let Some(info) = table.get(id) {
@@ -227,12 +268,10 @@ pub fn write_report_data(
                     &**id,
                     info.tariff.as_deref().unwrap_or(""),
                     info.feeder_id.as_deref().unwrap_or(""),
-                ])
-                .map_err(|e| io_err(&p, e))?;
+                ])?;
             }
         }
     }
-    w.flush().map_err(|e| io_err(&p, e))?;
     Ok(())
 }
 

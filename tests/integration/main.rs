@@ -26,6 +26,7 @@
 //! - `fuzz`: every crash the fuzzer found (`fuzz/regressions/`), its seeds and kept corpus.
 //! - `robust`: stray timestamps (identical scores with and without), the memory budget.
 //! - `model`: `fit` + `run --model` on three shards equals one run; refused models.
+//! - `streamed`: `run` over the memory budget in four chunks equals the in-memory run.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)]
 
@@ -52,5 +53,6 @@ mod samples;
 mod settings;
 mod shared_data;
 mod stdout;
+mod streamed;
 mod synth;
 mod time;

@@ -200,30 +200,8 @@ fn a_model_with_other_settings_or_format_is_refused() {
     );
 }
 
-/// The sample's readings as Parquet with `parts` row groups, each holding whole meters.
 fn parquet_in_row_groups(path: &Path, parts: usize) {
-    use polars::prelude::*;
-    let f = std::fs::File::open(sample("region/readings.parquet")).unwrap();
-    let df = ParquetReader::new(f).finish().unwrap();
-    let ids: Vec<String> = {
-        let col = df.column("meter_id").unwrap().str().unwrap().clone();
-        let mut v: Vec<String> = col.iter().flatten().map(String::from).collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    let per = ids.len().div_ceil(parts);
-    let out = std::fs::File::create(path).unwrap();
-    let mut w = ParquetWriter::new(out).batched(df.schema()).unwrap();
-    for part in ids.chunks(per) {
-        let (lo, hi) = (part[0].as_str(), part[part.len() - 1].as_str());
-        let col = df.column("meter_id").unwrap().str().unwrap().clone();
-        let mask: BooleanChunked = col.iter().map(|v| v.map(|v| v >= lo && v <= hi)).collect();
-        let mut piece = df.filter(&mask).unwrap();
-        piece.rechunk_mut();
-        w.write_batch(&piece).unwrap();
-    }
-    w.finish().unwrap();
+    super::streamed::parquet_in_row_groups(path, parts, None);
 }
 
 #[test]
@@ -269,7 +247,7 @@ fn four_chunks_equal_the_in_memory_run() {
         feats.extend(d.features);
         clusters.extend(d.clusters.map(|c| c.assignment).unwrap_or_default());
         findings.extend(d.findings);
-        Ok(())
+        Ok::<(), chunked::ChunkedError>(())
     })
     .unwrap();
     let want: Vec<String> = ing
