@@ -38,15 +38,7 @@ impl Accumulator {
             });
         let suggested = || {
             mode(self.meters.iter().filter_map(|m| {
-                let mut ts: Vec<i64> = m
-                    .pending
-                    .iter()
-                    .map(|p| match p.stamp {
-                        Stamp::At(t) | Stamp::Ambiguous(t, _) => t,
-                    })
-                    .collect();
-                ts.sort_unstable();
-                ts.dedup();
+                let ts = distinct_instants(&m.pending);
                 infer_interval(&ts).map(|(iv, _)| i64::from(iv))
             }))
         };
@@ -64,9 +56,7 @@ impl Accumulator {
                 // A lone reading off the grid's lattice: no interval to place it on.
                 let pending = std::mem::take(&mut self.meters[m].pending);
                 if let Some(first) = pending.first() {
-                    let t = match first.stamp {
-                        Stamp::At(t) | Stamp::Ambiguous(t, _) => t,
-                    };
+                    let t = first.instant();
                     let detail = format!(
                         "{} is not on the grid's {}-minute lattice and one timestamp cannot tell this meter's interval; pass --interval",
                         fmt_instant(t),

@@ -86,12 +86,6 @@ pub(crate) fn dense(clusters: &[Cluster], per_day: f64) -> Option<(usize, usize)
     Some((a, b))
 }
 
-fn t_of(p: &Pending) -> i64 {
-    match p.stamp {
-        Stamp::At(t) | Stamp::Ambiguous(t, _) => t,
-    }
-}
-
 /// `2024-03-01 .. 2024-03-15` (dates of the first and last reading).
 fn dates(lo: i64, hi: i64) -> String {
     let d = |t: i64| fmt_instant(t).chars().take(10).collect::<String>();
@@ -123,7 +117,7 @@ impl Accumulator {
         let iv = i64::from(m.interval.unwrap_or(1));
         let mark = if self.cfg.stamps_mark_end { iv } else { 0 };
         // Far readings count once per instant (a stray day repeated 90 times is still a day).
-        let mut far: Vec<i64> = m.far.iter().map(|p| t_of(p) - mark).collect();
+        let mut far: Vec<i64> = m.far.iter().map(|p| p.instant() - mark).collect();
         far.sort_unstable();
         far.dedup();
         let mut pieces: Vec<Cluster> = far
@@ -343,7 +337,7 @@ impl Accumulator {
         let mark = if self.cfg.stamps_mark_end { iv } else { 0 };
         for p in far {
             // The slot-start instant, as for the row's cells.
-            let t = t_of(&p) - mark;
+            let t = p.instant() - mark;
             if inside(t) {
                 self.place_with(k, p, true);
                 continue;
