@@ -633,7 +633,7 @@ pub fn mask_outages(kw: &[f32], interval_hours: f32, n_days: usize, out: &mut Ve
             continue;
         }
         let before = lowest(s - 1 - hold..s - 1);
-        if !(before >= OUTAGE_MIN_FLOOR_KW && v < OUTAGE_SHARE * before) {
+        if !(before.is_finite() && before >= OUTAGE_MIN_FLOOR_KW && v < OUTAGE_SHARE * before) {
             s += 1;
             continue;
         }
@@ -878,6 +878,14 @@ mod tests {
         ];
         solar[200..212].copy_from_slice(&ramp);
         assert_eq!(mask_outages(&solar, 0.5, 10, &mut out), 0);
+
+        // A meter gap is not a level to fall from: the outage just after one is judged
+        // from the readings there are, and another outage later is not lost with it.
+        let mut gap = vec![3.0f32; 480];
+        gap[90..99].fill(f32::NAN);
+        gap[100..104].fill(0.1);
+        gap[300..310].fill(0.0);
+        assert_eq!(mask_outages(&gap, 0.5, 10, &mut out), 2);
 
         // A household's floor is not tested.
         let mut home = vec![0.3f32; 480];
