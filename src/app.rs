@@ -480,7 +480,6 @@ pub fn run_detect(
         balance,
         flagged,
     } = written;
-    let target = &args.out;
     if !quiet {
         write!(out, "{}", report.text()).map_err(ConsoleError)?;
         writeln!(
@@ -511,6 +510,19 @@ pub fn run_detect(
     }
     // The report reads the run directory, not the matrix: free it first.
     drop((ing, det, balance));
+    finish_run(staged, quiet, out, report.any_quarantined())
+}
+
+/// The last steps of a run, in memory or streamed: the report rendered from the staged run
+/// directory, the directory committed into place, what was written said (unless `quiet`), and
+/// the outcome.
+pub(crate) fn finish_run(
+    staged: StagedDir,
+    quiet: bool,
+    out: &mut dyn Write,
+    any_quarantined: bool,
+) -> Result<Outcome, AppError> {
+    let target = staged.target().to_path_buf();
     let ropts = crate::report::ReportOptions {
         title: Some(staged.name()),
         ..crate::report::ReportOptions::default()
@@ -524,7 +536,7 @@ pub fn run_detect(
         writeln!(out, "wrote {}", target.display()).map_err(ConsoleError)?;
         writeln!(out, "{}", rendered.text()).map_err(ConsoleError)?;
     }
-    Ok(if report.any_quarantined() {
+    Ok(if any_quarantined {
         Outcome::Quarantined
     } else {
         Outcome::Clean

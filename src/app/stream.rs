@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use polars::prelude::*;
 
 use super::{
-    begin_output, commit_output, run_json_of, write_err, write_file, AppError, Outcome, RunOptions,
+    begin_output, run_json_of, write_err, write_file, AppError, Outcome, RunOptions,
     IN_MEMORY_BYTES_PER_READING,
 };
 use crate::detect::Detection;
@@ -513,24 +513,7 @@ pub(super) fn run_streamed(
         }
     }
     drop((kept, data, model));
-    let target = args.out.clone();
-    let ropts = crate::report::ReportOptions {
-        title: Some(staged.name()),
-        ..crate::report::ReportOptions::default()
-    };
-    let mut rendered = crate::report::render(staged.path(), &ropts)?;
-    rendered.index = target.join("report").join("index.html");
-    barrier("run:report");
-    commit_output(staged)?;
-    if !quiet {
-        writeln!(out, "wrote {}", target.display()).map_err(ConsoleError)?;
-        writeln!(out, "{}", rendered.text()).map_err(ConsoleError)?;
-    }
-    Ok(if report.any_quarantined() {
-        Outcome::Quarantined
-    } else {
-        Outcome::Clean
-    })
+    super::finish_run(staged, quiet, out, report.any_quarantined())
 }
 
 #[cfg(test)]

@@ -6,18 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use crate::support::sample;
+use crate::support::{bin_without_barriers, kill_at_barrier, sample};
 
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gridsleuth"));
-    c.env_remove("GRIDSLEUTH_BARRIER")
-        .env_remove("GRIDSLEUTH_BARRIER_TRACE")
-        .env_remove("GRIDSLEUTH_BARRIER_READY")
-        .env_remove("GRIDSLEUTH_BARRIER_ACTION");
-    c
+    bin_without_barriers()
 }
 
 /// `run` on the sample region into `out`; `threshold` changes who is flagged, so two runs
@@ -68,28 +62,9 @@ fn run_complete(out: &Path, threshold: &str) {
 
 /// Runs until `step`, kills the process there (SIGKILL), and returns.
 fn kill_at(out: &Path, threshold: &str, step: &str, ready: &Path) {
-    let _ = std::fs::remove_file(ready);
-    let mut child = bin()
-        .args(run_args(out, threshold))
-        .env("GRIDSLEUTH_BARRIER", step)
-        .env("GRIDSLEUTH_BARRIER_READY", ready)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawns");
-    let t0 = Instant::now();
-    while !ready.exists() {
-        if let Some(st) = child.try_wait().unwrap() {
-            panic!("the run ended ({st:?}) before step {step}");
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(300),
-            "step {step} not reached"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let mut cmd = bin();
+    cmd.args(run_args(out, threshold));
+    kill_at_barrier(cmd, step, ready);
 }
 
 fn leftovers(parent: &Path) -> Vec<PathBuf> {
@@ -296,25 +271,7 @@ fn nightly_killed_at_every_write_step_leaves_the_previous_night_and_a_consistent
     for step in &steps {
         std::fs::remove_dir_all(&state).unwrap();
         copy_tree(&backup, &state);
-        let _ = std::fs::remove_file(&ready);
-        let mut child = nightly_cmd(&site)
-            .env("GRIDSLEUTH_BARRIER", step)
-            .env("GRIDSLEUTH_BARRIER_READY", &ready)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let t0 = Instant::now();
-        while !ready.exists() {
-            assert!(child.try_wait().unwrap().is_none(), "ended before {step}");
-            assert!(
-                t0.elapsed() < Duration::from_secs(300),
-                "{step} not reached"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_at_barrier(nightly_cmd(&site), step, &ready);
         // The previous night is intact; `latest` names a complete night.
         assert!(
             snapshot(&runs.join(&night1)) == first,

@@ -5,8 +5,6 @@
 //! run killed mid-stream leaves no output.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use polars::prelude::*;
 
@@ -288,12 +286,8 @@ fn a_streamed_run_killed_mid_stream_leaves_no_output() {
         arg(&out),
     ]);
     let bin = || {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_gridsleuth"));
-        c.args(&a)
-            .env_remove("GRIDSLEUTH_BARRIER")
-            .env_remove("GRIDSLEUTH_BARRIER_TRACE")
-            .env_remove("GRIDSLEUTH_BARRIER_READY")
-            .env_remove("GRIDSLEUTH_BARRIER_ACTION");
+        let mut c = bin_without_barriers();
+        c.args(&a);
         c
     };
     // The streamed run's steps.
@@ -320,25 +314,7 @@ fn a_streamed_run_killed_mid_stream_leaves_no_output() {
         "run:report_data",
     ] {
         assert!(steps.lines().any(|l| l == step), "{step} not in {steps}");
-        let _ = std::fs::remove_file(&ready);
-        let mut child = bin()
-            .env("GRIDSLEUTH_BARRIER", step)
-            .env("GRIDSLEUTH_BARRIER_READY", &ready)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let t0 = Instant::now();
-        while !ready.exists() {
-            assert!(child.try_wait().unwrap().is_none(), "ended before {step}");
-            assert!(
-                t0.elapsed() < Duration::from_secs(300),
-                "{step} not reached"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_at_barrier(bin(), step, &ready);
         assert!(
             !out.exists(),
             "killed at {step}: a half-written run directory"

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use gridsleuth::cli::{Cli, Command as Sub, IngestArgs};
@@ -425,4 +426,41 @@ pub fn assert_same_matrix(a: &LoadMatrix, b: &LoadMatrix, what: &str) {
     for i in 0..a.n_meters() {
         assert_eq!(a.coverage(i), b.coverage(i), "{what}: coverage of row {i}");
     }
+}
+
+/// The binary with no barrier variables inherited (`output::atomic::barrier`).
+pub fn bin_without_barriers() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gridsleuth"));
+    c.env_remove("GRIDSLEUTH_BARRIER")
+        .env_remove("GRIDSLEUTH_BARRIER_TRACE")
+        .env_remove("GRIDSLEUTH_BARRIER_READY")
+        .env_remove("GRIDSLEUTH_BARRIER_ACTION");
+    c
+}
+
+/// Runs `cmd` until it reaches the library's barrier `step` (`GRIDSLEUTH_BARRIER`; it says so
+/// by creating `ready`), kills it there with SIGKILL and waits for it. Panics if it ends before
+/// the step or does not reach it within five minutes.
+pub fn kill_at_barrier(mut cmd: Command, step: &str, ready: &Path) {
+    let _ = std::fs::remove_file(ready);
+    let mut child = cmd
+        .env("GRIDSLEUTH_BARRIER", step)
+        .env("GRIDSLEUTH_BARRIER_READY", ready)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let t0 = Instant::now();
+    while !ready.exists() {
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("the process ended ({st:?}) before step {step}");
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "step {step} not reached"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
 }
