@@ -537,7 +537,13 @@ pub fn on_block_excess(
     if top.is_nan() || top <= 0.0 {
         return f32::NAN;
     }
-    let mut block: Vec<f32> = med.iter().copied().filter(|&x| x > 0.5 * top).collect();
+    let mut kept = [0f32; 24];
+    let mut n = 0;
+    for x in med.iter().copied().filter(|&x| x > 0.5 * top) {
+        kept[n] = x;
+        n += 1;
+    }
+    let block = &mut kept[..n];
     if block.len() < 3 {
         return f32::NAN;
     }

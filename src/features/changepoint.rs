@@ -24,15 +24,6 @@ impl MeanShift {
     }
 }
 
-/// Present values with their indices.
-fn present(x: &[f64]) -> Vec<(usize, f64)> {
-    x.iter()
-        .enumerate()
-        .filter(|(_, v)| v.is_finite())
-        .map(|(i, v)| (i, *v))
-        .collect()
-}
-
 /// The split of `x` with the largest |t|: each side at least `min_seg` present values.
 pub fn best_shift(x: &[f64], min_seg: usize, sd_floor: f64) -> Option<MeanShift> {
     best_split(x, min_seg, sd_floor, false)
@@ -40,41 +31,62 @@ pub fn best_shift(x: &[f64], min_seg: usize, sd_floor: f64) -> Option<MeanShift>
 
 /// The split with the largest t (`up_only`: rises only, the largest signed t) or |t|.
 pub fn best_split(x: &[f64], min_seg: usize, sd_floor: f64, up_only: bool) -> Option<MeanShift> {
-    let v = present(x);
-    let n = v.len();
+    best_split_of(x.iter().copied(), min_seg, sd_floor, up_only)
+}
+
+/// [`best_split`] of the values `x` yields (read twice, nothing allocated): one pass for the
+/// totals, one for the running sums of the part before each split (the same sums, in the same
+/// order, as prefix sums would hold).
+pub fn best_split_of<I>(x: I, min_seg: usize, sd_floor: f64, up_only: bool) -> Option<MeanShift>
+where
+    I: Iterator<Item = f64> + Clone,
+{
+    let (mut n, mut s_n, mut ss_n) = (0usize, 0f64, 0f64);
+    for val in x.clone().filter(|v| v.is_finite()) {
+        n += 1;
+        s_n += val;
+        ss_n += val * val;
+    }
     let min_seg = min_seg.max(1);
     if n < 2 * min_seg {
         return None;
     }
-    let mut s = vec![0f64; n + 1];
-    let mut ss = vec![0f64; n + 1];
-    for (i, (_, val)) in v.iter().enumerate() {
-        s[i + 1] = s[i] + val;
-        ss[i + 1] = ss[i] + val * val;
-    }
     let mut best: Option<MeanShift> = None;
-    for k in min_seg..=n - min_seg {
-        let (n1, n2) = (k as f64, (n - k) as f64);
-        let (m1, m2) = (s[k] / n1, (s[n] - s[k]) / n2);
-        let ss1 = (ss[k] - n1 * m1 * m1).max(0.0);
-        let ss2 = ((ss[n] - ss[k]) - n2 * m2 * m2).max(0.0);
-        let sd = ((ss1 + ss2) / (n1 + n2 - 2.0).max(1.0))
-            .sqrt()
-            .max(sd_floor);
-        let t = (m2 - m1) / (sd * (1.0 / n1 + 1.0 / n2).sqrt());
-        let better = match best {
-            None => true,
-            Some(b) if up_only => t > b.t,
-            Some(b) => t.abs() > b.t.abs(),
-        };
-        if better {
-            best = Some(MeanShift {
-                at: v[k].0,
-                before: m1,
-                after: m2,
-                t,
-            });
+    // `k` present values before index `at`, summing to `s_k` (squares `ss_k`).
+    let (mut k, mut s_k, mut ss_k) = (0usize, 0f64, 0f64);
+    for (at, val) in x.enumerate() {
+        if !val.is_finite() {
+            continue;
         }
+        if k > n - min_seg {
+            break;
+        }
+        if k >= min_seg {
+            let (n1, n2) = (k as f64, (n - k) as f64);
+            let (m1, m2) = (s_k / n1, (s_n - s_k) / n2);
+            let ss1 = (ss_k - n1 * m1 * m1).max(0.0);
+            let ss2 = ((ss_n - ss_k) - n2 * m2 * m2).max(0.0);
+            let sd = ((ss1 + ss2) / (n1 + n2 - 2.0).max(1.0))
+                .sqrt()
+                .max(sd_floor);
+            let t = (m2 - m1) / (sd * (1.0 / n1 + 1.0 / n2).sqrt());
+            let better = match best {
+                None => true,
+                Some(b) if up_only => t > b.t,
+                Some(b) => t.abs() > b.t.abs(),
+            };
+            if better {
+                best = Some(MeanShift {
+                    at,
+                    before: m1,
+                    after: m2,
+                    t,
+                });
+            }
+        }
+        k += 1;
+        s_k += val;
+        ss_k += val * val;
     }
     best
 }

@@ -54,8 +54,22 @@ impl DayProxy {
     /// [`MIN_CORR_DAYS`] pairs, when either side is constant or the proxy moves less than
     /// [`MIN_PROXY_SD`] (nothing to follow).
     pub fn fit(&self, days: &[u32], x: &[f32]) -> (f32, f32) {
+        FIT_SCRATCH.with(|sc| {
+            let (pairs, abs) = &mut *sc.borrow_mut();
+            self.fit_in(days, x, pairs, abs)
+        })
+    }
+
+    /// [`DayProxy::fit`] with scratch for the pairs and their absolute changes.
+    fn fit_in(
+        &self,
+        days: &[u32],
+        x: &[f32],
+        pairs: &mut Vec<(f64, f64)>,
+        abs: &mut Vec<f64>,
+    ) -> (f32, f32) {
         let nan = (f32::NAN, f32::NAN);
-        let mut pairs: Vec<(f64, f64)> = Vec::with_capacity(x.len());
+        pairs.clear();
         let (mut level_x, mut level_p, mut n_level) = (0f64, 0f64, 0usize);
         for k in 1..x.len().min(days.len()) {
             let (p0, p1) = (self.at(days[k - 1]), self.at(days[k]));
@@ -72,9 +86,11 @@ impl DayProxy {
             return nan;
         }
         let (mx, mp) = (level_x / n_level as f64, level_p / n_level as f64);
-        let mut abs: Vec<f64> = pairs.iter().map(|p| p.1.abs()).collect();
-        abs.sort_by(f64::total_cmp);
-        let cut = abs[(abs.len() * 9) / 10 - 1];
+        abs.clear();
+        abs.extend(pairs.iter().map(|p| p.1.abs()));
+        // The value a sort would put there (values equal in `total_cmp` are equal bits).
+        let at = (abs.len() * 9) / 10 - 1;
+        let cut = *abs.select_nth_unstable_by(at, f64::total_cmp).1;
         let kept = pairs.iter().filter(|p| p.1.abs() <= cut);
         let mut p = crate::stats::Pairs::default();
         for &(a, b) in kept {
@@ -89,6 +105,12 @@ impl DayProxy {
         }
         ((cov / (vx * vy).sqrt()) as f32, (cov / vx * mp / mx) as f32)
     }
+}
+
+thread_local! {
+    /// [`DayProxy::fit`]'s scratch, one per worker thread.
+    static FIT_SCRATCH: std::cell::RefCell<(Vec<(f64, f64)>, Vec<f64>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// A peer group: a feeder of at least [`MIN_PEERS`] meters (by segment id), else the meters of

@@ -46,8 +46,8 @@ impl Step {
 
 /// Finds the split maximising the t statistic of a step up (O(days), prefix sums).
 pub fn best_step(daily: &[f32]) -> Option<Step> {
-    let x: Vec<f64> = daily.iter().map(|&v| f64::from(v)).collect();
-    super::changepoint::best_split(&x, MIN_SEGMENT_DAYS, NOISE_FLOOR_KW, true).map(|s| Step {
+    let x = daily.iter().map(|&v| f64::from(v));
+    super::changepoint::best_split_of(x, MIN_SEGMENT_DAYS, NOISE_FLOOR_KW, true).map(|s| Step {
         day: s.at,
         before_kw: s.before as f32,
         after_kw: s.after as f32,
@@ -95,13 +95,13 @@ pub fn onset_and_growth(daily: &[f32]) -> (Option<Step>, Option<Step>) {
     if let Some(early) = best_step(&daily[..best.day]).filter(Step::is_onset) {
         // The growth is measured from the level between the two steps.
         let mut growth = best;
-        let between: Vec<f32> = daily[early.day..best.day]
+        let between = daily[early.day..best.day]
             .iter()
             .copied()
-            .filter(|v| !v.is_nan())
-            .collect();
-        if !between.is_empty() {
-            growth.before_kw = between.iter().sum::<f32>() / between.len() as f32;
+            .filter(|v| !v.is_nan());
+        let n = between.clone().count();
+        if n > 0 {
+            growth.before_kw = between.sum::<f32>() / n as f32;
         }
         return (Some(early), Some(growth));
     }
@@ -127,9 +127,9 @@ pub fn onset_slot(
     let from = days[step.day.saturating_sub(1)].start;
     let to = days[step.day].end.min(kw.len());
     for s in from..to {
+        // `kw[s]` itself is present, so the window has a present value; all of those hold.
         let window = &kw[s..(s + hold).min(kw.len())];
-        let present: Vec<f32> = window.iter().copied().filter(|v| !v.is_nan()).collect();
-        if !present.is_empty() && !kw[s].is_nan() && present.iter().all(|&v| v >= mid) {
+        if !kw[s].is_nan() && window.iter().all(|&v| v.is_nan() || v >= mid) {
             return s;
         }
     }
@@ -186,24 +186,49 @@ pub const MAX_STEPS: usize = 4;
 /// [`GROWTH_MIN_SHARE`] of the level before it, up to [`MAX_STEPS`] cuts, in day order. A
 /// rig's floor moves only at these; heating drifts between them (and mostly down as well as
 /// up), which no cut absorbs.
-pub fn step_cuts(daily: &[f32]) -> Vec<usize> {
-    let mut cuts: Vec<usize> = Vec::new();
-    let mut open = vec![(0usize, daily.len())];
-    while let Some((a, b)) = open.pop() {
-        if cuts.len() >= MAX_STEPS {
+pub fn step_cuts(daily: &[f32]) -> Cuts {
+    let mut cuts = Cuts {
+        n: 0,
+        at: [0; MAX_STEPS],
+    };
+    // Segments still to split (a stack: each cut replaces one by two, so it never holds more
+    // than one more than the cuts made).
+    let mut open = [(0usize, 0usize); MAX_STEPS + 1];
+    open[0] = (0, daily.len());
+    let mut n_open = 1;
+    while n_open > 0 {
+        n_open -= 1;
+        let (a, b) = open[n_open];
+        if cuts.n >= MAX_STEPS {
             break;
         }
         let Some(s) = best_step(&daily[a..b]) else {
             continue;
         };
         if s.is_onset() && s.size_kw() >= GROWTH_MIN_SHARE * s.before_kw.max(0.0) {
-            cuts.push(a + s.day);
-            open.push((a, a + s.day));
-            open.push((a + s.day, b));
+            cuts.at[cuts.n] = a + s.day;
+            cuts.n += 1;
+            open[n_open] = (a, a + s.day);
+            open[n_open + 1] = (a + s.day, b);
+            n_open += 2;
         }
     }
-    cuts.sort_unstable();
+    cuts.at[..cuts.n].sort_unstable();
     cuts
+}
+
+/// The day indices [`step_cuts`] found (at most [`MAX_STEPS`], in day order): a slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cuts {
+    n: usize,
+    at: [usize; MAX_STEPS],
+}
+
+impl std::ops::Deref for Cuts {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        &self.at[..self.n]
+    }
 }
 
 #[cfg(test)]
@@ -303,12 +328,12 @@ mod tests {
                 kw * noise(d)
             })
             .collect();
-        assert_eq!(step_cuts(&ramp), vec![5, 12, 20]);
+        assert_eq!(*step_cuts(&ramp), [5, 12, 20]);
         // Heating drifting down over the weeks, with day-to-day wander: no step up.
         let drift: Vec<f32> = (0..30)
             .map(|d| 2.6 - 0.04 * d as f32 + 0.1 * ((d * 3 % 4) as f32 - 1.5))
             .collect();
-        assert!(step_cuts(&drift).is_empty(), "{:?}", step_cuts(&drift));
+        assert!(step_cuts(&drift).is_empty(), "{:?}", &*step_cuts(&drift));
     }
 
     #[test]
