@@ -492,13 +492,47 @@ pub fn floor_profile_range(
     hours: &mut [Vec<f32>; 24],
     buf: &mut Vec<f32>,
 ) -> f32 {
-    by_hour(kw, cal, from, min_kw, hours);
+    let from = from.min(kw.len());
+    let hour = |s: usize| usize::from(cal.hour[s]).min(23);
+    let mut count = [0usize; 24];
+    for s in from..kw.len() {
+        let v = kw[s];
+        if !v.is_nan() && v >= min_kw {
+            count[hour(s)] += 1;
+        }
+    }
+    let mut q = [f32::NAN; 24];
+    if count
+        .iter()
+        .all(|&c| rank(HOUR_FLOOR_Q, c.max(1)) < SMALL_RANK_MAX)
+    {
+        // Every hour's quantile by a small-rank selector, in one pass without buckets (the
+        // same values in the same order as `quantile_small` on each hour's bucket).
+        let mut sel = count.map(|c| SmallK::new(rank(HOUR_FLOOR_Q, c.max(1))));
+        for s in from..kw.len() {
+            let v = kw[s];
+            if !v.is_nan() && v >= min_kw {
+                sel[hour(s)].push(v);
+            }
+        }
+        for h in 0..24 {
+            if count[h] >= 3 {
+                q[h] = sel[h].get();
+            }
+        }
+    } else {
+        by_hour(kw, cal, from, min_kw, hours);
+        for (h, vals) in hours.iter().enumerate() {
+            if vals.len() >= 3 {
+                q[h] = quantile_small(vals, HOUR_FLOOR_Q, buf);
+            }
+        }
+    }
     let (mut lo, mut hi, mut n) = (f32::INFINITY, f32::NEG_INFINITY, 0);
-    for h in hours.iter() {
-        if h.len() >= 3 {
-            let q = quantile_small(h, HOUR_FLOOR_Q, buf);
-            lo = lo.min(q);
-            hi = hi.max(q);
+    for h in 0..24 {
+        if count[h] >= 3 {
+            lo = lo.min(q[h]);
+            hi = hi.max(q[h]);
             n += 1;
         }
     }

@@ -629,6 +629,15 @@ pub fn flatline_share(row: &[f32], interval_hours: f32) -> f32 {
         .ceil()
         .max(2.0) as usize;
     let min_energy = FLATLINE_MIN_KW * interval_hours;
+    // A run of two or more needs two neighbours of equal bits at or above `min_energy`: most
+    // rows have none, and a check of neighbours without branches tells so quickly.
+    let repeats = row.windows(2).fold(false, |acc, w| {
+        acc | ((w[0].to_bits() == w[1].to_bits()) & (w[1] >= min_energy))
+    });
+    if !repeats {
+        let present = row.iter().filter(|v| !v.is_nan()).count();
+        return if present == 0 { f32::NAN } else { 0.0 };
+    }
     let (mut present, mut flat, mut run) = (0usize, 0usize, 0usize);
     let mut prev = f32::NAN;
     for &v in row {
