@@ -85,7 +85,29 @@ fn bench_kernels(c: &mut Criterion) {
         b.iter(|| rhythm::rhythm_with(&row, &cal, 0, Some((&days, &stats)), &mut hourly))
     });
     g.bench_function("steps", |b| b.iter(|| steps::best_step(&daily)));
+    // The kernels of issue 12's features (each on the same meter-month).
+    g.bench_function("step cuts", |b| b.iter(|| steps::step_cuts(&daily)));
+    let raw = m.row(67);
+    g.bench_function("flat-line share", |b| {
+        b.iter(|| features::flatline_share(raw, 0.5))
+    });
+    let (mut hours, mut buf2) = (std::array::from_fn(|_| Vec::new()), Vec::new());
+    g.bench_function("floor profile", |b| {
+        b.iter(|| baseload::floor_profile_range(&row, &cal, 0, 0.5, &mut hours, &mut buf2))
+    });
     let ctx = FeatureContext::new(&m, &cal);
+    let view = ctx.view_of(67);
+    g.bench_function("peer daily means", |b| {
+        b.iter(|| features::proxy::normalised_daily(&m, &view, 67))
+    });
+    let proxy = features::DayProxy {
+        first_day: 0,
+        values: (0..DAYS).map(|d| 1.0 + 0.1 * rnd(d as u64, 7)).collect(),
+    };
+    let day_means: Vec<f32> = (0..DAYS).map(|d| 3.0 + 0.2 * rnd(d as u64, 9)).collect();
+    g.bench_function("peer fit", |b| {
+        b.iter(|| proxy.fit(&view.grid_day, &day_means))
+    });
     let mut sc = features::Scratch::default();
     g.bench_function("all features", |b| {
         b.iter(|| features::meter_features(&ctx, 67, &mut sc))
