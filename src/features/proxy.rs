@@ -154,59 +154,27 @@ pub fn normalised_daily(m: &LoadMatrix, v: &View, i: usize) -> Vec<f32> {
     let hours = m.grid.interval_hours() as f32;
     let full = m.grid.slots_per_day().max(1) as f32;
     let row = &m.row(i)[v.offset..v.offset + v.len()];
-    let mean = |n: usize, sum: f64| {
-        if (n as f32) < MIN_DAY_COVERAGE * full || n == 0 {
-            f32::NAN
-        } else {
-            (sum / n as f64) as f32 / hours
-        }
-    };
-    let mut daily: Vec<f32> = Vec::with_capacity(v.days.len());
-    // Four days of one length at a time: each day's sum is its own chain of additions in slot
-    // order (as one day at a time), and four chains run side by side. A missing slot adds
-    // +0.0, which leaves a sum that starts at +0.0 bitwise unchanged.
-    for four in v.days.chunks(4) {
-        let len = four[0].len();
-        if four.len() == 4 && four.iter().all(|r| r.len() == len) {
-            let (mut n, mut sum) = ([0usize; 4], [0f64; 4]);
-            for j in 0..len {
-                for k in 0..4 {
-                    let x = row[four[k].start + j];
-                    let present = !x.is_nan();
-                    n[k] += usize::from(present);
-                    sum[k] += if present { f64::from(x) } else { 0.0 };
-                }
+    let mut daily: Vec<f32> = v
+        .days
+        .iter()
+        .map(|r| {
+            let (n, sum) = row[r.clone()]
+                .iter()
+                .filter(|x| !x.is_nan())
+                .fold((0usize, 0f64), |(n, s), &x| (n + 1, s + f64::from(x)));
+            if (n as f32) < MIN_DAY_COVERAGE * full || n == 0 {
+                f32::NAN
+            } else {
+                (sum / n as f64) as f32 / hours
             }
-            daily.extend((0..4).map(|k| mean(n[k], sum[k])));
-        } else {
-            for r in four {
-                let (n, sum) = row[r.clone()]
-                    .iter()
-                    .filter(|x| !x.is_nan())
-                    .fold((0usize, 0f64), |(n, s), &x| (n + 1, s + f64::from(x)));
-                daily.push(mean(n, sum));
-            }
-        }
-    }
-    let mut finite = [0f32; 64];
-    let n_finite = daily.iter().filter(|x| !x.is_nan()).count();
-    if n_finite < MIN_CORR_DAYS {
+        })
+        .collect();
+    let mut finite: Vec<f32> = daily.iter().copied().filter(|x| !x.is_nan()).collect();
+    if finite.len() < MIN_CORR_DAYS {
         return Vec::new();
     }
-    let med = if n_finite <= finite.len() {
-        for (slot, x) in finite.iter_mut().zip(daily.iter().filter(|x| !x.is_nan())) {
-            *slot = *x;
-        }
-        let finite = &mut finite[..n_finite];
-        *finite
-            .select_nth_unstable_by(n_finite / 2, f32::total_cmp)
-            .1
-    } else {
-        let mut finite: Vec<f32> = daily.iter().copied().filter(|x| !x.is_nan()).collect();
-        *finite
-            .select_nth_unstable_by(n_finite / 2, f32::total_cmp)
-            .1
-    };
+    let k = finite.len() / 2;
+    let med = *finite.select_nth_unstable_by(k, f32::total_cmp).1;
     if med < MIN_LEVEL_KW {
         return Vec::new();
     }
