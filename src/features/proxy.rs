@@ -107,9 +107,12 @@ impl DayProxy {
     }
 }
 
+/// [`DayProxy::fit`]'s scratch: the day-to-day pairs and their absolute changes.
+type FitScratch = (Vec<(f64, f64)>, Vec<f64>);
+
 thread_local! {
     /// [`DayProxy::fit`]'s scratch, one per worker thread.
-    static FIT_SCRATCH: std::cell::RefCell<(Vec<(f64, f64)>, Vec<f64>)> =
+    static FIT_SCRATCH: std::cell::RefCell<FitScratch> =
         const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
