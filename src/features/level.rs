@@ -200,9 +200,19 @@ impl Small4 {
 
 /// Computes [`Level`]; `buf` is scratch.
 pub fn level(kw: &[f32], buf: &mut Vec<f32>) -> Level {
+    level_and_sum(kw, kw, buf).0
+}
+
+/// [`level`] of `kw`, and the sum of the present values of `raw` (as long as `kw`) in slot
+/// order, as `raw.iter().filter(..).map(f64::from).sum::<f64>()` gives it (from -0.0; a
+/// missing value adds -0.0, which leaves any sum bitwise unchanged): the features' energy
+/// total rides along the level's pass as one more chain of additions.
+pub fn level_and_sum(kw: &[f32], raw: &[f32], buf: &mut Vec<f32>) -> (Level, f64) {
     let (mut sum, mut sumsq, mut max) = (0f64, 0f64, f32::NEG_INFINITY);
+    let mut raw_sum = -0.0f64;
     buf.clear();
-    for &v in kw {
+    for (&v, &r) in kw.iter().zip(raw) {
+        raw_sum += if r.is_nan() { -0.0 } else { f64::from(r) };
         if !v.is_nan() {
             buf.push(f32::from_bits(key(v)));
             sum += f64::from(v);
@@ -210,6 +220,11 @@ pub fn level(kw: &[f32], buf: &mut Vec<f32>) -> Level {
             max = max.max(v);
         }
     }
+    (level_of(kw, buf, sum, sumsq, max), raw_sum)
+}
+
+/// [`Level`] from the present values' keys in `buf` and their sums.
+fn level_of(kw: &[f32], buf: &mut [f32], sum: f64, sumsq: f64, max: f32) -> Level {
     let n = buf.len();
     if n == 0 {
         return Level {
@@ -288,6 +303,31 @@ pub(crate) mod tests {
         let mut v: Vec<f32> = row.iter().copied().filter(|x| !x.is_nan()).collect();
         v.sort_by(f32::total_cmp);
         v[((q * (v.len() - 1) as f64).round()) as usize]
+    }
+
+    #[test]
+    fn level_and_sum_gives_the_iterator_sum_bit_for_bit() {
+        let rows: Vec<Vec<f32>> = vec![
+            random_row(3, 500),
+            vec![f32::NAN; 7],
+            vec![],
+            vec![0.0, -0.0, f32::NAN, -0.0],
+            vec![-0.0, f32::NAN],
+            vec![1.5, -1.5, f32::NAN, 2.25],
+        ];
+        let mut buf = Vec::new();
+        for raw in rows {
+            let kw: Vec<f32> = raw.iter().map(|v| v / 0.5).collect();
+            let want = raw
+                .iter()
+                .filter(|x| !x.is_nan())
+                .map(|&x| f64::from(x))
+                .sum::<f64>();
+            let (lv, got) = level_and_sum(&kw, &raw, &mut buf);
+            assert_eq!(got.to_bits(), want.to_bits(), "{raw:?}");
+            // The same level (compared as text: `NaN` fields are never equal).
+            assert_eq!(format!("{lv:?}"), format!("{:?}", level(&kw, &mut buf)));
+        }
     }
 
     #[test]

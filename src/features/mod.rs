@@ -239,14 +239,10 @@ pub fn meter_features_in(
     sc.kw.extend(row.iter().map(|x| x / hours));
     let kw = &sc.kw;
     let mut f = MeterFeatures::nan();
-    let lv = level::level(kw, &mut sc.buf);
+    let (lv, kwh) = level::level_and_sum(kw, row, &mut sc.buf);
     let cov = m.coverage(i);
     f.mean_kw = lv.mean_kw;
-    f.kwh_total = row
-        .iter()
-        .filter(|x| !x.is_nan())
-        .map(|&x| f64::from(x))
-        .sum::<f64>() as f32;
+    f.kwh_total = kwh as f32;
     f.coverage = if v.is_empty() {
         0.0
     } else {
