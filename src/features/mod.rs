@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod changepoint;
 pub mod context;
 pub mod level;
+pub mod outage;
 pub mod proxy;
 pub mod rhythm;
 pub mod steps;
@@ -272,7 +273,7 @@ pub fn meter_features_in(
     }
     // Floors, daily means and the rhythm are the level's: a rig's outages (hours at zero, then
     // back at the same draw) are taken out of them, or every outage day would read as a day off.
-    let outages = baseload::mask_outages(kw, hours, days.len(), &mut sc.masked);
+    let outages = outage::mask_outages(kw, hours, days.len(), &mut sc.masked);
     let fk: &[f32] = if outages > 0 { &sc.masked } else { kw };
     // One pass for the per-day counts and sums the floors, the means and the rhythm share.
     sc.stats.compute(fk, cal, days);
@@ -472,14 +473,14 @@ pub fn meter_features_in(
         // Off days: days spent mostly below half the floor since the onset.
         f.low_days_share = baseload::low_days_share(kw, days, &sc.daily, f.base_after_kw);
     }
-    f.snapbacks = baseload::snapbacks(kw, f.base_after_kw, hours) as f32;
+    f.snapbacks = outage::snapbacks(kw, f.base_after_kw, hours) as f32;
     let onset_rel = if after_day > 0 {
         days.get(after_day).map_or(0, |r| r.start)
     } else {
         0
     };
     // Outage slots (under half the floor) are not the floor's profile.
-    let outage_below = if f.base_after_kw >= baseload::OUTAGE_MIN_FLOOR_KW {
+    let outage_below = if f.base_after_kw >= outage::OUTAGE_MIN_FLOOR_KW {
         0.5 * f.base_after_kw
     } else {
         f32::NEG_INFINITY
