@@ -120,7 +120,8 @@ features! {
     diurnal_amp_after,
     acf_day_after,
     near_median_after,
-    /// Outages with snap-back to the floor.
+    /// Outages: hours at a fraction of the level, then back at the same draw at once
+    /// ([`outage::mask_outages`]; 0 where drops are a schedule or a switch).
     snapbacks,
     /// Daily load against daily temperature: slope (kW/°C) and correlation.
     temp_slope,
@@ -473,7 +474,7 @@ pub fn meter_features_in(
         // Off days: days spent mostly below half the floor since the onset.
         f.low_days_share = baseload::low_days_share(kw, days, &sc.daily, f.base_after_kw);
     }
-    f.snapbacks = outage::snapbacks(kw, f.base_after_kw, hours) as f32;
+    f.snapbacks = outages as f32;
     let onset_rel = if after_day > 0 {
         days.get(after_day).map_or(0, |r| r.start)
     } else {

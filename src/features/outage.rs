@@ -1,48 +1,17 @@
 //! Outages of a load that holds a level: a rig has no power switch, so after a grid fault or a
-//! tripped breaker it is back at the same draw within minutes (DOMAIN.md). Counted as evidence
-//! ([`snapbacks`]) and taken out of the floors, means and rhythm ([`mask_outages`]) so that an
-//! outage day does not read as a day off.
+//! tripped breaker it is back at the same draw within minutes (DOMAIN.md). [`mask_outages`]
+//! finds them, takes them out of the floors, means and rhythm (an outage day is not a day off)
+//! and counts them (the `snapbacks` feature, named in the reasons).
 //!
 //! Input: a meter's kW row (`NaN` = missing) and its interval; output: a count, or a masked copy
 //! of the row.
 
-/// An outage: load below this share of the floor...
+/// An outage: load below this share of the level it fell from...
 pub const OUTAGE_SHARE: f32 = 0.3;
-/// ...for at most this many hours, then back to within [`SNAPBACK_TOLERANCE`] of the floor.
-pub const OUTAGE_MAX_HOURS: f32 = 4.0;
+/// ...and back within this share of it (or [`OUTAGE_LEVEL_TOLERANCE_KW`]).
 pub const SNAPBACK_TOLERANCE: f32 = 0.1;
 /// Floors below this (kW) are not worth an outage test (a household's floor is noise).
 pub const OUTAGE_MIN_FLOOR_KW: f32 = 0.5;
-
-/// Outages with snap-back: runs of at most [`OUTAGE_MAX_HOURS`] below
-/// [`OUTAGE_SHARE`] x `floor_kw`, preceded and followed by a slot within
-/// [`SNAPBACK_TOLERANCE`] of the floor or above. A rig has no power switch: after a grid or
-/// breaker outage it is back at the same level within minutes.
-pub fn snapbacks(kw: &[f32], floor_kw: f32, interval_hours: f32) -> u32 {
-    if floor_kw.is_nan() || floor_kw < OUTAGE_MIN_FLOOR_KW {
-        return 0;
-    }
-    let low = OUTAGE_SHARE * floor_kw;
-    let high = (1.0 - SNAPBACK_TOLERANCE) * floor_kw;
-    let max_run = (OUTAGE_MAX_HOURS / interval_hours).round().max(1.0) as usize;
-    let mut count = 0;
-    let mut s = 1;
-    while s < kw.len() {
-        if kw[s] < low && kw[s - 1] >= high {
-            let mut e = s;
-            while e < kw.len() && kw[e] < low {
-                e += 1;
-            }
-            if e < kw.len() && e - s <= max_run && kw[e] >= high {
-                count += 1;
-            }
-            s = e.max(s + 1);
-        } else {
-            s += 1;
-        }
-    }
-    count
-}
 
 /// Longest outage (hours) [`mask_outages`] takes out of the floors: a grid fault or a tripped
 /// breaker is fixed within a working day; a load off for longer is off by choice (a night-tariff
@@ -144,21 +113,6 @@ pub fn mask_outages(kw: &[f32], interval_hours: f32, n_days: usize, out: &mut Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn snapback_counts_short_outages_only() {
-        let mut row = vec![3.0f32; 200];
-        row[50..52].fill(0.0); // 1 h outage, back to level: counts
-        row[100..150].fill(0.0); // 25 h outage: too long
-        row[170] = 0.0;
-        row[171] = 1.0; // recovers only to a third: does not count
-        assert_eq!(snapbacks(&row, 3.0, 0.5), 1);
-        assert_eq!(
-            snapbacks(&row, 0.2, 0.5),
-            0,
-            "household floors are not tested"
-        );
-    }
 
     #[test]
     fn outages_leave_the_floors_but_schedules_and_solar_stay() {

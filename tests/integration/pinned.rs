@@ -162,10 +162,10 @@ fn drop_on_a_written_regional_series_is_pinned() {
 // sample feeder's rig measured as 18.2 kW instead of 17.4 kW under the fixed model).
 const RUN_PINS: &str = "\
 scores.csv 08fee846365f56e2
-suspects.csv e0f5b475a812e3d5
-registered_miners.csv 5d5eb520ab0adab0
+suspects.csv 2c6de2bbd7d339af
+registered_miners.csv 31b4f2ccf45810d8
 data_quality.csv f7bafa2da96a3a26
-features.parquet 020c8d40a7e7a66c
+features.parquet 9d6fe4548af2ed20
 feeders.csv c380576dc5fae788
 balance_daily.csv 3efa9bde7776e11a
 ";
