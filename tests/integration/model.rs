@@ -28,28 +28,9 @@ fn lines_by_meter() -> (String, BTreeMap<String, Vec<String>>) {
     (header, by)
 }
 
-/// `scores.csv` rows by meter id, without the rank (a shard ranks its own meters).
-fn scores(dir: &Path) -> BTreeMap<String, Vec<String>> {
-    let mut r = csv::Reader::from_path(dir.join("scores.csv")).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    let rank = header.iter().position(|h| h == "rank").unwrap();
-    r.records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            let row: Vec<String> = rec
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != rank)
-                .map(|(_, v)| v.to_string())
-                .collect();
-            (row[0].clone(), row)
-        })
-        .collect()
-}
-
-/// `suspects.csv` rows by meter id, without the rank.
-fn suspects(dir: &Path) -> BTreeMap<String, Vec<String>> {
-    let mut r = csv::Reader::from_path(dir.join("suspects.csv")).unwrap();
+/// Rows of the run file `name` by meter id, without the rank (a shard ranks its own meters).
+fn rows_by_meter(dir: &Path, name: &str) -> BTreeMap<String, Vec<String>> {
+    let mut r = csv::Reader::from_path(dir.join(name)).unwrap();
     let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
     let rank = header.iter().position(|h| h == "rank").unwrap();
     let id = header.iter().position(|h| h == "meter_id").unwrap();
@@ -65,6 +46,16 @@ fn suspects(dir: &Path) -> BTreeMap<String, Vec<String>> {
             (rec[id].to_string(), row)
         })
         .collect()
+}
+
+/// `scores.csv` rows by meter id, without the rank.
+fn scores(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    rows_by_meter(dir, "scores.csv")
+}
+
+/// `suspects.csv` rows by meter id, without the rank.
+fn suspects(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    rows_by_meter(dir, "suspects.csv")
 }
 
 fn run_ok(argv: &[&str]) -> String {
