@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod changepoint;
 pub mod context;
 pub mod level;
+pub mod ondays;
 pub mod outage;
 pub mod proxy;
 pub mod rhythm;
@@ -78,11 +79,14 @@ features! {
     /// Share of present slots above the midpoint of p10 and p90 (a night-tariff rig ~0.3;
     /// grow lights on 12/12 or 18/6 ~0.5 or 0.75; a flat load ~0.5 by noise).
     duty_cycle,
-    /// Days whose floor is above the midpoint of the median and 90th-percentile daily floors
-    /// ("on" days of an intermittent rig): their share, and the coefficient of variation of
-    /// their floors (a rig's on-level is the same every time).
+    /// "On" days of a load switched by the day ([`ondays::on_days`]: days from the switching
+    /// hour, split at the widest gap of their floors that leaves a minority above): their
+    /// share, the coefficient of variation of their floors (a rig's on-level is the same every
+    /// time), and the median floor of the "on" days and of the others (kW).
     on_days_share,
     on_level_cv,
+    on_kw,
+    off_kw,
     /// Level of local night hours (00-06; lower quartile, upper quartile over nights) and floor
     /// of day hours (10-18; 5th percentile, median over days) (kW).
     night_floor_kw,
@@ -215,6 +219,7 @@ pub struct Scratch {
     hourly: Vec<f32>,
     stats: baseload::DayStats,
     base: baseload::BaseScratch,
+    on: ondays::OnDaysScratch,
 }
 
 /// Features of meter `i` (its view built on the spot: for one-off calls, tests and benches;
@@ -354,17 +359,15 @@ pub fn meter_features_in(
         let mid = (lv.p10_kw + lv.p90_kw) / 2.0;
         f.duty_cycle = kw.iter().filter(|x| **x > mid).count() as f32 / lv.present as f32;
     }
-    if b.base_p90_kw - b.base_kw >= ON_LEVEL_MIN_KW {
-        let mid = (b.base_kw + b.base_p90_kw) / 2.0;
-        if let Some(d) = sc.daily.iter().position(|x| *x > mid) {
-            let slot = steps::came_on_slot(kw, days, d, b.base_kw, b.base_p90_kw, hours);
-            f.first_on_slot = (v.offset + slot) as f32;
-        }
-        sc.tmp.clear();
-        sc.tmp.extend(sc.daily.iter().copied().filter(|x| *x > mid));
-        let valid = sc.daily.iter().filter(|x| !x.is_nan()).count().max(1);
-        f.on_days_share = sc.tmp.len() as f32 / valid as f32;
-        f.on_level_cv = cv_of(&sc.tmp);
+    if let Some(o) = ondays::on_days(fk, cal, days, hours, ON_LEVEL_MIN_KW, &mut sc.on) {
+        // The slot in the blocks where it came on.
+        let w = o.switched_on.clone();
+        let slot = steps::came_on_slot(fk, &[w.start..w.start, w], 1, o.off_kw, o.on_kw, hours);
+        f.first_on_slot = (v.offset + slot) as f32;
+        f.on_days_share = o.share;
+        f.on_level_cv = o.cv;
+        f.on_kw = o.on_kw;
+        f.off_kw = o.off_kw;
     }
     // Held level: a rig off for a few hours a day (curtailed at the evening peak). Only where
     // the load spends at least half its time well above its low level: a household does not,

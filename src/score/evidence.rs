@@ -150,17 +150,19 @@ fn evidence_as(
     // And off days must fall back to a household's floor: a rig switched off leaves
     // nothing, while heating on cold days only lifts an already high floor (~1.3x).
     let on_share = finite_or(f.on_days_share, 0.0);
-    let (on_level, off_level) = (finite_or(f.base_p90_kw, 0.0), finite_or(f.base_kw, 0.0));
+    let (on_level, off_level) = (finite_or(f.on_kw, 0.0), finite_or(f.off_kw, 0.0));
     let contrast = if on_level > 0.0 {
         (on_level - off_level) / on_level
     } else {
         0.0
     };
-    let on_days = if (0.15..=0.85).contains(&on_share) && contrast >= cfg.intermittent_contrast {
+    let on_days = if on_share > 0.0 && contrast >= cfg.intermittent_contrast {
         (on_level - off_level.max(household)).max(0.0)
     } else {
         0.0
     };
+    // The floor of the curtailed and 24/7 forms: the median day's.
+    let off_level = finite_or(f.base_kw, 0.0);
     let w = cfg.partial_form_weight;
     let step_ok = f.step_t.is_finite()
         && f64::from(f.step_t) >= cfg.step_min_t
@@ -627,6 +629,8 @@ mod tests {
         f.base_after_kw = 0.25;
         f.mean_after_kw = 1.5;
         f.base_p90_kw = 3.4;
+        f.on_kw = 3.4;
+        f.off_kw = 0.25;
         f.on_days_share = 0.4;
         f.on_level_cv = 0.02;
         f.night_floor_kw = 0.3;
@@ -636,6 +640,8 @@ mod tests {
         assert!(e.score > 0.5, "{}", e.score);
         // Cold days lifting a 3.5 kW heating floor to 4.6 kW are not on/off switching.
         f.base_kw = 3.5;
+        f.off_kw = 3.5;
+        f.on_kw = 4.6;
         let e = evidence(&f, None, None, &ScoreConfig::default());
         assert_ne!(e.form, Form::Intermittent);
     }

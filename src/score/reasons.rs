@@ -92,9 +92,9 @@ pub fn reasons(
                 .map_or(String::new(), |s| format!(", since {}", date(s as f32)))
         )),
         Form::Intermittent => r.push(format!(
-            "on some days a floor of {} (median day: {}){}",
-            kw(f64::from(f.base_p90_kw)),
-            kw(f64::from(f.base_kw)),
+            "on some days a floor of {} (other days: {}){}",
+            kw(f64::from(f.on_kw)),
+            kw(f64::from(f.off_kw)),
             ev.onset_slot
                 .map_or(String::new(), |s| format!(", first on {}", date(s as f32)))
         )),

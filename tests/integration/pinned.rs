@@ -165,7 +165,7 @@ scores.csv 08fee846365f56e2
 suspects.csv 2c6de2bbd7d339af
 registered_miners.csv 31b4f2ccf45810d8
 data_quality.csv f7bafa2da96a3a26
-features.parquet 9d6fe4548af2ed20
+features.parquet edd2bbb4aea35419
 feeders.csv c380576dc5fae788
 balance_daily.csv 3efa9bde7776e11a
 ";
