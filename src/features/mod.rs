@@ -173,6 +173,11 @@ features! {
     /// rises above the block's typical hour, over it: a night-tariff rig never exceeds its level;
     /// storage heaters with an immersion heater at the end of the window do.
     on_block_excess,
+    /// How fully the load holds its daily block's level hour by hour (the lowest inner hour's
+    /// reading over the median one, median over days since the block's level; see
+    /// [`baseload::block_fill`]): a rig ~1; a cycling heat pump or part-charged storage heating
+    /// well below.
+    block_fill,
     /// Share of the daily off hours that fall in the local evening peak (15-22 h): where a
     /// time-of-use miner curtails; grow lights on 18/6 go dark whenever the grower chose.
     off_peak_share,
@@ -340,7 +345,10 @@ pub fn meter_features_in(
         // The block's shape at its present level (since devices were last added).
         let block_day = night_step.map_or(first_night_day, |s| s.1);
         let from = days.get(block_day).map_or(0, |r| r.start);
-        f.on_block_excess = baseload::on_block_excess(kw, cal, from, &mut sc.hours, &mut sc.buf);
+        let (excess, block) = baseload::on_block_excess(kw, cal, from, &mut sc.hours, &mut sc.buf);
+        f.on_block_excess = excess;
+        f.block_fill =
+            baseload::block_fill(fk, cal, days, block_day, &block, &mut sc.buf, &mut sc.tmp);
         // The night floor's wander since the first "on" night: the nights before a rig's onset
         // are the household's, not the rig's.
         if first_night_day > 0 {

@@ -276,11 +276,16 @@ fn evidence_as(
         Form::Continuous => 0.0,
         // A night-tariff rig is on for the tariff's hours (~7 h: duty ~0.3); grow lights run
         // 12 or 18 hours (DOMAIN.md: 12/12 or 18/6).
+        // And it holds its level through every hour of its block, night after night.
         Form::NightOnly => {
-            1.0 - ramp(
+            (1.0 - ramp(
                 finite_or(f.duty_cycle, 1.0),
                 cfg.night_duty_from,
                 cfg.night_duty_full,
+            )) * ramp(
+                finite_or(f.block_fill, 1.0),
+                cfg.block_fill_from,
+                cfg.block_fill_full,
             )
         }
         // An intermittent rig's "on" days sit at one level.

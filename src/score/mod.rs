@@ -137,6 +137,13 @@ pub struct ScoreConfig {
     /// daily life adds to its mean (which keeps the mean's ratio low for a small rig).
     pub peer_floor_from: f64,
     pub peer_floor_full: f64,
+    /// How fully a night-only load holds its level through its block's inner hours (the
+    /// lowest hour over the median hour, median over nights) under which it stops looking like
+    /// a rig, and from where it fully does. A rig holds its level every hour it is on (a
+    /// household only adds); a heat pump cycles and storage heating charges part of its
+    /// window on mild nights.
+    pub block_fill_from: f64,
+    pub block_fill_full: f64,
 }
 
 impl Default for ScoreConfig {
@@ -189,6 +196,8 @@ impl Default for ScoreConfig {
             step_uniform_t_full: 40.0,
             peer_floor_from: 2.0,
             peer_floor_full: 4.0,
+            block_fill_from: 0.5,
+            block_fill_full: 0.8,
         }
     }
 }

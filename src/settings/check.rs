@@ -193,6 +193,8 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         ("profile_share", s.profile_share),
         ("off_days_from", s.off_days_from),
         ("off_days_full", s.off_days_full),
+        ("block_fill_from", s.block_fill_from),
+        ("block_fill_full", s.block_fill_full),
     ] {
         within(&k(name), v, 0.0, 1.0)?;
     }
@@ -272,6 +274,10 @@ pub fn score(s: &ScoreConfig, threshold_from_flag: bool) -> Result<(), SettingsE
         (
             ("night_duty_from", s.night_duty_from),
             ("night_duty_full", s.night_duty_full),
+        ),
+        (
+            ("block_fill_from", s.block_fill_from),
+            ("block_fill_full", s.block_fill_full),
         ),
         (
             ("proxy_corr_from", s.proxy_corr_from),
