@@ -165,7 +165,7 @@ scores.csv 2ebdcc2407946ad5
 suspects.csv 2c6de2bbd7d339af
 registered_miners.csv 31b4f2ccf45810d8
 data_quality.csv f7bafa2da96a3a26
-features.parquet 8db185a3ca30fed2
+features.parquet 7ea24c744079feff
 feeders.csv c380576dc5fae788
 balance_daily.csv 3efa9bde7776e11a
 ";
