@@ -93,6 +93,13 @@ const CURTAILED_PEAK_SHARE: f64 = 0.75;
 /// Share of the score that orders meters by their floor above a household's alone.
 const TIE_BREAK: f64 = 0.02;
 
+/// Share of a daily rhythm's penalty a 24/7 floor that is the same at every hour is spared:
+/// the rhythm is the household living on top of the device. A household's days differ; days so
+/// alike that they run by the clock (`regular`) are a business's (a 24/7 shop's refrigeration
+/// is a uniform floor too, with its opening hours on top), and are spared less.
+pub const RHYTHM_FORGIVEN_ON_UNIFORM_FLOOR: f64 = 0.8;
+pub const REGULARITY_FORGIVEN_ON_UNIFORM_FLOOR: f64 = 0.6;
+
 fn finite_or(v: f32, d: f64) -> f64 {
     if v.is_finite() {
         f64::from(v)
@@ -304,16 +311,14 @@ fn evidence_as(
     // a refrigeration floor).
     let acf = finite_or(f.acf_day_after, 0.0).max(0.0);
     let pattern = acf * finite_or(f.diurnal_amp_after, 0.0);
-    let rhythm = ramp(pattern, cfg.rhythm_from, cfg.rhythm_full).max(ramp(
-        acf,
-        cfg.regular_from,
-        cfg.regular_full,
-    ));
+    let lively = ramp(pattern, cfg.rhythm_from, cfg.rhythm_full);
+    let regular = ramp(acf, cfg.regular_from, cfg.regular_full);
     // A rig's floor is the same at every hour of the day: what moves under it is a household's
     // floor (~0.1-0.3 kW) and the rig's own 1-3% noise. A floor that changes with the hour by
     // more is heating (diurnal temperature, thermostat schedule) or a business's hours. A
     // pattern on top of a uniform floor is the household living above the rig: it counts
-    // against a rig only a little (a shop's or a farm's schedule moves its floor too).
+    // against a rig only a little ([`RHYTHM_FORGIVEN_ON_UNIFORM_FLOOR`]), unless its days run
+    // by the clock (a business; a shop's or a farm's schedule often moves its floor too).
     let profile = finite_or(f.floor_profile_kw, 0.0);
     let uniform_from = cfg.profile_from_kw + cfg.profile_share * rig_kw;
     let mut uniform = 1.0 - ramp(profile, uniform_from, uniform_from + cfg.profile_span_kw);
@@ -327,7 +332,11 @@ fn evidence_as(
         ));
     }
     let no_rhythm = match form {
-        Form::Continuous => (1.0 - rhythm * (1.0 - 0.6 * uniform)) * (0.4 + 0.6 * uniform),
+        Form::Continuous => {
+            let rhythm = (lively * (1.0 - RHYTHM_FORGIVEN_ON_UNIFORM_FLOOR * uniform))
+                .max(regular * (1.0 - REGULARITY_FORGIVEN_ON_UNIFORM_FLOOR * uniform));
+            (1.0 - rhythm) * (0.4 + 0.6 * uniform)
+        }
         _ => 1.0,
     };
     // Unknown jitter (under four days to compare) is neither for nor against.

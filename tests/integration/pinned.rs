@@ -161,11 +161,11 @@ fn drop_on_a_written_regional_series_is_pinned() {
 // balance.json re-pinned by issue 15 (each feeder's loss curve fitted: new columns, and the
 // sample feeder's rig measured as 18.2 kW instead of 17.4 kW under the fixed model).
 const RUN_PINS: &str = "\
-scores.csv 2ebdcc2407946ad5
-suspects.csv 2c6de2bbd7d339af
+scores.csv 26e0ccdddea4eff1
+suspects.csv a6a71e6674f1a335
 registered_miners.csv 31b4f2ccf45810d8
 data_quality.csv f7bafa2da96a3a26
-features.parquet 7ea24c744079feff
+features.parquet 62b0fbe6ce61b775
 feeders.csv c380576dc5fae788
 balance_daily.csv 3efa9bde7776e11a
 ";
