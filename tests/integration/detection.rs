@@ -298,6 +298,45 @@ fn the_same_home_at_15_30_and_60_minutes_scores_alike() {
 }
 
 #[test]
+fn a_rig_switched_by_the_day_at_six_pm_is_found_from_its_first_run() {
+    let tmp = keep_tmp();
+    let tz = chrono_tz::UTC;
+    let start = utc("2024-01-01T00:00:00Z");
+    let days = 35;
+    let hs = homes(12, tz, start, days, 700);
+    let mut rig = Series {
+        id: "RSWITCH".into(),
+        start,
+        kw: household(777, tz, start, days),
+    };
+    // 2.5 kW for 24 hours from 18:00, every other day from the evening of day 20
+    // (2024-01-21): no calendar day is ever whole, and it is off half its days.
+    add_rig(&mut rig.kw, 5, tz, start, |s, _| {
+        let from_onset = s as i64 - (20 * 96 + 72);
+        if from_onset >= 0 && (from_onset / 96) % 2 == 0 {
+            2.5
+        } else {
+            0.0
+        }
+    });
+    let mut refs: Vec<&Series> = hs.iter().collect();
+    refs.push(&rig);
+    let readings = tmp.path().join("readings.csv");
+    write_readings(&readings, &refs, &vec![30; refs.len()]);
+    let rows = run(&tmp.path().join("run"), &readings, None);
+    let (score, rank, flagged, onset, reason, _) = row(&rows, "RSWITCH");
+    assert!(
+        flagged && rank == 1,
+        "switched rig: score {score}, rank {rank}: {reason}"
+    );
+    assert!(reason.contains("on some days"), "{reason}");
+    assert_eq!(onset, "2024-01-21", "{reason}");
+    for h in hs.iter().map(|s| s.id.as_str()) {
+        assert!(!row(&rows, h).2, "{h} flagged");
+    }
+}
+
+#[test]
 fn a_rig_with_ten_outages_scores_as_high_as_without() {
     let tmp = keep_tmp();
     let tz = chrono_tz::UTC;
