@@ -58,7 +58,6 @@ pub struct OnDays {
 #[derive(Debug, Default)]
 pub struct OnDaysScratch {
     lows: Vec<f32>,
-    counts: Vec<u32>,
     starts: Vec<usize>,
     floors: Vec<f32>,
     sorted: Vec<f32>,
@@ -82,22 +81,32 @@ pub fn on_days(
     }
     let nb = n_days * BLOCKS;
     sc.lows.clear();
-    sc.lows.resize(nb, f32::INFINITY);
-    sc.counts.clear();
-    sc.counts.resize(nb, 0);
+    sc.lows.resize(nb, f32::NAN);
     sc.starts.clear();
     sc.starts.resize(nb + 1, usize::MAX);
+    let need = MIN_BLOCK_COVERAGE * BLOCK_HOURS as f32 / hours;
+    // One pass in slot order; a block's low and count are kept in registers until it ends.
     for (d, r) in days.iter().enumerate() {
+        let mut cur = usize::MAX;
+        let (mut low, mut count) = (f32::INFINITY, 0u32);
         for s in r.clone() {
             let b = d * BLOCKS + usize::from(cal.hour[s]) / BLOCK_HOURS;
-            if sc.starts[b] == usize::MAX {
-                sc.starts[b] = s;
+            if b != cur {
+                if cur != usize::MAX && count as f32 >= need {
+                    sc.lows[cur] = low;
+                }
+                cur = b;
+                sc.starts[b] = sc.starts[b].min(s);
+                (low, count) = (f32::INFINITY, 0);
             }
             let x = kw[s];
             if !x.is_nan() {
-                sc.counts[b] += 1;
-                sc.lows[b] = sc.lows[b].min(x);
+                count += 1;
+                low = low.min(x);
             }
+        }
+        if cur != usize::MAX && count as f32 >= need {
+            sc.lows[cur] = low;
         }
     }
     // Blocks without slots (a DST gap) start where the next one does.
@@ -107,11 +116,21 @@ pub fn on_days(
             sc.starts[b] = sc.starts[b + 1];
         }
     }
-    let need = MIN_BLOCK_COVERAGE * BLOCK_HOURS as f32 / hours;
-    for (low, &c) in sc.lows.iter_mut().zip(&sc.counts) {
-        if (c as f32) < need {
-            *low = f32::NAN;
+    // No day's floor can exceed the fourth lowest of the blocks' highest lows by hour of day
+    // (a day's floor is the second lowest of at least six of its blocks, one per hour of day),
+    // nor fall below the lowest low: a household whose blocks never all stand high together
+    // has no split to find.
+    let mut highest = [f32::NEG_INFINITY; BLOCKS];
+    let mut lowest = f32::INFINITY;
+    for (b, &x) in sc.lows.iter().enumerate() {
+        if !x.is_nan() {
+            highest[b % BLOCKS] = highest[b % BLOCKS].max(x);
+            lowest = lowest.min(x);
         }
+    }
+    highest.sort_unstable_by(f32::total_cmp);
+    if !(highest[BLOCKS - MIN_DAY_BLOCKS + 1] - lowest >= min_gap_kw) {
+        return None;
     }
     // Each shift's widest gap leaving a minority of days above it: (gap, shift, split value).
     let mut cands: [(f32, usize, f32); BLOCKS] = [(f32::NEG_INFINITY, 0, 0.0); BLOCKS];
@@ -124,10 +143,15 @@ pub fn on_days(
         if n < MIN_DAYS {
             continue;
         }
-        sc.sorted.sort_unstable_by(f32::total_cmp);
         // Splits leaving `n - i` days above: at least MIN_ON_DAYS, at most MAX_ON_SHARE.
         let lo = ((n as f32 * (1.0 - MAX_ON_SHARE)).ceil() as usize).max(1);
         let hi = n.saturating_sub(MIN_ON_DAYS);
+        if lo > hi {
+            continue;
+        }
+        // Only the upper part needs its order (from the value just below the lowest split).
+        sc.sorted.select_nth_unstable_by(lo - 1, f32::total_cmp);
+        sc.sorted[lo..].sort_unstable_by(f32::total_cmp);
         for i in lo..=hi {
             let gap = sc.sorted[i] - sc.sorted[i - 1];
             if gap > cand.0 {
