@@ -400,7 +400,8 @@ fn write_streamed(
     chunked::detect_chunks(chunks, &args.detect, &model, &mut |_, chunk| {
         let t = Instant::now();
         match chunk {
-            Scored::Meters(ing, det) => {
+            Scored::Meters(b) => {
+                let (ing, det) = *b;
                 let detect: Duration = det.timings.iter().map(|(_, d)| *d).sum();
                 t_ingest += t_chunk.elapsed().saturating_sub(detect);
                 s.add(ing, det)?;

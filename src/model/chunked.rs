@@ -57,7 +57,7 @@ fn chunk_error(what: String) -> ChunkedError {
 /// (its quality log, which the run's still counts).
 #[derive(Debug)]
 pub enum Chunk {
-    Meters(Ingested),
+    Meters(Box<Ingested>),
     Empty(QualityLog),
 }
 
@@ -128,7 +128,7 @@ impl Chunks for ParquetChunks {
         opts.readings = vec![self.ingest.readings[*f].clone()];
         opts.row_groups = Some(groups.clone());
         match crate::ingest::load_chunk(&opts, self.meters.as_ref()) {
-            Ok(ing) => Ok(Chunk::Meters(ing)),
+            Ok(ing) => Ok(Chunk::Meters(Box::new(ing))),
             Err(IngestError::Empty { quality, .. }) => Ok(Chunk::Empty(*quality)),
             Err(e) => Err(e.into()),
         }
@@ -358,7 +358,7 @@ pub fn fit_chunked(
 /// readings.
 #[derive(Debug)]
 pub enum Scored {
-    Meters(Ingested, Detection),
+    Meters(Box<(Ingested, Detection)>),
     Empty(QualityLog),
 }
 
@@ -382,7 +382,7 @@ pub fn detect_chunks<E: From<ChunkedError>>(
         };
         check_chunk(k, &ing, &mut grid, &mut last_id)?;
         let det = crate::detect::detect_with(&ing, cfg, Some(model)).map_err(ChunkedError::from)?;
-        sink(k, Scored::Meters(ing, det))?;
+        sink(k, Scored::Meters(Box::new((*ing, det))))?;
     }
     Ok(())
 }

@@ -234,9 +234,10 @@ fn four_chunks_equal_the_in_memory_run() {
     let mut findings = Vec::new();
     let mut clusters = Vec::new();
     chunked::detect_chunks(&mut chunks, &opts.detect, &model, &mut |_, chunk| {
-        let chunked::Scored::Meters(ing, d) = chunk else {
+        let chunked::Scored::Meters(b) = chunk else {
             panic!("a chunk without meters");
         };
+        let (ing, d) = *b;
         ids.extend(ing.matrix.meter_ids().iter().map(|s| s.to_string()));
         feats.extend(d.features);
         clusters.extend(d.clusters.map(|c| c.assignment).unwrap_or_default());
