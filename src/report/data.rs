@@ -19,6 +19,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use super::rundir::FeatureTable;
 use super::{read_err, ReportError};
 use crate::detect::Detection;
 use crate::grid::{LoadMatrix, TimeGrid};
@@ -354,20 +355,64 @@ pub fn read_series(
     Ok(out)
 }
 
-/// Meter id -> (tariff, feeder).
-pub type Segments = HashMap<String, (Option<String>, Option<String>)>;
+/// Each meter's tariff from `segments.csv`, by row of the run's [`FeatureTable`] (the peers'
+/// segments); tariff names interned.
+#[derive(Debug, Clone, Default)]
+pub struct Segments {
+    pub tariffs: Vec<String>,
+    /// Per feature-table row: index into `tariffs`; `None` without a row or a tariff.
+    pub tariff_of: Vec<Option<u32>>,
+}
 
-/// Reads `segments.csv`: meter id -> (tariff, feeder), empty fields as `None`.
-pub fn read_segments(dir: &Path) -> Result<Segments, ReportError> {
+impl Segments {
+    /// The tariff of feature-table row `row`.
+    pub fn tariff(&self, row: usize) -> Option<&str> {
+        let t = (*self.tariff_of.get(row)?)?;
+        Some(self.tariffs[t as usize].as_str())
+    }
+}
+
+/// Reads `segments.csv` onto the rows of `table`: both are in meter order, so each id is found
+/// by walking forward (a binary search or hash lookup when not), with no string kept per meter.
+/// Empty fields are no tariff; a repeated id keeps its last row; ids not in `table` are skipped.
+pub fn read_segments(dir: &Path, table: &FeatureTable) -> Result<Segments, ReportError> {
     let p = dir.join(DATA_DIR).join(SEGMENTS_CSV);
     let mut r = csv::Reader::from_path(&p).map_err(|e| read_err(&p, e))?;
-    let mut out = HashMap::new();
-    let opt = |s: Option<&str>| s.filter(|x| !x.is_empty()).map(str::to_string);
-    for rec in r.records() {
-        let rec = rec.map_err(|e| read_err(&p, e))?;
-        if let Some(id) = rec.get(0) {
-            out.insert(id.to_string(), (opt(rec.get(1)), opt(rec.get(2))));
+    let mut out = Segments {
+        tariffs: Vec::new(),
+        tariff_of: vec![None; table.ids.len()],
+    };
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut rec = csv::ByteRecord::new();
+    let mut cur = 0usize;
+    while r.read_byte_record(&mut rec).map_err(|e| read_err(&p, e))? {
+        let field = |i: usize| -> Result<&str, ReportError> {
+            std::str::from_utf8(rec.get(i).unwrap_or_default()).map_err(|e| read_err(&p, e))
+        };
+        let (id, tariff) = (field(0)?, field(1)?);
+        if rec.is_empty() {
+            continue;
         }
+        while cur < table.ids.len() && table.ids[cur].as_str() < id {
+            cur += 1;
+        }
+        let row = match table.ids.get(cur) {
+            Some(x) if x == id => Some(cur),
+            _ => table.row(id),
+        };
+        let Some(row) = row else {
+            continue;
+        };
+        out.tariff_of[row] = if tariff.is_empty() {
+            None
+        } else if let Some(&t) = ids.get(tariff) {
+            Some(t)
+        } else {
+            let t = out.tariffs.len() as u32;
+            ids.insert(tariff.to_string(), t);
+            out.tariffs.push(tariff.to_string());
+            Some(t)
+        };
     }
     Ok(out)
 }
