@@ -119,22 +119,6 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
     std::fs::write(path, bytes).map_err(|e| write_err(path, e))
 }
 
-/// Loads, writing `data_quality.csv` even when nothing was usable.
-fn load(opts: &IngestOptions, out_dir: &Path) -> Result<Ingested, AppError> {
-    match ingest::load(opts) {
-        Ok(ing) => Ok(ing),
-        Err(ingest::IngestError::Empty { what, mut quality }) => {
-            // Still write the log, so the user can see why every reading was rejected.
-            std::fs::create_dir_all(out_dir).map_err(|e| write_err(out_dir, e))?;
-            quality.sort();
-            let dq = out_dir.join("data_quality.csv");
-            write_quality_csv(&[&quality], &dq).map_err(|e| write_err(&dq, e))?;
-            Err(ingest::IngestError::Empty { what, quality }.into())
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn quality_logs(ing: &Ingested) -> Vec<&QualityLog> {
     let mut logs = vec![&ing.quality];
     if let Some((_, q)) = &ing.meters {
@@ -170,18 +154,37 @@ fn write_ingest_outputs(
     Ok(report)
 }
 
-/// Loads into a staged folder: when nothing was usable, the folder (holding only
-/// `data_quality.csv`, the record of why) is committed before the error is returned.
-fn load_staged(opts: &IngestOptions, staged: StagedDir) -> Result<(Ingested, StagedDir), AppError> {
-    match load(opts, staged.path()) {
+/// Loads into a staged folder (see [`commit_if_empty`]); `run` says how its readings could
+/// stream when they are over the budget ([`not_streamed`]).
+fn load_staged(
+    opts: &IngestOptions,
+    staged: StagedDir,
+    run: bool,
+) -> Result<(Ingested, StagedDir), AppError> {
+    let loaded = ingest::load(opts).map_err(|e| if run { not_streamed(opts, e) } else { e });
+    match loaded {
         Ok(ing) => Ok((ing, staged)),
-        Err(e @ AppError::Ingest(ingest::IngestError::Empty { .. })) => {
-            let target = staged.target().to_path_buf();
-            staged.commit().map_err(|x| write_err(&target, x))?;
-            Err(e)
-        }
-        Err(e) => Err(e),
+        Err(e) => Err(commit_if_empty(staged, e.into())),
     }
+}
+
+/// A run that ends with no usable readings still leaves the record of why: the staged folder,
+/// holding only `data_quality.csv`, is committed before the error is returned. Other errors
+/// leave nothing (the staged folder is dropped).
+fn commit_if_empty(staged: StagedDir, e: AppError) -> AppError {
+    let AppError::Ingest(ingest::IngestError::Empty { what, mut quality }) = e else {
+        return e;
+    };
+    quality.sort();
+    let dq = staged.path().join("data_quality.csv");
+    if let Err(e) = write_quality_csv(&[&quality], &dq) {
+        return write_err(&dq, e);
+    }
+    let target = staged.target().to_path_buf();
+    if let Err(e) = staged.commit() {
+        return write_err(&target, e);
+    }
+    ingest::IngestError::Empty { what, quality }.into()
 }
 
 /// Starts writing an output folder (see [`crate::output::atomic`]).
@@ -201,7 +204,7 @@ pub fn run_ingest(
     quiet: bool,
     out: &mut dyn Write,
 ) -> Result<Outcome, AppError> {
-    let (ing, staged) = load_staged(&args.ingest, begin_output(&args.out)?)?;
+    let (ing, staged) = load_staged(&args.ingest, begin_output(&args.out)?, false)?;
     let report = write_ingest_outputs(&ing, staged.path(), args.write_matrix)?;
     commit_output(staged)?;
     if !quiet {
@@ -249,7 +252,7 @@ pub fn write_run(
     barrier("run:ingest-outputs");
     let det = crate::detect::detect_with(ing, dcfg, args.model.as_ref().map(|m| &m.model))?;
     let t_write = Instant::now();
-    let meters = ing.meters.as_ref().map(|(t, _)| t);
+    let meters = ing.meters.as_ref().map(|(t, _)| &**t);
     let csv = |r: Result<Vec<u8>, csv::Error>, name: &str| -> Result<(), AppError> {
         let p = dir.join(name);
         write_file(&p, &r.map_err(|e| write_err(&p, e))?)?;
@@ -380,22 +383,20 @@ pub const BYTES_PER_READING: u64 = 16;
 pub const IN_MEMORY_BYTES_PER_READING: u64 = 8;
 
 /// A streamed `fit`'s or `run`'s chunks of at most the budget at [`BYTES_PER_READING`], when
-/// the readings (one Parquet file, no `--row-groups`) take more than the memory budget at
-/// [`IN_MEMORY_BYTES_PER_READING`]; `None` when they fit in memory.
+/// the readings (Parquet, one file or several, no `--row-groups`) take more than the memory
+/// budget at [`IN_MEMORY_BYTES_PER_READING`]; `None` when they fit in memory, or are not
+/// Parquet (CSV, wide and NEM12 files have no row groups to read a chunk of meters from: they
+/// are read in memory, and a read over the budget says so, see [`not_streamed`]).
 fn stream_chunks(
     opts: &IngestOptions,
 ) -> Result<Option<crate::model::chunked::ParquetChunks>, AppError> {
-    let [path] = opts.readings.as_slice() else {
-        return Ok(None);
-    };
-    let parquet = matches!(opts.format, ingest::ReadingsFormat::Parquet)
-        || path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-    if !parquet || opts.row_groups.is_some() {
+    if opts.readings.is_empty() || opts.row_groups.is_some() || !all_parquet(opts) {
         return Ok(None);
     }
-    let rows: usize = ingest::long_parquet::row_group_rows(path)?.iter().sum();
+    let mut rows = 0usize;
+    for path in &opts.readings {
+        rows = rows.saturating_add(ingest::long_parquet::row_group_rows(path)?.iter().sum());
+    }
     let budget = opts.acc.budget.bytes;
     if (rows as u64).saturating_mul(IN_MEMORY_BYTES_PER_READING) <= budget {
         return Ok(None);
@@ -404,6 +405,43 @@ fn stream_chunks(
     Ok(Some(crate::model::chunked::ParquetChunks::plan(
         opts, max_rows,
     )?))
+}
+
+/// Whether every readings file is read as Parquet.
+fn all_parquet(opts: &IngestOptions) -> bool {
+    match opts.format {
+        ingest::ReadingsFormat::Parquet => true,
+        ingest::ReadingsFormat::Auto => opts.readings.iter().all(|p| {
+            matches!(
+                ingest::detect_format(p),
+                Ok(ingest::ReadingsFormat::Parquet)
+            )
+        }),
+        _ => false,
+    }
+}
+
+/// An in-memory `fit` or `run` over its memory budget: when its readings could not stream (not
+/// Parquet, or `--row-groups`), the fix says how they could.
+fn not_streamed(opts: &IngestOptions, e: ingest::IngestError) -> ingest::IngestError {
+    let ingest::IngestError::OverBudget(mut b) = e else {
+        return e;
+    };
+    if opts.row_groups.is_some() {
+        b.fix.push_str(
+            "; or read fewer row groups at once (--row-groups: a shard of meters, scored with \
+             `run --model`)",
+        );
+    } else if !all_parquet(opts) {
+        b.fix.push_str(
+            "; or convert the readings to Parquet sorted by meter (e.g. with polars: \
+             pl.scan_csv(\"readings.csv\").sort(\"meter_id\", \"timestamp\")\
+             .sink_parquet(\"readings.parquet\", row_group_size=1_000_000)): `fit` and `run` \
+             stream Parquet readings over the budget in chunks of row groups, but read CSV, \
+             wide and NEM12 files whole",
+        );
+    }
+    ingest::IngestError::OverBudget(b)
 }
 
 /// `gridsleuth fit`: fits the model (peer levels and signals, the clustering, the settings) on
@@ -428,7 +466,7 @@ pub fn run_fit(args: &RunOptions, quiet: bool, out: &mut dyn Write) -> Result<Ou
             (f.model, text, f.quarantined)
         }
         None => {
-            let ing = ingest::load(&args.ingest)?;
+            let ing = ingest::load(&args.ingest).map_err(|e| not_streamed(&args.ingest, e))?;
             let report = IngestReport::of(&ing);
             let det = crate::detect::detect(&ing, &args.detect)?;
             (det.model, report.text(), report.any_quarantined())
@@ -471,7 +509,7 @@ pub fn run_detect(
         return stream::run_streamed(args, chunks, quiet, out);
     }
     let t0 = Instant::now();
-    let (ing, staged) = load_staged(&args.ingest, begin_output(&args.out)?)?;
+    let (ing, staged) = load_staged(&args.ingest, begin_output(&args.out)?, true)?;
     let t_ingest = t0.elapsed();
     let written = write_run(&ing, args, staged.path(), t_ingest)?;
     let RunWritten {
@@ -508,9 +546,15 @@ pub fn run_detect(
                 .map_err(ConsoleError)?;
         }
     }
-    // The report reads the run directory, not the matrix: free it first.
-    drop((ing, det, balance));
-    finish_run(staged, quiet, out, report.any_quarantined())
+    // The report reads the run directory, not the matrix: free it first (the peak stays the
+    // detection's). The detection's million small allocations (findings, their reasons) are
+    // freed on another thread while the report renders (at 1M meters, about a second).
+    drop(ing);
+    let freeing = std::thread::spawn(move || drop((det, balance)));
+    let done = finish_run(staged, quiet, out, report.any_quarantined());
+    // A panic while freeing is not the run's outcome: the run is written and committed.
+    let _ = freeing.join();
+    done
 }
 
 /// The last steps of a run, in memory or streamed: the report rendered from the staged run

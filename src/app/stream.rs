@@ -14,6 +14,11 @@
 //! suspects in rank order, `data_quality.csv`, `ingest.json`, `run.json` (with the chunk count)
 //! and `model.json`, then renders the report from the run directory.
 //!
+//! The meters file is read and checked once for both passes (`ParquetChunks::plan`); which of
+//! its meters have no readings is noted after the last chunk. A chunk none of whose readings is
+//! usable (all quarantined) adds only its readings log, and a run where no chunk has any fails
+//! as the in-memory run does, leaving `data_quality.csv`.
+//!
 //! Not streamed (refused with a fix): the feeder balance (it sums every meter of a feeder) and
 //! `--write-matrix`.
 
@@ -25,13 +30,13 @@ use std::time::{Duration, Instant};
 use polars::prelude::*;
 
 use super::{
-    begin_output, run_json_of, write_err, write_file, AppError, Outcome, RunOptions,
-    IN_MEMORY_BYTES_PER_READING,
+    begin_output, commit_if_empty, run_json_of, write_err, write_file, AppError, Outcome,
+    RunOptions, IN_MEMORY_BYTES_PER_READING,
 };
 use crate::detect::Detection;
 use crate::ingest::quality::write_quality_csv;
-use crate::ingest::{self, Ingested, QualityLog};
-use crate::model::chunked::{self, ChunkedError, Chunks, ParquetChunks};
+use crate::ingest::{self, Ingested, MeterTable, MetersFile, QualityLog};
+use crate::model::chunked::{self, ChunkedError, Chunks, ParquetChunks, Scored};
 use crate::output::atomic::barrier;
 use crate::output::console::ConsoleError;
 use crate::output::run_dir;
@@ -90,11 +95,10 @@ struct Streamed {
     score_of: Vec<(f64, bool)>,
     kept: Vec<Kept>,
     readings_log: Option<QualityLog>,
-    meters_log: Option<QualityLog>,
+    /// The meters file (read once) and its log.
+    meters: Option<(std::sync::Arc<MeterTable>, QualityLog)>,
     /// Meters-file rows (id order) seen with readings.
     meter_seen: Vec<bool>,
-    /// The note on meters-file meters without readings, over the chunks so far.
-    missing_meters_note: Option<String>,
     weather_log: Option<QualityLog>,
     weather_slots_known: Option<usize>,
     tally: GridTally,
@@ -108,7 +112,7 @@ struct Streamed {
 }
 
 impl Streamed {
-    fn new(dir: &Path, tz: &str) -> Result<Self, AppError> {
+    fn new(dir: &Path, tz: &str, meters: Option<&MetersFile>) -> Result<Self, AppError> {
         let open = |p: PathBuf, header: &[&str]| -> Result<csv::Writer<std::fs::File>, AppError> {
             let mut w = csv::Writer::from_path(&p).map_err(|e| write_err(&p, e))?;
             if !header.is_empty() {
@@ -131,9 +135,8 @@ impl Streamed {
             score_of: Vec::new(),
             kept: Vec::new(),
             readings_log: None,
-            meters_log: None,
-            meter_seen: Vec::new(),
-            missing_meters_note: None,
+            meters: meters.map(|m| (std::sync::Arc::clone(&m.table), m.quality.clone())),
+            meter_seen: vec![false; meters.map_or(0, |m| m.table.len())],
             weather_log: None,
             weather_slots_known: None,
             tally: GridTally::default(),
@@ -151,7 +154,7 @@ impl Streamed {
     fn add(&mut self, ing: Ingested, mut det: Detection) -> Result<(), AppError> {
         let dir = self.dir.clone();
         let first = self.score_of.len();
-        let meters = ing.meters.as_ref().map(|(t, _)| t);
+        let meters = ing.meters.as_ref().map(|(t, _)| &**t);
         // Ranks are the whole run's, set at the end.
         let records = rdata::suspect_records(&ing, &det, &self.tz);
         for f in &mut det.findings {
@@ -218,28 +221,12 @@ impl Streamed {
             *self.ingest_timings.entry(name).or_default() += d.as_secs_f64();
         }
         self.zero_copy &= ing.zero_copy;
-        if let Some((table, q)) = &ing.meters {
-            if self.meter_seen.is_empty() {
-                self.meter_seen = vec![false; table.len()];
-            }
+        if let Some((table, _)) = &self.meters {
             for id in ing.matrix.meter_ids() {
                 if let Some(r) = table.position(id) {
                     self.meter_seen[r] = true;
                 }
             }
-            if self.meters_log.is_none() {
-                // The meters file is read whole with every chunk: its log once, without the
-                // note on the meters without readings in this chunk (the run's is made below).
-                let mut q = q.clone();
-                let in_chunk = table
-                    .missing_note(|r| ing.matrix.meter_index(&table.rows()[r].meter_id).is_some());
-                if let Some(at) = q.notes.iter().position(|x| Some(x) == in_chunk.as_ref()) {
-                    q.notes.remove(at);
-                }
-                self.meters_log = Some(q);
-            }
-            // Over the chunks so far: after the last, the run's.
-            self.missing_meters_note = table.missing_note(|r| self.meter_seen[r]);
         }
         if let Some((w, q)) = &ing.weather {
             if self.weather_log.is_none() {
@@ -248,12 +235,15 @@ impl Streamed {
                     Some(w.temperature_c.iter().filter(|v| !v.is_nan()).count());
             }
         }
-        match self.readings_log.as_mut() {
-            Some(log) => log.absorb(ing.quality),
-            None => self.readings_log = Some(ing.quality),
-        }
+        chunked::absorb(&mut self.readings_log, ing.quality);
         barrier("run:chunk");
         Ok(())
+    }
+
+    /// A chunk without usable readings: only its readings log counts.
+    fn add_empty(&mut self, quality: QualityLog) {
+        chunked::absorb(&mut self.readings_log, quality);
+        barrier("run:chunk");
     }
 }
 
@@ -320,26 +310,114 @@ pub(super) fn run_streamed(
 ) -> Result<Outcome, AppError> {
     refuse_unstreamed(args)?;
     let staged = begin_output(&args.out)?;
-    let dir = staged.path().to_path_buf();
+    let written = match write_streamed(args, &mut chunks, staged.path()) {
+        Ok(w) => w,
+        Err(e) => return Err(commit_if_empty(staged, e)),
+    };
+    if !quiet {
+        written.say(args, out)?;
+    }
+    super::finish_run(staged, quiet, out, written.report.any_quarantined())
+}
+
+/// What a streamed run says on the console.
+struct Written {
+    report: IngestReport,
+    chunks: usize,
+    flagged: usize,
+    /// The first ten suspects in rank order.
+    top: Vec<SuspectRecord>,
+}
+
+impl Written {
+    fn say(&self, args: &RunOptions, out: &mut dyn Write) -> Result<(), AppError> {
+        let Written {
+            report,
+            chunks,
+            flagged,
+            top,
+        } = self;
+        write!(out, "{}", report.text()).map_err(ConsoleError)?;
+        writeln!(
+            out,
+            "streamed: {chunks} chunks of row groups (the readings take more than the memory \
+             budget of {} at {IN_MEMORY_BYTES_PER_READING} bytes a reading)",
+            ingest::budget::bytes_text(args.ingest.acc.budget.bytes)
+        )
+        .map_err(ConsoleError)?;
+        writeln!(
+            out,
+            "scored {} meters: {flagged} flagged",
+            report.grid.meters
+        )
+        .map_err(ConsoleError)?;
+        for r in top {
+            writeln!(
+                out,
+                "  #{:<3} {:<12} score {:.2}  ~{:.1} kW  {}",
+                r.rank,
+                r.meter_id,
+                r.score,
+                r.rig_kw,
+                r.reasons.first().map_or("", String::as_str)
+            )
+            .map_err(ConsoleError)?;
+        }
+        Ok(())
+    }
+}
+
+/// A chunked run's error as the in-memory run gives it (no usable readings is an ingest error).
+fn app_error(e: ChunkedError) -> AppError {
+    match e {
+        ChunkedError::Ingest(e) => AppError::Ingest(e),
+        e => AppError::Chunked(e),
+    }
+}
+
+/// Both passes over `chunks`, every file of the run directory `dir` but the report.
+fn write_streamed(
+    args: &RunOptions,
+    chunks: &mut ParquetChunks,
+    dir: &Path,
+) -> Result<Written, AppError> {
     let tz = args.ingest.long.time.tz.name().to_string();
     let t_fit = Instant::now();
     let model = match &args.model {
         Some(m) => m.model.clone(),
-        None => chunked::fit_chunked(&mut chunks, &args.detect)?.model,
+        None => {
+            chunked::fit_chunked(chunks, &args.detect)
+                .map_err(app_error)?
+                .model
+        }
     };
     let t_fit = t_fit.elapsed();
     barrier("run:fit");
-    let mut s = Streamed::new(&dir, &tz)?;
+    let dir = dir.to_path_buf();
+    let mut s = Streamed::new(&dir, &tz, chunks.meters())?;
     let mut t_chunk = Instant::now();
     let (mut t_ingest, mut t_append) = (Duration::ZERO, Duration::ZERO);
-    chunked::detect_chunks(&mut chunks, &args.detect, &model, &mut |_, ing, det| {
-        let detect: Duration = det.timings.iter().map(|(_, d)| *d).sum();
-        t_ingest += t_chunk.elapsed().saturating_sub(detect);
+    chunked::detect_chunks(chunks, &args.detect, &model, &mut |_, chunk| {
         let t = Instant::now();
-        s.add(ing, det)?;
+        match chunk {
+            Scored::Meters(b) => {
+                let (ing, det) = *b;
+                let detect: Duration = det.timings.iter().map(|(_, d)| *d).sum();
+                t_ingest += t_chunk.elapsed().saturating_sub(detect);
+                s.add(ing, det)?;
+            }
+            Scored::Empty(q) => {
+                t_ingest += t_chunk.elapsed();
+                s.add_empty(q);
+            }
+        }
         t_append += t.elapsed();
         t_chunk = Instant::now();
         Ok::<(), AppError>(())
+    })
+    .map_err(|e| match e {
+        AppError::Chunked(e) => app_error(e),
+        e => e,
     })?;
     let n_chunks = chunks.count();
     let t_write = Instant::now();
@@ -351,8 +429,8 @@ pub(super) fn run_streamed(
         score_of,
         mut kept,
         readings_log,
-        meters_log,
-        missing_meters_note,
+        meters,
+        meter_seen,
         weather_log,
         weather_slots_known,
         tally,
@@ -365,10 +443,10 @@ pub(super) fn run_streamed(
         over_contract,
         ..
     } = s;
-    let grid = grid.ok_or_else(|| ChunkedError::Chunks {
-        what: "no chunk of readings".into(),
-        fix: "check the readings file".into(),
-    })?;
+    let Some(grid) = grid else {
+        // No chunk had usable readings (with --model: pass 1 would have said so).
+        return Err(app_error(chunked::no_usable_readings(readings_log)));
+    };
     let close = |mut w: csv::Writer<std::fs::File>, p: PathBuf| -> Result<(), AppError> {
         w.flush().map_err(|e| write_err(&p, e))
     };
@@ -390,8 +468,9 @@ pub(super) fn run_streamed(
         q.sort();
         logs.push(q);
     }
-    if let Some(mut q) = meters_log {
-        q.notes.extend(missing_meters_note);
+    if let Some((table, mut q)) = meters {
+        // Which meters of the file have no readings is known only now, over every chunk.
+        q.notes.extend(table.missing_note(|r| meter_seen[r]));
         logs.push(q);
     }
     logs.extend(weather_log);
@@ -483,37 +562,12 @@ pub(super) fn run_streamed(
     barrier("run:report_data");
     model.write(&dir.join(crate::model::MODEL_FILE))?;
     barrier("run:model.json");
-    if !quiet {
-        write!(out, "{}", report.text()).map_err(ConsoleError)?;
-        writeln!(
-            out,
-            "streamed: {n_chunks} chunks of row groups (the readings take more than the memory \
-             budget of {} at {IN_MEMORY_BYTES_PER_READING} bytes a reading)",
-            ingest::budget::bytes_text(args.ingest.acc.budget.bytes)
-        )
-        .map_err(ConsoleError)?;
-        writeln!(
-            out,
-            "scored {} meters: {flagged} flagged",
-            report.grid.meters
-        )
-        .map_err(ConsoleError)?;
-        for k in kept.iter().take(10) {
-            let r = &k.record;
-            writeln!(
-                out,
-                "  #{:<3} {:<12} score {:.2}  ~{:.1} kW  {}",
-                r.rank,
-                r.meter_id,
-                r.score,
-                r.rig_kw,
-                r.reasons.first().map_or("", String::as_str)
-            )
-            .map_err(ConsoleError)?;
-        }
-    }
-    drop((kept, data, model));
-    super::finish_run(staged, quiet, out, report.any_quarantined())
+    Ok(Written {
+        report,
+        chunks: n_chunks,
+        flagged,
+        top: kept.into_iter().take(10).map(|k| k.record).collect(),
+    })
 }
 
 #[cfg(test)]

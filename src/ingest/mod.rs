@@ -20,6 +20,7 @@ pub mod weather;
 pub mod wide;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
@@ -189,7 +190,8 @@ pub struct Ingested {
     pub quality: QualityLog,
     /// Native interval (seconds) of each matrix row before aggregation to the grid.
     pub native_interval: Vec<u32>,
-    pub meters: Option<(MeterTable, QualityLog)>,
+    /// The meters file and its log (shared: a streamed run's chunks hold one table read once).
+    pub meters: Option<(Arc<MeterTable>, QualityLog)>,
     pub feeders: Option<FeederLoad>,
     pub weather: Option<(Weather, QualityLog)>,
     /// Whether the matrix was built in place (no copy) from the streamed rows.
@@ -307,19 +309,61 @@ fn finish_error(e: accumulate::FinishError, what: &str) -> IngestError {
     }
 }
 
+/// The meters file read and validated once: its table, its log and, when readings of meters
+/// outside it are quarantined, the set of its ids. [`load`] reads it itself; a streamed run
+/// reads it once ([`read_meters_file`]) and loads every chunk with it ([`load_chunk`]).
+#[derive(Debug, Clone)]
+pub struct MetersFile {
+    pub table: Arc<MeterTable>,
+    pub quality: QualityLog,
+    known: Option<Arc<rustc_hash::FxHashSet<Box<str>>>>,
+}
+
+/// Reads the meters file of `opts`, if any (within its memory budget).
+pub fn read_meters_file(opts: &IngestOptions) -> Result<Option<MetersFile>, IngestError> {
+    let Some(p) = &opts.meters else {
+        return Ok(None);
+    };
+    let (table, quality) = meta::read_meters_within(p, opts.acc.budget)?;
+    // Traced: a streamed run reads the file once, whatever its chunks (a test counts it).
+    crate::output::atomic::barrier("ingest:meters-file");
+    let known = opts
+        .require_known_meters
+        .then(|| Arc::new(table.ids().map(Into::into).collect()));
+    Ok(Some(MetersFile {
+        table: Arc::new(table),
+        quality,
+        known,
+    }))
+}
+
 /// Runs the whole ingest stage.
 pub fn load(opts: &IngestOptions) -> Result<Ingested, IngestError> {
-    let mut timings = Vec::new();
     let t0 = Instant::now();
-    let meters = match &opts.meters {
-        Some(p) => Some(meta::read_meters_within(p, opts.acc.budget)?),
-        None => None,
-    };
+    let meters = read_meters_file(opts)?;
+    load_with(opts, meters.as_ref(), true, t0)
+}
+
+/// One chunk of the readings of `opts` (its `row_groups`), with the meters file read once. The
+/// meters log carries no note on meters without readings: over a streamed run, which meters have
+/// none is known only after the last chunk (`app::stream` makes that note).
+pub fn load_chunk(
+    opts: &IngestOptions,
+    meters: Option<&MetersFile>,
+) -> Result<Ingested, IngestError> {
+    load_with(opts, meters, false, Instant::now())
+}
+
+fn load_with(
+    opts: &IngestOptions,
+    meters: Option<&MetersFile>,
+    note_missing: bool,
+    t0: Instant,
+) -> Result<Ingested, IngestError> {
+    let mut timings = Vec::new();
     let mut cfg = opts.acc.clone();
-    if opts.require_known_meters {
-        if let Some((table, _)) = &meters {
-            cfg.known_meters = Some(table.ids().map(Into::into).collect());
-        }
+    if let Some(m) = meters {
+        cfg.known_meters.clone_from(&m.known);
     }
     let mut acc = Accumulator::new(cfg);
     let progress = Progress::new(total_bytes(&opts.readings), opts.show_progress);
@@ -344,9 +388,12 @@ pub fn load(opts: &IngestOptions) -> Result<Ingested, IngestError> {
     timings.push(("read_readings", t0.elapsed()));
     let matrix = finished.matrix;
 
-    let meters = meters.map(|(table, mut q)| {
-        table.note_missing(&matrix, &mut q);
-        (table, q)
+    let meters = meters.map(|m| {
+        let mut q = m.quality.clone();
+        if note_missing {
+            m.table.note_missing(&matrix, &mut q);
+        }
+        (Arc::clone(&m.table), q)
     });
 
     let t1 = Instant::now();

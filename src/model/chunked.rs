@@ -12,12 +12,13 @@
 //! and runs `detect::detect_with` with the model.
 //!
 //! A chunk source ([`Chunks`]) gives whole meters on one grid, in meter-id order, each meter in
-//! one chunk: [`ParquetChunks`] reads consecutive row groups of Parquet files sorted by meter
-//! (as `gen_region.py` and most exports write them); the passes refuse chunks that overlap.
+//! one chunk, or a chunk without usable readings ([`Chunk::Empty`], its log only):
+//! [`ParquetChunks`] reads consecutive row groups of Parquet files sorted by meter (as
+//! `gen_region.py` and most exports write them; several files: each meter in one file, the
+//! files in meter order), with the meters file read once; the passes refuse chunks that overlap.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::PathBuf;
 
 use chrono_tz::Tz;
 
@@ -26,7 +27,7 @@ use crate::detect::{clusters_fit, DetectConfig, Detection, Prepared};
 use crate::features::proxy::{self, GroupKey, Proxies};
 use crate::features::{self, Calendar, MeterFeatures, PeerLevels, View};
 use crate::grid::TimeGrid;
-use crate::ingest::{IngestError, IngestOptions, Ingested};
+use crate::ingest::{IngestError, IngestOptions, Ingested, MetersFile, QualityLog};
 
 use super::{Model, Names};
 
@@ -45,10 +46,19 @@ fn chunk_error(what: String) -> ChunkedError {
     ChunkedError::Chunks {
         what,
         fix: "streamed runs need the readings sorted by meter with no meter across row groups \
-              and one fixed window (--start/--end, --interval): sort the file by meter, or raise \
+              (several files: each meter in one file, the files in meter order) and one fixed \
+              window (--start/--end, --interval): sort the readings by meter, or raise \
               --memory-budget so the run fits in memory"
             .into(),
     }
+}
+
+/// A chunk as read: its meters, or none when every reading of it was quarantined or left out
+/// (its quality log, which the run's still counts).
+#[derive(Debug)]
+pub enum Chunk {
+    Meters(Box<Ingested>),
+    Empty(QualityLog),
 }
 
 /// Whole meters in chunks, in meter-id order.
@@ -56,49 +66,54 @@ pub trait Chunks {
     /// Number of chunks.
     fn count(&self) -> usize;
     /// Loads chunk `k` (every reading of its meters, on the run's grid).
-    fn load(&mut self, k: usize) -> Result<Ingested, ChunkedError>;
+    fn load(&mut self, k: usize) -> Result<Chunk, ChunkedError>;
 }
 
-/// Chunks of consecutive row groups of Parquet readings sorted by meter.
+/// Chunks of consecutive row groups of Parquet readings sorted by meter, in one file or in
+/// several (a chunk never spans two files), with the meters file read once for all.
 #[derive(Debug, Clone)]
 pub struct ParquetChunks {
     pub ingest: IngestOptions,
-    pub groups: Vec<Range<usize>>,
+    /// Per chunk: the file (index in `ingest.readings`) and its row groups.
+    pub groups: Vec<(usize, Range<usize>)>,
+    meters: Option<MetersFile>,
 }
 
 impl ParquetChunks {
     /// Plans chunks of at most `max_rows` readings (at least one row group each) over the row
-    /// groups of the one Parquet file of `ingest`.
+    /// groups of the Parquet files of `ingest`, file after file, and reads the meters file.
     pub fn plan(ingest: &IngestOptions, max_rows: usize) -> Result<Self, ChunkedError> {
-        let [path]: &[PathBuf; 1] = ingest.readings.as_slice().try_into().map_err(|_| {
-            chunk_error(format!(
-                "a streamed run reads one Parquet file, not {} files",
-                ingest.readings.len()
-            ))
-        })?;
         if ingest.acc.window.is_none() || ingest.acc.interval_secs.is_none() {
             return Err(chunk_error(
                 "a streamed run needs its window and interval given".into(),
             ));
         }
-        let rows = crate::ingest::long_parquet::row_group_rows(path)?;
         let mut groups = Vec::new();
-        let (mut start, mut acc) = (0usize, 0usize);
-        for (g, &n) in rows.iter().enumerate() {
-            if g > start && acc + n > max_rows {
-                groups.push(start..g);
-                start = g;
-                acc = 0;
+        for (f, path) in ingest.readings.iter().enumerate() {
+            let rows = crate::ingest::long_parquet::row_group_rows(path)?;
+            let (mut start, mut acc) = (0usize, 0usize);
+            for (g, &n) in rows.iter().enumerate() {
+                if g > start && acc + n > max_rows {
+                    groups.push((f, start..g));
+                    start = g;
+                    acc = 0;
+                }
+                acc += n;
             }
-            acc += n;
-        }
-        if start < rows.len() {
-            groups.push(start..rows.len());
+            if start < rows.len() {
+                groups.push((f, start..rows.len()));
+            }
         }
         Ok(ParquetChunks {
             ingest: ingest.clone(),
             groups,
+            meters: crate::ingest::read_meters_file(ingest)?,
         })
+    }
+
+    /// The meters file, read once.
+    pub fn meters(&self) -> Option<&MetersFile> {
+        self.meters.as_ref()
     }
 }
 
@@ -107,10 +122,39 @@ impl Chunks for ParquetChunks {
         self.groups.len()
     }
 
-    fn load(&mut self, k: usize) -> Result<Ingested, ChunkedError> {
+    fn load(&mut self, k: usize) -> Result<Chunk, ChunkedError> {
+        let (f, groups) = &self.groups[k];
         let mut opts = self.ingest.clone();
-        opts.row_groups = Some(self.groups[k].clone());
-        Ok(crate::ingest::load(&opts)?)
+        opts.readings = vec![self.ingest.readings[*f].clone()];
+        opts.row_groups = Some(groups.clone());
+        match crate::ingest::load_chunk(&opts, self.meters.as_ref()) {
+            Ok(ing) => Ok(Chunk::Meters(Box::new(ing))),
+            Err(IngestError::Empty { quality, .. }) => Ok(Chunk::Empty(*quality)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The error of a run none of whose chunks had usable readings: the in-memory run's, with the
+/// log over every chunk.
+pub fn no_usable_readings(quality: Option<QualityLog>) -> ChunkedError {
+    match quality {
+        Some(mut quality) => {
+            quality.sort();
+            ChunkedError::Ingest(IngestError::Empty {
+                what: "readings".into(),
+                quality: Box::new(quality),
+            })
+        }
+        None => chunk_error("no chunk of readings".into()),
+    }
+}
+
+/// Folds a chunk's readings log into the run's.
+pub fn absorb(log: &mut Option<QualityLog>, q: QualityLog) {
+    match log.as_mut() {
+        Some(l) => l.absorb(q),
+        None => *log = Some(q),
     }
 }
 
@@ -191,11 +235,21 @@ pub fn fit_chunked(
     let mut temperature: Option<Vec<f32>> = None;
     let mut weather = false;
     let mut quarantined = false;
+    // The readings logs of chunks without usable readings, for the error when none has any.
+    let mut empty_log: Option<QualityLog> = None;
     for k in 0..chunks.count() {
-        let ing = chunks.load(k)?;
+        let ing = match chunks.load(k)? {
+            Chunk::Meters(ing) => ing,
+            Chunk::Empty(q) => {
+                quarantined |= q.readings_quarantined() > 0;
+                absorb(&mut empty_log, q);
+                continue;
+            }
+        };
         check_chunk(k, &ing, &mut grid, &mut last_id)?;
         quarantined |= crate::output::summary::IngestReport::of(&ing).any_quarantined();
-        if k == 0 {
+        if feats.is_empty() {
+            // The first chunk with meters.
             weather = ing.weather.is_some();
             temperature = ing.weather.as_ref().map(|(w, _)| w.temperature_c.clone());
         }
@@ -232,7 +286,9 @@ pub fn fit_chunked(
             norm.push(proxy::normalised_daily(&ing.matrix, v, i));
         }
     }
-    let grid = grid.ok_or_else(|| chunk_error("no chunk of readings".into()))?;
+    let Some(grid) = grid else {
+        return Err(no_usable_readings(empty_log));
+    };
     let n = feats.len();
     // Segment ids as the in-memory run numbers them: sorted names.
     let sorted = |it: &Interner<String>, of: &[Option<u32>]| -> (Vec<String>, Vec<Option<u32>>) {
@@ -298,6 +354,14 @@ pub fn fit_chunked(
     })
 }
 
+/// A chunk of pass 2: its meters and their detection, or its log when it had no usable
+/// readings.
+#[derive(Debug)]
+pub enum Scored {
+    Meters(Box<(Ingested, Detection)>),
+    Empty(QualityLog),
+}
+
 /// Pass 2: scores every chunk with `model`, handing each chunk and its detection to `sink` in
 /// order (which writes its outputs and drops them). A chunk's ranks are its own: a streamed run
 /// ranks over all chunks at the end.
@@ -305,14 +369,20 @@ pub fn detect_chunks<E: From<ChunkedError>>(
     chunks: &mut dyn Chunks,
     cfg: &DetectConfig,
     model: &Model,
-    sink: &mut dyn FnMut(usize, Ingested, Detection) -> Result<(), E>,
+    sink: &mut dyn FnMut(usize, Scored) -> Result<(), E>,
 ) -> Result<(), E> {
     let (mut grid, mut last_id) = (Some(model.grid), None);
     for k in 0..chunks.count() {
-        let ing = chunks.load(k)?;
+        let ing = match chunks.load(k)? {
+            Chunk::Meters(ing) => ing,
+            Chunk::Empty(q) => {
+                sink(k, Scored::Empty(q))?;
+                continue;
+            }
+        };
         check_chunk(k, &ing, &mut grid, &mut last_id)?;
         let det = crate::detect::detect_with(&ing, cfg, Some(model)).map_err(ChunkedError::from)?;
-        sink(k, ing, det)?;
+        sink(k, Scored::Meters(Box::new((*ing, det))))?;
     }
     Ok(())
 }

@@ -186,7 +186,7 @@ pub(super) fn window_ingested(
         matrix,
         quality,
         native_interval: native,
-        meters,
+        meters: meters.map(|(t, q)| (std::sync::Arc::new(t), q)),
         feeders: None,
         weather,
         zero_copy: false,

@@ -100,7 +100,7 @@ impl RunData {
         let mut names: Vec<&str> = super::peers::PEER_FEATURES.iter().map(|f| f.name).collect();
         names.extend(CHART_FEATURES);
         let features = rundir::read_features(dir, &names)?;
-        let segments = data::read_segments(dir)?;
+        let segments = data::read_segments(dir, &features)?;
         let registered = rundir::read_registered(dir)?;
         let ids: HashSet<&str> = data.suspects.iter().map(|s| s.meter_id.as_str()).collect();
         let quality = rundir::read_meter_quality(dir, &ids)?;

@@ -158,13 +158,10 @@ pub struct Peers<'a> {
 }
 
 impl<'a> Peers<'a> {
-    /// `tariff` of each meter id (missing: unknown).
-    pub fn new(table: &'a FeatureTable, tariff: &'a super::data::Segments) -> Self {
-        let segment_of: Vec<Option<&'a str>> = table
-            .ids
-            .iter()
-            .map(|id| tariff.get(id).and_then(|t| t.0.as_deref()))
-            .collect();
+    /// `segments`: the tariff of each row of `table` (missing: unknown).
+    pub fn new(table: &'a FeatureTable, segments: &'a super::data::Segments) -> Self {
+        let segment_of: Vec<Option<&'a str>> =
+            (0..table.ids.len()).map(|r| segments.tariff(r)).collect();
         let mut sizes = HashMap::new();
         for s in segment_of.iter().flatten() {
             *sizes.entry(*s).or_default() += 1;
@@ -177,19 +174,54 @@ impl<'a> Peers<'a> {
         }
     }
 
+    /// Feature `j`'s finite values in `segment` (`None` = all meters), ascending. An unstable
+    /// sort gives the same slice as a stable one: values equal under `total_cmp` are the same
+    /// bits.
+    fn sort_values(
+        table: &FeatureTable,
+        seg_of: &[Option<&str>],
+        segment: Option<&str>,
+        j: usize,
+    ) -> Vec<f32> {
+        let mut v: Vec<f32> = table.columns[j]
+            .iter()
+            .zip(seg_of)
+            .filter(|(x, s)| x.is_finite() && (segment.is_none() || **s == segment))
+            .map(|(x, _)| *x)
+            .collect();
+        v.sort_unstable_by(f32::total_cmp);
+        v
+    }
+
     fn sorted(&mut self, segment: Option<&str>, j: usize) -> &[f32] {
         let key = (segment.map(str::to_string), j);
         let (table, seg_of) = (self.table, &self.segment_of);
-        self.cache.entry(key).or_insert_with(|| {
-            let mut v: Vec<f32> = table.columns[j]
-                .iter()
-                .zip(seg_of)
-                .filter(|(x, s)| x.is_finite() && (segment.is_none() || **s == segment))
-                .map(|(x, _)| *x)
-                .collect();
-            v.sort_by(f32::total_cmp);
-            v
-        })
+        self.cache
+            .entry(key)
+            .or_insert_with(|| Self::sort_values(table, seg_of, segment, j))
+    }
+
+    /// Sorts, in parallel, every feature of each of `segments` (`None` = all meters) not sorted
+    /// yet: what [`Peers::rows`] then reads for suspects in those segments.
+    pub fn prepare(&mut self, segments: &[Option<String>]) {
+        use rayon::prelude::*;
+        let mut keys: Vec<(Option<String>, usize)> = Vec::new();
+        for seg in segments {
+            for f in &PEER_FEATURES {
+                if let Some(j) = self.table.names.iter().position(|n| n == f.name) {
+                    let key = (seg.clone(), j);
+                    if !self.cache.contains_key(&key) && !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        let (table, seg_of) = (self.table, &self.segment_of);
+        let sorted: Vec<Vec<f32>> = keys
+            .par_iter()
+            .map(|(seg, j)| Self::sort_values(table, seg_of, seg.as_deref(), *j))
+            .collect();
+        self.cache.extend(keys.into_iter().zip(sorted));
     }
 
     /// The segment a meter is compared in: its tariff when it has enough meters.

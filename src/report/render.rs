@@ -161,12 +161,20 @@ pub fn render_data(run: &RunData, opts: &ReportOptions) -> Result<ReportSummary,
         run.tz.name(),
         (run.grid.end() - run.grid.start) as f64 / 86_400.0
     );
-    // Peer rows first (sequential: the per-segment sorts are cached and shared).
+    // Peer rows first: each segment's features sorted once (in parallel) and shared.
     let mut peers = Peers::new(&run.features, &run.segments);
+    let segs: Vec<Option<String>> = suspects[..n_pages]
+        .iter()
+        .map(|s| peers.segment(&s.meter_id))
+        .collect();
+    let mut distinct = segs.clone();
+    distinct.sort();
+    distinct.dedup();
+    peers.prepare(&distinct);
     let peer_rows: Vec<(String, Vec<PeerRow>)> = suspects[..n_pages]
         .iter()
-        .map(|s| {
-            let seg = peers.segment(&s.meter_id);
+        .zip(segs)
+        .map(|(s, seg)| {
             let rows = peers.rows(&s.meter_id, seg.as_deref());
             let label = seg.map_or_else(|| "all meters".to_string(), |t| format!("tariff \"{t}\""));
             (label, rows)

@@ -96,17 +96,20 @@ pub struct FeatureTable {
     pub ids: Vec<String>,
     /// `columns[j][row]`, `NaN` where missing.
     pub columns: Vec<Vec<f32>>,
-    index: HashMap<String, usize>,
+    /// Meter id -> row, when the ids are not in ascending order (else a binary search: no
+    /// second copy of a million ids).
+    index: Option<HashMap<String, usize>>,
 }
 
 impl FeatureTable {
     /// A table from columns (`columns[j]` has one value per id).
     pub fn new(names: Vec<String>, ids: Vec<String>, columns: Vec<Vec<f32>>) -> Self {
-        let index = ids
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.clone(), i))
-            .collect();
+        let index = (!ids.windows(2).all(|w| w[0] < w[1])).then(|| {
+            ids.iter()
+                .enumerate()
+                .map(|(i, s)| (s.clone(), i))
+                .collect()
+        });
         FeatureTable {
             names,
             ids,
@@ -117,7 +120,10 @@ impl FeatureTable {
 
     /// Row of a meter.
     pub fn row(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
+        match &self.index {
+            Some(index) => index.get(id).copied(),
+            None => self.ids.binary_search_by(|x| x.as_str().cmp(id)).ok(),
+        }
     }
 
     /// Feature `name` of meter `id` (`NaN` when either is unknown).

@@ -192,7 +192,7 @@ fn a_model_with_other_settings_or_format_is_refused() {
 }
 
 fn parquet_in_row_groups(path: &Path, parts: usize) {
-    super::streamed::parquet_in_row_groups(path, parts, None);
+    super::streamed::parquet_in_row_groups(path, parts, &[]);
 }
 
 #[test]
@@ -233,7 +233,11 @@ fn four_chunks_equal_the_in_memory_run() {
     let mut feats = Vec::new();
     let mut findings = Vec::new();
     let mut clusters = Vec::new();
-    chunked::detect_chunks(&mut chunks, &opts.detect, &model, &mut |_, ing, d| {
+    chunked::detect_chunks(&mut chunks, &opts.detect, &model, &mut |_, chunk| {
+        let chunked::Scored::Meters(b) = chunk else {
+            panic!("a chunk without meters");
+        };
+        let (ing, d) = *b;
         ids.extend(ing.matrix.meter_ids().iter().map(|s| s.to_string()));
         feats.extend(d.features);
         clusters.extend(d.clusters.map(|c| c.assignment).unwrap_or_default());

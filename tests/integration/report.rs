@@ -420,7 +420,7 @@ fn five_thousand_suspects_keep_a_paged_index_and_capped_pages() {
         zones: HashMap::from([(tz, report::evidence::ZoneCalendar::new(&g, tz))]),
         series: HashMap::new(),
         features: report::rundir::FeatureTable::default(),
-        segments: HashMap::new(),
+        segments: Default::default(),
         registered: Vec::new(),
         quality: HashMap::new(),
     };

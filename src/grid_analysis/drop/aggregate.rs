@@ -154,7 +154,7 @@ mod tests {
             matrix,
             quality: QualityLog::new("readings"),
             native_interval: vec![3600; 3],
-            meters: Some((table, QualityLog::new("meters"))),
+            meters: Some((std::sync::Arc::new(table), QualityLog::new("meters"))),
             feeders: None,
             weather: None,
             zero_copy: false,

@@ -78,8 +78,9 @@ pub struct AccumulatorConfig {
     pub allow_negative: bool,
     /// Timestamps mark the interval end (`true`) rather than its start.
     pub stamps_mark_end: bool,
-    /// When set, readings of meters not in this set are quarantined (unknown meter).
-    pub known_meters: Option<FxHashSet<Box<str>>>,
+    /// When set, readings of meters not in this set are quarantined (unknown meter). Shared:
+    /// the chunks of a streamed run check against one set built once.
+    pub known_meters: Option<std::sync::Arc<FxHashSet<Box<str>>>>,
     /// Column names used in data-quality records.
     pub value_column: &'static str,
     /// What the rows, meters and matrix may take together.

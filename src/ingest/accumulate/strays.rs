@@ -111,6 +111,43 @@ impl BulkTexts {
     }
 }
 
+/// The present (non-NaN) cells of `cells[range]` as clusters of readings at most
+/// [`MERGE_GAP_SECS`] apart, `t(j)` the instant of cell `j` (increasing, consecutive cells at
+/// most a merge gap apart). Runs of present cells and of missing ones are skipped whole, so a
+/// month of half-hours is a few tight scans, not a step per cell.
+fn present_runs(
+    cells: &[f32],
+    range: std::ops::Range<usize>,
+    t: &dyn Fn(usize) -> i64,
+) -> Vec<Cluster> {
+    let end = range.end.min(cells.len());
+    let mut out: Vec<Cluster> = Vec::new();
+    let mut j = range.start;
+    while j < end {
+        // A run of present cells [j, k).
+        let mut k = j;
+        while k < end && !cells[k].is_nan() {
+            k += 1;
+        }
+        if k > j {
+            let (lo, hi, n) = (t(j), t(k - 1), (k - j) as u64);
+            match out.last_mut() {
+                Some(c) if lo - c.hi <= MERGE_GAP_SECS => {
+                    c.hi = hi;
+                    c.count += n;
+                }
+                _ => out.push(Cluster { lo, hi, count: n }),
+            }
+        }
+        // The missing cells after it.
+        j = k;
+        while j < end && cells[j].is_nan() {
+            j += 1;
+        }
+    }
+    out
+}
+
 impl Accumulator {
     /// A meter's readings (its row and its far list) as merged clusters.
     fn meter_clusters(&self, m: &Meter) -> Vec<Cluster> {
@@ -141,22 +178,16 @@ impl Accumulator {
                 let cells = &self.arena[r.start..r.start + r.len];
                 let first = (m.min_slot - r.base).max(0) as usize;
                 let last = ((m.max_slot - r.base) as usize).min(r.len.saturating_sub(1));
-                let mut run: Option<Cluster> = None;
-                for (j, v) in cells.iter().enumerate().take(last + 1).skip(first) {
-                    if v.is_nan() {
-                        continue;
-                    }
-                    let tj = t(r.base + j as i64);
-                    match &mut run {
-                        Some(c) if tj - c.hi <= MERGE_GAP_SECS => {
-                            c.hi = tj;
-                            c.count += 1;
-                        }
-                        _ => {
-                            if let Some(c) = run.take() {
-                                pieces.push(c);
-                            }
-                            run = Some(Cluster {
+                if iv <= MERGE_GAP_SECS {
+                    pieces.extend(present_runs(cells, first..last + 1, &|j| {
+                        t(r.base + j as i64)
+                    }));
+                } else {
+                    // Slots further apart than a merge gap: every reading its own piece.
+                    for (j, v) in cells.iter().enumerate().take(last + 1).skip(first) {
+                        if !v.is_nan() {
+                            let tj = t(r.base + j as i64);
+                            pieces.push(Cluster {
                                 lo: tj,
                                 hi: tj,
                                 count: 1,
@@ -164,7 +195,6 @@ impl Accumulator {
                         }
                     }
                 }
-                pieces.extend(run);
             }
         }
         merge(pieces)
@@ -358,6 +388,52 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The per-cell reference `present_runs` replaced: each present cell joins the last
+    /// cluster when within a merge gap of it.
+    fn runs_cell_by_cell(cells: &[f32], t: &dyn Fn(usize) -> i64) -> Vec<Cluster> {
+        let mut out: Vec<Cluster> = Vec::new();
+        for (j, v) in cells.iter().enumerate() {
+            if v.is_nan() {
+                continue;
+            }
+            let tj = t(j);
+            match out.last_mut() {
+                Some(c) if tj - c.hi <= MERGE_GAP_SECS => {
+                    c.hi = tj;
+                    c.count += 1;
+                }
+                _ => out.push(Cluster {
+                    lo: tj,
+                    hi: tj,
+                    count: 1,
+                }),
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn present_runs_equal_the_cell_by_cell_clusters(
+            mask in proptest::collection::vec(0u8..8, 0..400),
+            iv in proptest::sample::select(vec![300i64, 1800, 3600, 21_600, 86_400]),
+        ) {
+            // Mostly present, with missing runs of every length (some longer than a day).
+            let mut cells: Vec<f32> = Vec::new();
+            for m in mask {
+                match m {
+                    0 => cells.extend(std::iter::repeat_n(f32::NAN, 60)),
+                    1 => cells.push(f32::NAN),
+                    _ => cells.push(m as f32),
+                }
+            }
+            let t = |j: usize| 1_000_000 + j as i64 * iv;
+            let got = present_runs(&cells, 0..cells.len(), &t);
+            let want = runs_cell_by_cell(&cells, &t);
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
 
     fn c(lo_day: i64, hi_day: i64, count: u64) -> Cluster {
         Cluster {
