@@ -189,7 +189,81 @@ pub fn baseload_with(
     night.clear();
     day_floor.clear();
     let full = cal.slots_per_day.max(1) as f32;
-    for (d, r) in days.iter().enumerate() {
+    let covered = |d: usize| (stats.n[d] as f32) >= MIN_DAY_COVERAGE * full;
+    // The three floors' ranks of day `d` (when it is covered).
+    let ranks = |d: usize| {
+        [
+            rank(DAILY_FLOOR_Q, stats.n[d] as usize),
+            rank(NIGHT_FLOOR_Q, (stats.n_night[d] as usize).max(1)),
+            rank(DAILY_FLOOR_Q, (stats.n_day[d] as usize).max(1)),
+        ]
+    };
+    let mut d = 0;
+    while d < days.len() {
+        // Up to `LANES` days of the same length and night and day hours: one day per lane.
+        let r0 = &days[d];
+        let mut g = 1;
+        let mut max_rank = if covered(d) {
+            ranks(d)[0].max(ranks(d)[1]).max(ranks(d)[2])
+        } else {
+            0
+        };
+        while g < LANES && d + g < days.len() {
+            let r = &days[d + g];
+            let same = r.len() == r0.len()
+                && same_night_and_day(&cal.class[r.clone()], &cal.class[r0.clone()]);
+            if !same {
+                break;
+            }
+            if covered(d + g) {
+                max_rank = max_rank.max(ranks(d + g).into_iter().max().unwrap_or(0));
+            }
+            g += 1;
+        }
+        if g > 1 && max_rank <= LANES_MAX_RANK {
+            let mut starts = [r0.start; LANES];
+            for (l, s) in starts.iter_mut().enumerate().take(g) {
+                *s = days[d + l].start;
+            }
+            let mut want = [[0usize; 3]; LANES];
+            for (l, w) in want.iter_mut().enumerate().take(g) {
+                if covered(d + l) {
+                    *w = ranks(d + l);
+                }
+            }
+            let class = &cal.class[r0.clone()];
+            let floors = match max_rank {
+                0 => floors_by_lanes::<1>(kw, &starts, class, &want),
+                1 => floors_by_lanes::<2>(kw, &starts, class, &want),
+                2 => floors_by_lanes::<3>(kw, &starts, class, &want),
+                3 => floors_by_lanes::<4>(kw, &starts, class, &want),
+                4 => floors_by_lanes::<5>(kw, &starts, class, &want),
+                5 => floors_by_lanes::<6>(kw, &starts, class, &want),
+                6 => floors_by_lanes::<7>(kw, &starts, class, &want),
+                _ => floors_by_lanes::<8>(kw, &starts, class, &want),
+            };
+            for (l, f) in floors.iter().enumerate().take(g) {
+                let day = d + l;
+                if !covered(day) {
+                    daily.push(f32::NAN);
+                    night_by_day.push(f32::NAN);
+                    day_by_day.push(f32::NAN);
+                    continue;
+                }
+                let (n_night, n_day) = (stats.n_night[day], stats.n_day[day]);
+                push_floors(
+                    *f,
+                    n_night,
+                    n_day,
+                    [daily, night_by_day, day_by_day],
+                    day_floor,
+                    night,
+                );
+            }
+            d += g;
+            continue;
+        }
+        let r = days[d].clone();
         let slots = &kw[r.clone()];
         let class = &cal.class[r.clone()];
         // How many present in the day, its night hours and its day hours.
@@ -198,7 +272,8 @@ pub fn baseload_with(
             stats.n_night[d] as usize,
             stats.n_day[d] as usize,
         );
-        if (n_all as f32) < MIN_DAY_COVERAGE * full {
+        d += 1;
+        if !covered(d - 1) {
             daily.push(f32::NAN);
             night_by_day.push(f32::NAN);
             day_by_day.push(f32::NAN);
@@ -217,6 +292,11 @@ pub fn baseload_with(
             if !d.is_nan() {
                 day_floor.push(d);
             }
+            if let Some(&n) = night_by_day.last() {
+                if !n.is_nan() {
+                    night.push(n);
+                }
+            }
         } else {
             // The three floors at once.
             let ranks = [
@@ -224,22 +304,19 @@ pub fn baseload_with(
                 rank(NIGHT_FLOOR_Q, n_night.max(1)),
                 rank(DAILY_FLOOR_Q, n_day.max(1)),
             ];
-            let [all, ni, di] = if ranks.iter().all(|&r| r <= Small4::MAX_RANK) {
+            let f = if ranks.iter().all(|&r| r <= Small4::MAX_RANK) {
                 three_floors(slots, class, ranks.map(Small4::new))
             } else {
                 three_floors(slots, class, ranks.map(SmallK::new))
             };
-            daily.push(all);
-            night_by_day.push(if n_night > 0 { ni } else { f32::NAN });
-            if n_day > 0 {
-                day_floor.push(di);
-            }
-            day_by_day.push(if n_day > 0 { di } else { f32::NAN });
-        }
-        if let Some(&n) = night_by_day.last() {
-            if !n.is_nan() {
-                night.push(n);
-            }
+            push_floors(
+                f,
+                n_night as u32,
+                n_day as u32,
+                [daily, night_by_day, day_by_day],
+                day_floor,
+                night,
+            );
         }
     }
     let [base, base_p90] = quantiles(buf, daily, [0.5, 0.9]);
@@ -317,6 +394,105 @@ fn three_floors<S: Smallest>(
         }
     }
     [all.get(), ni.get(), di.get()]
+}
+
+/// Pushes a covered day's three floors (`[all, night, day hours]`, from [`three_floors`] or
+/// [`floors_by_lanes`]) given its present night and day-hours slots.
+fn push_floors(
+    [all, ni, di]: [f32; 3],
+    n_night: u32,
+    n_day: u32,
+    [daily, night_by_day, day_by_day]: [&mut Vec<f32>; 3],
+    day_floor: &mut Vec<f32>,
+    night: &mut Vec<f32>,
+) {
+    daily.push(all);
+    night_by_day.push(if n_night > 0 { ni } else { f32::NAN });
+    if n_day > 0 {
+        day_floor.push(di);
+    }
+    day_by_day.push(if n_day > 0 { di } else { f32::NAN });
+    if n_night > 0 && !ni.is_nan() {
+        night.push(ni);
+    }
+}
+
+/// Whether two days' slot classes (as long as each other) have the same night and day bits,
+/// eight slots at a time.
+fn same_night_and_day(a: &[u8], b: &[u8]) -> bool {
+    const MASK: u64 = u64::from_ne_bytes([NIGHT | DAY; 8]);
+    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest = ca.remainder().iter().zip(cb.remainder());
+    ca.zip(cb).all(|(x, y)| (word(x) ^ word(y)) & MASK == 0)
+        && rest.into_iter().all(|(x, y)| (x ^ y) & (NIGHT | DAY) == 0)
+}
+
+/// Days handled at once by [`floors_by_lanes`]: one SSE register on the baseline x86-64.
+const LANES: usize = 4;
+/// Largest rank [`floors_by_lanes`] handles.
+const LANES_MAX_RANK: usize = 7;
+
+/// Keeps the `K` smallest of each lane in order, `v` pushed after them: a stable insertion
+/// (a value equal to a kept one goes behind it, as in [`SmallK`] and [`Small4`]), one min and
+/// one max per kept place, which the compiler turns into vector instructions.
+#[inline(always)]
+fn lanes_insert<const K: usize>(m: &mut [[f32; LANES]; K], v: [f32; LANES]) {
+    let mut t = v;
+    for place in m.iter_mut() {
+        let a = *place;
+        for l in 0..LANES {
+            let less = t[l] < a[l];
+            place[l] = if less { t[l] } else { a[l] };
+            t[l] = if less { a[l] } else { t[l] };
+        }
+    }
+}
+
+/// The three floors (the day's, its night hours', its day hours') of up to [`LANES`] days of
+/// the same length and the same night and day hours (`class`, the first day's classes), one
+/// day per lane: day `l` starts at `starts[l]`; `ranks[l]` are its three ranks (all under
+/// `K`). Each lane keeps its `K` smallest values in the order [`Small4`] and [`SmallK`] keep
+/// them (pushed in slot order, `NaN` never entering), so every floor is theirs bit for bit.
+fn floors_by_lanes<const K: usize>(
+    kw: &[f32],
+    starts: &[usize; LANES],
+    class: &[u8],
+    ranks: &[[usize; 3]; LANES],
+) -> [[f32; 3]; LANES] {
+    let len = class.len();
+    let rows: [&[f32]; LANES] = starts.map(|s| &kw[s..s + len]);
+    let mut all = [[f32::INFINITY; LANES]; K];
+    let mut ni = all;
+    let mut di = all;
+    for (j, &c) in class.iter().enumerate() {
+        let mut x = [f32::INFINITY; LANES];
+        for l in 0..LANES {
+            let v = rows[l][j];
+            // Missing values (and infinity, which never enters a selector either) are
+            // pushed as infinity, which stays behind every kept value.
+            x[l] = if v < f32::INFINITY { v } else { f32::INFINITY };
+        }
+        lanes_insert(&mut all, x);
+        if c & NIGHT != 0 {
+            lanes_insert(&mut ni, x);
+        }
+        if c & DAY != 0 {
+            lanes_insert(&mut di, x);
+        }
+    }
+    let get = |m: &[[f32; LANES]; K], r: usize, l: usize| {
+        let v = m[r.min(K - 1)][l];
+        if v == f32::INFINITY {
+            f32::NAN
+        } else {
+            v
+        }
+    };
+    std::array::from_fn(|l| {
+        let [a, n, d] = ranks[l];
+        [get(&all, a, l), get(&ni, n, l), get(&di, d, l)]
+    })
 }
 
 /// Median absolute change between consecutive days' values, over `level` (`NaN` when fewer
@@ -773,6 +949,50 @@ mod tests {
                 .map(|s| row[s])
                 .collect();
             assert!(b.night_floor_kw >= naive_floor(&night) - 1e-6);
+        }
+    }
+
+    #[test]
+    fn floors_by_lanes_equal_the_selectors_bit_for_bit() {
+        // Values with ties, both zeros, missing values and infinities, at every rank.
+        let special = [
+            0.0f32,
+            -0.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1.0,
+            -1.0,
+        ];
+        for seed in 0..300u64 {
+            let len = 1 + (seed as usize * 7) % 60;
+            let row: Vec<f32> = random_row(seed, len * LANES)
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if (i as u64 * 3 + seed).is_multiple_of(7) {
+                        special[(i + seed as usize) % special.len()]
+                    } else {
+                        (v * 2.0).round() / 2.0
+                    }
+                })
+                .collect();
+            let class: Vec<u8> = (0..len)
+                .map(|i| ((i * 5 + seed as usize) % 4) as u8)
+                .collect();
+            let starts: [usize; LANES] = std::array::from_fn(|l| l * len);
+            let ranks: [[usize; 3]; LANES] =
+                std::array::from_fn(|l| [(l + seed as usize) % 8, l % 8, (l * 3) % 8]);
+            let got = floors_by_lanes::<8>(&row, &starts, &class, &ranks);
+            for l in 0..LANES {
+                let day = &row[starts[l]..starts[l] + len];
+                let want = three_floors(day, &class, ranks[l].map(SmallK::new));
+                assert_eq!(
+                    got[l].map(f32::to_bits),
+                    want.map(f32::to_bits),
+                    "seed {seed} lane {l}"
+                );
+            }
         }
     }
 
