@@ -110,6 +110,15 @@ fn bench_kernels(c: &mut Criterion) {
     g.bench_function("peer fit", |b| {
         b.iter(|| proxy.fit(&view.grid_day, &day_means))
     });
+    // Outage masking on a rig's row (meter 67) and on a household's (meter 1).
+    let home: Vec<f32> = m.row(1).iter().map(|v| v * 2.0).collect();
+    let mut masked = Vec::new();
+    g.bench_function("outage mask (rig)", |b| {
+        b.iter(|| features::outage::mask_outages(&row, 0.5, DAYS, &mut masked))
+    });
+    g.bench_function("outage mask (household)", |b| {
+        b.iter(|| features::outage::mask_outages(&home, 0.5, DAYS, &mut masked))
+    });
     let mut sc = features::Scratch::default();
     g.bench_function("all features", |b| {
         b.iter(|| features::meter_features(&ctx, 67, &mut sc))

@@ -69,7 +69,8 @@ impl DayStats {
         }
         self.sum.clear();
         self.night_sum.clear();
-        self.slots = super::rhythm::SlotSums::default();
+        // The rhythm's sums in a local (kept in registers, not stored through `self`).
+        let mut slot_sums = super::rhythm::SlotSums::default();
         for r in days {
             let (mut n, mut nn, mut nd) = (0u32, 0u32, 0u32);
             let (mut sum, mut nsum) = (0f64, 0f64);
@@ -79,7 +80,7 @@ impl DayStats {
                 .zip(&cal.hour[r.clone()]);
             for ((&v, &c), &h) in slots {
                 // The rhythm's sums ride along (days run over every slot in order).
-                self.slots.add(v, h, c);
+                slot_sums.add(v, h, c);
                 if !v.is_nan() {
                     let v64 = f64::from(v);
                     let night = c & NIGHT != 0;
@@ -87,8 +88,11 @@ impl DayStats {
                     nn += u32::from(night);
                     nd += u32::from(c & DAY != 0);
                     sum += v64;
-                    // Adding +0.0 leaves a sum that starts at +0.0 bitwise unchanged.
-                    nsum += if night { v64 } else { 0.0 };
+                    // Over the night slots only: the same as adding +0.0 for the others, which
+                    // leaves a sum that starts at +0.0 bitwise unchanged.
+                    if night {
+                        nsum += v64;
+                    }
                 }
             }
             self.n.push(n);
@@ -97,6 +101,7 @@ impl DayStats {
             self.sum.push(sum);
             self.night_sum.push(nsum);
         }
+        self.slots = slot_sums;
     }
 
     /// Mean kW of each day and of its night hours ([`NIGHT`]), `NaN` when under
