@@ -638,13 +638,19 @@ pub fn flatline_share(row: &[f32], interval_hours: f32) -> f32 {
         .ceil()
         .max(2.0) as usize;
     let min_energy = FLATLINE_MIN_KW * interval_hours;
-    // A run of two or more needs two neighbours of equal bits at or above `min_energy`: most
-    // rows have none, and a check of neighbours without branches tells so quickly.
-    let repeats = row.windows(2).fold(false, |acc, w| {
-        acc | ((w[0].to_bits() == w[1].to_bits()) & (w[1] >= min_energy))
-    });
-    if !repeats {
-        let present = row.iter().filter(|v| !v.is_nan()).count();
+    // A run of `min_run` needs `min_run - 1` neighbours of equal bits at or above `min_energy`
+    // (the second of each pair): most rows have fewer in all (readings at a meter's
+    // resolution repeat now and then), and a count of such neighbours tells so quickly.
+    // (Neighbours as two shifted slices, and counts rather than a flag, so the loops run in
+    // vector registers.)
+    let after = row.get(1..).unwrap_or_default();
+    let repeats: u32 = row
+        .iter()
+        .zip(after)
+        .map(|(a, b)| u32::from((a.to_bits() == b.to_bits()) & (*b >= min_energy)))
+        .sum();
+    if (repeats as usize) + 1 < min_run {
+        let present: u32 = row.iter().map(|v| u32::from(!v.is_nan())).sum();
         return if present == 0 { f32::NAN } else { 0.0 };
     }
     let (mut present, mut flat, mut run) = (0usize, 0usize, 0usize);
