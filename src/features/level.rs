@@ -198,6 +198,124 @@ impl Small4 {
     }
 }
 
+/// Bits of the histogram digit of [`select_keys`] (1,024 buckets).
+const RADIX_BITS: u32 = 10;
+/// Up to this many keys, [`select_keys`] selects directly.
+const RADIX_MIN: usize = 256;
+
+/// The keys (as `u32`) of ranks `ranks` (ascending, each under `len`) among the [`key`]s stored
+/// as bits in `buf[start..start + len]`; `buf` past its length is scratch (restored). Large
+/// sets go by a histogram of the keys' high bits above the smallest (1,024 buckets spanning
+/// the keys' range): each rank's bucket is found from the counts, only that bucket's keys are
+/// copied out, and the rank is selected among them (by the same histogram again while there
+/// are many). The k-th smallest key is one value whatever the method: the results are those of
+/// `select_nth_unstable` on the whole set, bit for bit.
+fn select_keys<const K: usize>(
+    buf: &mut Vec<f32>,
+    start: usize,
+    len: usize,
+    ranks: [usize; K],
+) -> [u32; K] {
+    let mut out = [0u32; K];
+    if len <= RADIX_MIN {
+        // Successive selections, each on the part right of the one before.
+        let seg = &mut buf[start..start + len];
+        let mut lo = 0;
+        for (i, &r) in ranks.iter().enumerate() {
+            let (_, v, _) = seg[lo..].select_nth_unstable_by(r - lo, by_key);
+            out[i] = v.to_bits();
+            lo = r;
+        }
+        return out;
+    }
+    let (lo, hi) = buf[start..start + len]
+        .iter()
+        .fold((u32::MAX, 0u32), |(l, h), k| {
+            (l.min(k.to_bits()), h.max(k.to_bits()))
+        });
+    if lo == hi {
+        return [lo; K];
+    }
+    let shift = (32 - (hi - lo).leading_zeros()).saturating_sub(RADIX_BITS);
+    let bucket = |k: f32| ((k.to_bits() - lo) >> shift) as usize;
+    let mut hist = [0u32; 1 << RADIX_BITS];
+    for &k in &buf[start..start + len] {
+        hist[bucket(k)] += 1;
+    }
+    // Each rank's bucket and how many keys lie in the buckets below it.
+    let (mut at, mut below) = ([0usize; K], [0usize; K]);
+    let (mut acc, mut i) = (0usize, 0usize);
+    for (b, &c) in hist.iter().enumerate() {
+        let c = c as usize;
+        while i < K && ranks[i] < acc + c {
+            (at[i], below[i]) = (b, acc);
+            i += 1;
+        }
+        if i == K {
+            break;
+        }
+        acc += c;
+    }
+    // The keys of each distinct target bucket, copied past the end of `buf` in slot order.
+    let base = buf.len();
+    let mut map = [0u8; 1 << RADIX_BITS];
+    let (mut seg_start, mut seg_of, mut n_seg) = ([0usize; K], [0usize; K], 0usize);
+    let mut end = base;
+    for i in 0..K {
+        if i > 0 && at[i] == at[i - 1] {
+            seg_of[i] = seg_of[i - 1];
+            continue;
+        }
+        seg_start[n_seg] = end;
+        end += hist[at[i]] as usize;
+        map[at[i]] = (n_seg + 1) as u8;
+        seg_of[i] = n_seg;
+        n_seg += 1;
+    }
+    buf.resize(end, 0.0);
+    let mut fill = seg_start;
+    for idx in start..start + len {
+        let k = buf[idx];
+        let m = map[bucket(k)];
+        if m != 0 {
+            let j = usize::from(m - 1);
+            buf[fill[j]] = k;
+            fill[j] += 1;
+        }
+    }
+    for i in 0..K {
+        let j = seg_of[i];
+        let [v] = select_keys(
+            buf,
+            seg_start[j],
+            hist[at[i]] as usize,
+            [ranks[i] - below[i]],
+        );
+        out[i] = v;
+    }
+    buf.truncate(base);
+    out
+}
+
+/// The largest of the values that are not `NaN` (`-inf` if none), eight lanes at a time; a
+/// zero may come back with either sign.
+fn largest(v: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..8 {
+            // `NaN > x` is false: missing values never enter.
+            acc[l] = if c[l] > acc[l] { c[l] } else { acc[l] };
+        }
+    }
+    for (l, &x) in rest.iter().enumerate() {
+        acc[l] = if x > acc[l] { x } else { acc[l] };
+    }
+    acc.iter()
+        .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m })
+}
+
 /// Computes [`Level`]; `buf` is scratch.
 pub fn level(kw: &[f32], buf: &mut Vec<f32>) -> Level {
     level_and_sum(kw, kw, buf).0
@@ -208,23 +326,34 @@ pub fn level(kw: &[f32], buf: &mut Vec<f32>) -> Level {
 /// missing value adds -0.0, which leaves any sum bitwise unchanged): the features' energy
 /// total rides along the level's pass as one more chain of additions.
 pub fn level_and_sum(kw: &[f32], raw: &[f32], buf: &mut Vec<f32>) -> (Level, f64) {
-    let (mut sum, mut sumsq, mut max) = (0f64, 0f64, f32::NEG_INFINITY);
+    let (mut sum, mut sumsq) = (0f64, 0f64);
     let mut raw_sum = -0.0f64;
     buf.clear();
+    buf.reserve(kw.len());
     for (&v, &r) in kw.iter().zip(raw) {
         raw_sum += if r.is_nan() { -0.0 } else { f64::from(r) };
         if !v.is_nan() {
             buf.push(f32::from_bits(key(v)));
             sum += f64::from(v);
             sumsq += f64::from(v) * f64::from(v);
-            max = max.max(v);
         }
     }
+    // The largest value in a pass of its own, off the chain of additions above: the same
+    // value as `f32::max` over the present values in slot order unless it is a zero, whose
+    // sign `f32::max` takes from the order (then folded as such).
+    let top = largest(kw);
+    let max = if top == 0.0 {
+        kw.iter()
+            .filter(|v| !v.is_nan())
+            .fold(f32::NEG_INFINITY, |m, &v| m.max(v))
+    } else {
+        top
+    };
     (level_of(kw, buf, sum, sumsq, max), raw_sum)
 }
 
 /// [`Level`] from the present values' keys in `buf` and their sums.
-fn level_of(kw: &[f32], buf: &mut [f32], sum: f64, sumsq: f64, max: f32) -> Level {
+fn level_of(kw: &[f32], buf: &mut Vec<f32>, sum: f64, sumsq: f64, max: f32) -> Level {
     let n = buf.len();
     if n == 0 {
         return Level {
@@ -240,25 +369,8 @@ fn level_of(kw: &[f32], buf: &mut [f32], sum: f64, sumsq: f64, max: f32) -> Leve
     }
     let mean = sum / n as f64;
     let var = (sumsq / n as f64 - mean * mean).max(0.0);
-    // Median first, then p10 left of it and p90 right of it: each selection sees half.
-    let (r10, r50, r90) = (rank(0.10, n), rank(0.50, n), rank(0.90, n));
-    let cmp = by_key;
-    let p50 = from_key(buf.select_nth_unstable_by(r50, cmp).1.to_bits());
-    let p10 = if r10 < r50 {
-        from_key(buf[..r50].select_nth_unstable_by(r10, cmp).1.to_bits())
-    } else {
-        p50
-    };
-    let p90 = if r90 > r50 {
-        from_key(
-            buf[r50 + 1..]
-                .select_nth_unstable_by(r90 - r50 - 1, cmp)
-                .1
-                .to_bits(),
-        )
-    } else {
-        p50
-    };
+    let [p10, p50, p90] =
+        select_keys(buf, 0, n, [rank(0.10, n), rank(0.50, n), rank(0.90, n)]).map(from_key);
     let band = (p50 * NEAR_MEDIAN_BAND).abs();
     let near = kw
         .iter()
@@ -362,6 +474,63 @@ pub(crate) mod tests {
                 }
                 assert_eq!(a.get().to_bits(), b.get().to_bits(), "{row:?} r={r}");
             }
+        }
+    }
+
+    #[test]
+    fn select_keys_equal_a_sort() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+        let mut buf = Vec::new();
+        for case in 0..200usize {
+            let n = 1 + (case * 97) % 3000;
+            // Spread, concentrated (a flat rig with an outage), tied, signed, zeros of both signs.
+            let vals: Vec<f32> = (0..n)
+                .map(|i| match case % 5 {
+                    0 => rng.gen_range(0.0..5.0),
+                    1 => {
+                        if i % 300 == 7 {
+                            0.0
+                        } else {
+                            3.25 + rng.gen_range(-0.05..0.05)
+                        }
+                    }
+                    2 => (rng.gen_range(0..4) as f32) * 0.5,
+                    3 => rng.gen_range(-3.0..3.0),
+                    _ => [0.0, -0.0, 1.0, f32::INFINITY, f32::NEG_INFINITY][i % 5],
+                })
+                .collect();
+            let mut sorted: Vec<u32> = vals.iter().map(|&v| key(v)).collect();
+            sorted.sort_unstable();
+            let ranks = [rank(0.1, n), rank(0.5, n), rank(0.9, n)];
+            buf.clear();
+            buf.extend(vals.iter().map(|&v| f32::from_bits(key(v))));
+            let got = select_keys(&mut buf, 0, n, ranks);
+            assert_eq!(got, ranks.map(|r| sorted[r]), "case {case}");
+            assert_eq!(buf.len(), n);
+        }
+    }
+
+    #[test]
+    fn max_is_f32_max_in_slot_order_bit_for_bit() {
+        let mut rows: Vec<Vec<f32>> = vec![
+            vec![-0.0, 0.0],
+            vec![0.0, -0.0, f32::NAN],
+            vec![-1.0, -0.0, -2.0],
+            vec![f32::NEG_INFINITY, f32::NAN],
+            vec![f32::NAN; 3],
+        ];
+        rows.extend((0..20).map(|seed| random_row(seed, 1 + seed as usize * 31)));
+        let mut buf = Vec::new();
+        for row in rows {
+            let want = row
+                .iter()
+                .filter(|v| !v.is_nan())
+                .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let got = level(&row, &mut buf).max_kw;
+            if want == f32::NEG_INFINITY && got.is_nan() {
+                continue; // no present value: the level is NaN throughout
+            }
+            assert_eq!(got.to_bits(), want.to_bits(), "{row:?}");
         }
     }
 
