@@ -129,7 +129,8 @@ pub fn on_days(
         }
     }
     highest.sort_unstable_by(f32::total_cmp);
-    if !(highest[BLOCKS - MIN_DAY_BLOCKS + 1] - lowest >= min_gap_kw) {
+    let span = highest[BLOCKS - MIN_DAY_BLOCKS + 1] - lowest;
+    if span.is_nan() || span < min_gap_kw {
         return None;
     }
     // Each shift's widest gap leaving a minority of days above it: (gap, shift, split value).
