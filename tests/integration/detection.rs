@@ -161,14 +161,19 @@ fn utc(s: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp()
 }
 
+/// One household `id` in zone `tz` from `start` (a rig is added on top by the test).
+fn home(id: &str, seed: u64, tz: Tz, start: i64, days: usize) -> Series {
+    Series {
+        id: id.into(),
+        start,
+        kw: household(seed, tz, start, days),
+    }
+}
+
 /// Homes `H00..` in zone `tz` from `start`.
 fn homes(n: usize, tz: Tz, start: i64, days: usize, seed: u64) -> Vec<Series> {
     (0..n)
-        .map(|i| Series {
-            id: format!("H{i:02}"),
-            start,
-            kw: household(seed + i as u64, tz, start, days),
-        })
+        .map(|i| home(&format!("H{i:02}"), seed + i as u64, tz, start, days))
         .collect()
 }
 
@@ -181,11 +186,7 @@ fn sydney_night_rig_given_in_utc_is_found_with_its_local_onset() {
     let start = utc("2024-02-29T13:00:00Z");
     let days = 28;
     let mut all = homes(12, tz, start, days, 100);
-    let mut rig = Series {
-        id: "R1".into(),
-        start,
-        kw: household(999, tz, start, days),
-    };
+    let mut rig = home("R1", 999, tz, start, days);
     // 3.3 kW from 21:30 to 07:00 local, from the night of 2024-03-10 (local) on.
     let onset = utc("2024-03-10T10:30:00Z"); // 21:30 local
     add_rig(&mut rig.kw, 1, tz, start, |s, h| {
@@ -304,11 +305,7 @@ fn a_rig_switched_by_the_day_at_six_pm_is_found_from_its_first_run() {
     let start = utc("2024-01-01T00:00:00Z");
     let days = 35;
     let hs = homes(12, tz, start, days, 700);
-    let mut rig = Series {
-        id: "RSWITCH".into(),
-        start,
-        kw: household(777, tz, start, days),
-    };
+    let mut rig = home("RSWITCH", 777, tz, start, days);
     // 2.5 kW for 24 hours from 18:00, every other day from the evening of day 20
     // (2024-01-21): no calendar day is ever whole, and it is off half its days.
     add_rig(&mut rig.kw, 5, tz, start, |s, _| {
@@ -391,11 +388,7 @@ fn a_rig_that_adds_devices_reports_both_steps() {
     let start = utc("2024-03-04T00:00:00Z");
     let days = 28;
     let hs = homes(10, tz, start, days, 400);
-    let mut rig = Series {
-        id: "R2".into(),
-        start,
-        kw: household(4242, tz, start, days),
-    };
+    let mut rig = home("R2", 4242, tz, start, days);
     // Two S19 (3.25 kW) from 2024-03-09 11:00, two more from 2024-03-19 15:00.
     add_rig(&mut rig.kw, 4, tz, start, |s, _| {
         let first = 5 * 96 + 44;
@@ -477,11 +470,7 @@ fn a_night_rig_ranks_above_storage_heated_homes_without_weather() {
         })
         .collect();
     // A 3.3 kW rig on the night tariff, 00:30-07:30 local, every night.
-    let mut rig = Series {
-        id: "RN".into(),
-        start,
-        kw: household(6000, tz, start, days),
-    };
+    let mut rig = home("RN", 6000, tz, start, days);
     add_rig(&mut rig.kw, 5, tz, start, |_, h| {
         if (0.5..7.5).contains(&h) {
             3.3
@@ -522,11 +511,7 @@ fn reasons_state_the_meters_own_span() {
         start: early,
         kw: household(501, tz, early, days),
     });
-    let mut rig = Series {
-        id: "RF".into(),
-        start,
-        kw: household(502, tz, start, days),
-    };
+    let mut rig = home("RF", 502, tz, start, days);
     add_rig(&mut rig.kw, 6, tz, start, |_, _| 3.0);
     all.push(rig);
     let refs: Vec<&Series> = all.iter().collect();
