@@ -898,7 +898,7 @@ pub fn low_days_share(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::level::tests::random_row;
+    use crate::features::level::tests::{random_row, SPECIAL};
     use crate::grid::TimeGrid;
 
     fn naive_floor(v: &[f32]) -> f32 {
@@ -960,15 +960,7 @@ mod tests {
     #[test]
     fn floors_by_lanes_equal_the_selectors_bit_for_bit() {
         // Values with ties, both zeros, missing values and infinities, at every rank.
-        let special = [
-            0.0f32,
-            -0.0,
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            1.0,
-            -1.0,
-        ];
+        let special = SPECIAL;
         for seed in 0..300u64 {
             let len = 1 + (seed as usize * 7) % 60;
             let row: Vec<f32> = random_row(seed, len * LANES)

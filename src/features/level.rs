@@ -398,6 +398,17 @@ pub(crate) mod tests {
     use rand::{Rng, SeedableRng};
 
     /// A seeded random row with gaps.
+    /// Values a selector must order exactly: ties, both zeros, missing values, infinities.
+    pub(crate) const SPECIAL: [f32; 7] = [
+        0.0,
+        -0.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        1.0,
+        -1.0,
+    ];
+
     pub(crate) fn random_row(seed: u64, n: usize) -> Vec<f32> {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
         (0..n)
@@ -444,15 +455,7 @@ pub(crate) mod tests {
 
     #[test]
     fn small4_equals_smallk_bit_for_bit() {
-        let special = [
-            0.0f32,
-            -0.0,
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            1.0,
-            -1.0,
-        ];
+        let special = SPECIAL;
         for seed in 0..300u64 {
             let row = random_row(seed, 1 + (seed as usize * 7) % 60);
             let row: Vec<f32> = row
