@@ -133,6 +133,29 @@ impl Pairs {
     }
 }
 
+/// Coefficient of variation of the finite values (`NaN` under two or at a zero mean).
+pub fn cv(v: &[f32]) -> f32 {
+    let (n, sum) = v
+        .iter()
+        .filter(|a| a.is_finite())
+        .fold((0usize, 0f64), |(n, s), &a| (n + 1, s + f64::from(a)));
+    if n < 2 {
+        return f32::NAN;
+    }
+    let m = sum / n as f64;
+    let ss: f64 = v
+        .iter()
+        .filter(|a| a.is_finite())
+        .map(|&a| (f64::from(a) - m).powi(2))
+        .sum();
+    let sd = (ss / n as f64).sqrt();
+    if m > 1e-6 {
+        (sd / m) as f32
+    } else {
+        f32::NAN
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod changepoint;
 pub mod context;
 pub mod level;
+pub mod nightblock;
 pub mod ondays;
 pub mod outage;
 pub mod proxy;
@@ -175,7 +176,7 @@ features! {
     on_block_excess,
     /// How fully the load holds its daily block's level hour by hour (the lowest inner hour's
     /// reading over the median one, median over days since the block's level; see
-    /// [`baseload::block_fill`]): a rig ~1; a cycling heat pump or part-charged storage heating
+    /// [`nightblock::block_fill`]): a rig ~1; a cycling heat pump or part-charged storage heating
     /// well below.
     block_fill,
     /// Share of the daily off hours that fall in the local evening peak (15-22 h): where a
@@ -345,10 +346,11 @@ pub fn meter_features_in(
         // The block's shape at its present level (since devices were last added).
         let block_day = night_step.map_or(first_night_day, |s| s.1);
         let from = days.get(block_day).map_or(0, |r| r.start);
-        let (excess, block) = baseload::on_block_excess(kw, cal, from, &mut sc.hours, &mut sc.buf);
+        let (excess, block) =
+            nightblock::on_block_excess(kw, cal, from, &mut sc.hours, &mut sc.buf);
         f.on_block_excess = excess;
         f.block_fill =
-            baseload::block_fill(fk, cal, days, block_day, &block, &mut sc.buf, &mut sc.tmp);
+            nightblock::block_fill(fk, cal, days, block_day, &block, &mut sc.buf, &mut sc.tmp);
         // The night floor's wander since the first "on" night: the nights before a rig's onset
         // are the household's, not the rig's.
         if first_night_day > 0 {
@@ -369,8 +371,9 @@ pub fn meter_features_in(
     }
     if let Some(o) = ondays::on_days(fk, cal, days, hours, ON_LEVEL_MIN_KW, &mut sc.on) {
         // The slot in the blocks where it came on.
+        let mid = (o.off_kw + o.on_kw) / 2.0;
         let w = o.switched_on.clone();
-        let slot = steps::came_on_slot(fk, &[w.start..w.start, w], 1, o.off_kw, o.on_kw, hours);
+        let slot = steps::came_on_within(fk, w.clone(), mid, hours).unwrap_or(w.start);
         f.first_on_slot = (v.offset + slot) as f32;
         f.on_days_share = o.share;
         f.on_level_cv = o.cv;
@@ -441,7 +444,7 @@ pub fn meter_features_in(
             // The rig's power now: the floor since the last step.
             let last = growth.map_or(step.day, |g| g.day);
             f.base_after_kw = level::quantiles(&mut sc.buf, &sc.daily[last..], [0.5])[0];
-            f.base_cv_after = cv_of(&sc.daily[step.day..]);
+            f.base_cv_after = crate::stats::cv(&sc.daily[step.day..]);
             let after_level = level::level(&kw[onset..], &mut sc.buf);
             f.mean_after_kw = after_level.mean_kw;
             f.near_median_after = after_level.near_median_share;
@@ -554,28 +557,6 @@ pub fn compute_own(
     } else {
         let mut sc = Scratch::default();
         (0..n).map(|i| one(&mut sc, i)).collect()
-    }
-}
-/// Coefficient of variation of the finite values (`NaN` under two or at a zero mean).
-fn cv_of(v: &[f32]) -> f32 {
-    let (n, sum) = v
-        .iter()
-        .filter(|a| a.is_finite())
-        .fold((0usize, 0f64), |(n, s), &a| (n + 1, s + f64::from(a)));
-    if n < 2 {
-        return f32::NAN;
-    }
-    let m = sum / n as f64;
-    let ss: f64 = v
-        .iter()
-        .filter(|a| a.is_finite())
-        .map(|&a| (f64::from(a) - m).powi(2))
-        .sum();
-    let sd = (ss / n as f64).sqrt();
-    if m > 1e-6 {
-        (sd / m) as f32
-    } else {
-        f32::NAN
     }
 }
 

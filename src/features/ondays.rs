@@ -197,7 +197,7 @@ fn switched(sc: &mut OnDaysScratch, shift: usize, cut: f32) -> Option<OnDays> {
     sc.best.clear();
     sc.best
         .extend(sc.floors.iter().copied().filter(|x| *x > cut));
-    let on_cv = cv(&sc.best);
+    let on_cv = crate::stats::cv(&sc.best);
     let [on_kw] = level::quantiles(&mut sc.sorted, &sc.best, [0.5]);
     sc.best.clear();
     sc.best.extend(
@@ -294,18 +294,6 @@ fn day_floors(lows: &[f32], shift: usize, out: &mut Vec<f32>) {
         out.push(if n >= MIN_DAY_BLOCKS { c } else { f32::NAN });
         b += BLOCKS;
     }
-}
-
-fn cv(v: &[f32]) -> f32 {
-    if v.len() < 2 {
-        return f32::NAN;
-    }
-    let m = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
-    if m <= 1e-6 {
-        return f32::NAN;
-    }
-    let var = v.iter().map(|&x| (f64::from(x) - m).powi(2)).sum::<f64>() / v.len() as f64;
-    (var.sqrt() / m) as f32
 }
 
 #[cfg(test)]

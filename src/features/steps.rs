@@ -122,18 +122,26 @@ pub fn onset_slot(
     step: &Step,
     interval_hours: f32,
 ) -> usize {
-    let mid = (step.before_kw + step.after_kw) / 2.0;
-    let hold = (ONSET_HOLD_HOURS / interval_hours).round().max(1.0) as usize;
     let from = days[step.day.saturating_sub(1)].start;
-    let to = days[step.day].end.min(kw.len());
-    for s in from..to {
+    let to = days[step.day].end;
+    let mid = (step.before_kw + step.after_kw) / 2.0;
+    came_on_within(kw, from..to, mid, interval_hours).unwrap_or(days[step.day].start)
+}
+
+/// The first slot of `slots` from which `kw` stays at or above `mid` for
+/// [`ONSET_HOLD_HOURS`] (missing readings neither break nor make the hold), if any.
+pub fn came_on_within(
+    kw: &[f32],
+    slots: std::ops::Range<usize>,
+    mid: f32,
+    interval_hours: f32,
+) -> Option<usize> {
+    let hold = (ONSET_HOLD_HOURS / interval_hours).round().max(1.0) as usize;
+    (slots.start..slots.end.min(kw.len())).find(|&s| {
         // `kw[s]` itself is present, so the window has a present value; all of those hold.
         let window = &kw[s..(s + hold).min(kw.len())];
-        if !kw[s].is_nan() && window.iter().all(|&v| v.is_nan() || v >= mid) {
-            return s;
-        }
-    }
-    days[step.day].start
+        !kw[s].is_nan() && window.iter().all(|&v| v.is_nan() || v >= mid)
+    })
 }
 
 /// Mining devices of the catalogue (DOMAIN.md), kW at the wall: name and power.
