@@ -116,6 +116,20 @@ fn run_with(argv: &[String]) -> (i32, String, String) {
     run_raw(&v)
 }
 
+/// `base` streamed under a 600K budget with the model of the in-memory run `full`, into `out`.
+fn streamed_with_model(base: &[String], full: &Path, out: &Path) -> (i32, String, String) {
+    let mut c = base.to_vec();
+    c.extend([
+        "--memory-budget".into(),
+        "600K".into(),
+        "--model".into(),
+        arg(&full.join("model.json")),
+        "-o".into(),
+        arg(out),
+    ]);
+    run_with(&c)
+}
+
 fn read(dir: &Path, rel: &str) -> String {
     std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
@@ -266,16 +280,7 @@ fn a_streamed_run_in_four_chunks_equals_the_in_memory_run() {
     );
     // With the model given, pass 1 is skipped and the run is the same.
     let with_model = tmp.path().join("c/run");
-    let mut c = base.clone();
-    c.extend([
-        "--memory-budget".into(),
-        "600K".into(),
-        "--model".into(),
-        arg(&full.join("model.json")),
-        "-o".into(),
-        arg(&with_model),
-    ]);
-    let (code, out_model, err) = run_with(&c);
+    let (code, out_model, err) = streamed_with_model(&base, &full, &with_model);
     assert_eq!(code, 1, "{err}");
     assert!(out_model.contains("streamed: 4 chunks"), "{out_model}");
     for rel in [
@@ -314,16 +319,7 @@ fn a_chunk_whose_readings_are_all_quarantined_does_not_stop_a_streamed_run() {
     assert_eq!(read(&full, "scores.csv").lines().count(), 151);
     // With the model given (pass 1 skipped), the same.
     let with_model = tmp.path().join("c/run");
-    let mut c = base.clone();
-    c.extend([
-        "--memory-budget".into(),
-        "600K".into(),
-        "--model".into(),
-        arg(&full.join("model.json")),
-        "-o".into(),
-        arg(&with_model),
-    ]);
-    let (code, _, err) = run_with(&c);
+    let (code, _, err) = streamed_with_model(&base, &full, &with_model);
     assert_eq!(code, 1, "{err}");
     for rel in ["scores.csv", "suspects.csv", "data_quality.csv"] {
         assert_eq!(read(&with_model, rel), read(&full, rel), "--model: {rel}");
